@@ -1,0 +1,1 @@
+"""Channel adapters: turn platform events into `Incoming`, and `Outgoing` back into platform calls."""

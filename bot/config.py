@@ -1,0 +1,180 @@
+"""Settings from the environment and the school profile (TOML), validated once at start-up.
+
+Secrets (tokens) come only from the environment and never appear in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("kv", "json")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DEFAULT_MENU = ("report_absence", "school_hours", "transportation_bus", "lunch_menu",
+                "school_calendar", "talk_to_human")
+_LANG_RE = re.compile(r"^[a-z]{2,3}$")
+_HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+class ConfigError(ValueError):
+    """A setting is wrong: the message names it and says what is allowed."""
+
+
+@dataclass(frozen=True)
+class SchoolProfile:
+    """What the bot knows about the school: answer placeholders, languages, office hours."""
+
+    path: Path
+    info: Mapping[str, str]
+    timezone: str = "UTC"
+    languages: tuple[str, ...] = ("en",)
+    default_language: str = "en"
+    office_hours: Mapping[int, tuple[time, time]] = field(default_factory=dict)
+    holidays: frozenset[date] = frozenset()
+    menu: tuple[str, ...] = DEFAULT_MENU
+
+    @property
+    def name(self) -> str:
+        return self.info.get("school_name", "our school")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with where it came from documented in the README."""
+
+    data_dir: Path
+    db_path: Path
+    school_profile_path: Path
+    intents_dir: Path
+    locales_dir: Path
+    log_level: str = "INFO"
+    log_format: str = "kv"
+    telegram_token: str | None = field(default=None, repr=False)
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(name, "").strip()
+            return value or default
+
+        data_dir = Path(get("HOMEROOM_DATA_DIR", "data")).expanduser()
+        log_level = get("HOMEROOM_LOG_LEVEL", "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"HOMEROOM_LOG_LEVEL={log_level!r}: allowed are {', '.join(LOG_LEVELS)}")
+        log_format = get("HOMEROOM_LOG_FORMAT", "kv").lower()
+        if log_format not in LOG_FORMATS:
+            raise ConfigError(f"HOMEROOM_LOG_FORMAT={log_format!r}: allowed are {', '.join(LOG_FORMATS)}")
+        return cls(
+            data_dir=data_dir,
+            db_path=Path(get("HOMEROOM_DB", str(data_dir / "homeroom.sqlite3"))).expanduser(),
+            school_profile_path=Path(
+                get("HOMEROOM_SCHOOL_PROFILE", str(REPO_ROOT / "sample_school" / "school.toml"))
+            ).expanduser(),
+            intents_dir=Path(get("HOMEROOM_INTENTS_DIR", str(REPO_ROOT / "intents"))).expanduser(),
+            locales_dir=Path(get("HOMEROOM_LOCALES_DIR", str(REPO_ROOT / "locales"))).expanduser(),
+            log_level=log_level,
+            log_format=log_format,
+            telegram_token=get("TELEGRAM_BOT_TOKEN"),
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+        )
+
+    def secrets(self) -> list[str]:
+        """Values that must never be printed (the log filter masks them)."""
+        return [s for s in (self.telegram_token, self.slack_bot_token,
+                            self.slack_signing_secret, self.slack_app_token) if s]
+
+
+def load_school_profile(path: Path) -> SchoolProfile:
+    """Read and validate a school profile; errors name the file and the key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"HOMEROOM_SCHOOL_PROFILE: {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+    school = raw.get("school", {})
+    info = raw.get("info", {})
+    if not isinstance(info, dict) or not info:
+        raise ConfigError(f"{path}: [info] table is missing (it holds school_name, office_phone, ...)")
+    bad = [k for k, v in info.items() if not isinstance(v, (str, int, float))]
+    if bad:
+        raise ConfigError(f"{path}: [info] values must be text; fix {', '.join(bad)}")
+    if "school_name" not in info:
+        raise ConfigError(f"{path}: [info] school_name is required")
+
+    tz = str(school.get("timezone", "UTC"))
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{path}: [school] timezone={tz!r} is not an IANA time zone "
+                          "(e.g. America/Chicago)") from None
+
+    languages = list(school.get("languages", ["en"]))
+    for code in languages:
+        if not isinstance(code, str) or not _LANG_RE.match(code):
+            raise ConfigError(f"{path}: [school] languages: {code!r} is not a 2-letter language code")
+    if "en" not in languages:
+        languages.insert(0, "en")
+    default_language = str(school.get("default_language", "en"))
+    if default_language not in languages:
+        raise ConfigError(f"{path}: [school] default_language={default_language!r} "
+                          f"is not among languages {languages}")
+
+    hours_table = dict(raw.get("office_hours", {}))
+    holidays_raw = hours_table.pop("holidays", [])
+    office_hours: dict[int, tuple[time, time]] = {}
+    for day, span in hours_table.items():
+        if day not in WEEKDAYS:
+            raise ConfigError(f"{path}: [office_hours] {day!r}: allowed keys are {', '.join(WEEKDAYS)}, holidays")
+        match = _HOURS_RE.match(str(span))
+        if not match:
+            raise ConfigError(f"{path}: [office_hours] {day} = {span!r}: write it as HH:MM-HH:MM")
+        h1, m1, h2, m2 = map(int, match.groups())
+        try:
+            start, end = time(h1, m1), time(h2, m2)
+        except ValueError:
+            raise ConfigError(f"{path}: [office_hours] {day} = {span!r}: not a time of day") from None
+        if end <= start:
+            raise ConfigError(f"{path}: [office_hours] {day} = {span!r}: ends before it starts")
+        office_hours[WEEKDAYS.index(day)] = (start, end)
+    holidays: set[date] = set()
+    for item in holidays_raw:
+        try:
+            holidays.add(item if isinstance(item, date) else date.fromisoformat(str(item)))
+        except ValueError:
+            raise ConfigError(f"{path}: [office_hours] holidays: {item!r} is not a YYYY-MM-DD date") from None
+
+    menu = school.get("menu", list(DEFAULT_MENU))
+    if not isinstance(menu, list) or not all(isinstance(m, str) for m in menu):
+        raise ConfigError(f"{path}: [school] menu must be a list of intent ids")
+
+    return SchoolProfile(
+        path=path,
+        menu=tuple(menu),
+        info={k: str(v) for k, v in info.items()},
+        timezone=tz,
+        languages=tuple(languages),
+        default_language=default_language,
+        office_hours=office_hours,
+        holidays=frozenset(holidays),
+    )

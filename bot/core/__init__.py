@@ -1,0 +1,1 @@
+"""The conversation engine: channel-neutral messages in, replies out. No Telegram or Slack here."""

@@ -1,0 +1,86 @@
+"""Curated translations: gettext catalogs in `locales/<lang>/LC_MESSAGES/*.po`.
+
+The language is always an explicit argument (never process-wide state), so two families
+answered at the same moment each get their own. A message that is missing, empty or marked
+fuzzy (its English source changed) is not curated: callers get None and fall back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+log = logging.getLogger(__name__)
+
+
+def N_(message: str) -> str:
+    """Mark a UI string for extraction (`pybabel extract -k N_`) without translating it here."""
+    return message
+
+
+class Locales:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._catalogs: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def languages(self) -> list[str]:
+        """Languages with at least one .po file."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.name for p in self.directory.iterdir()
+                      if (p / "LC_MESSAGES").is_dir() and any((p / "LC_MESSAGES").glob("*.po")))
+
+    def _load(self, lang: str) -> dict[str, str]:
+        catalog = self._catalogs.get(lang)
+        if catalog is not None:
+            return catalog
+        with self._lock:
+            if lang in self._catalogs:
+                return self._catalogs[lang]
+            catalog = {}
+            folder = self.directory / lang / "LC_MESSAGES"
+            files = sorted(folder.glob("*.po")) if folder.is_dir() else []
+            if files:
+                from babel.messages.pofile import read_po  # only when a language needs it
+
+                for path in files:
+                    with path.open("rb") as fh:
+                        po = read_po(fh, locale=None)
+                    for message in po:
+                        if not message.id or message.fuzzy or isinstance(message.id, tuple):
+                            continue
+                        if isinstance(message.string, str) and message.string.strip():
+                            catalog[message.id] = message.string
+            self._catalogs[lang] = catalog
+            return catalog
+
+    def lookup(self, lang: str, msgid: str) -> str | None:
+        """The curated translation of `msgid`, or None."""
+        if lang == "en" or not msgid:
+            return msgid if lang == "en" else None
+        return self._load(lang).get(msgid)
+
+    def text(self, lang: str, msgid: str, values: Mapping[str, Any] | None = None) -> str:
+        """A UI string in `lang` (English when not curated), with {placeholders} filled."""
+        template = self.lookup(lang, msgid) or msgid
+        return fill(template, values or {})
+
+    def reload(self) -> None:
+        with self._lock:
+            self._catalogs.clear()
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    """str.format_map that leaves an unknown {name} as it is instead of crashing a reply."""
+    try:
+        return template.format_map(_Missing(values))
+    except (ValueError, IndexError):
+        return template

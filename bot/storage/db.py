@@ -1,0 +1,141 @@
+"""The SQLite connection: pragmas, migrations, and transactions that never interleave.
+
+One aiosqlite connection serves the whole process. Writes go through `transaction()`,
+which takes an asyncio lock and opens `BEGIN IMMEDIATE`, so a read-then-write can't race
+another coroutine's write and SQLite never answers "database is locked" to us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import AsyncIterator
+
+import aiosqlite
+
+from bot.storage.migrations import LATEST, MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer Homeroom; running old code on it could corrupt it."""
+
+
+class Database:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else path
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        return self._conn
+
+    async def open(self, migrate: bool = True) -> "Database":
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+        self._conn = await aiosqlite.connect(str(self.path), isolation_level=None)
+        self._conn.row_factory = aiosqlite.Row
+        for pragma in ("journal_mode=WAL", "busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON"):
+            await self._conn.execute(f"PRAGMA {pragma}")
+        try:
+            if migrate:
+                await self.migrate()
+            else:
+                await self._check_not_newer()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def close(self) -> None:
+        """Close the connection; aiosqlite's worker thread would otherwise keep the process alive."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def __aenter__(self) -> "Database":
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """`BEGIN IMMEDIATE` … `COMMIT` (or `ROLLBACK` on any exception), one at a time."""
+        async with self._lock:
+            conn = self.conn
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            else:
+                await conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Plain reads, serialized with transactions so they never see half of one."""
+        async with self._lock:
+            yield self.conn
+
+    async def schema_version(self) -> int:
+        async with self.reading() as conn:
+            cur = await conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'")
+            if await cur.fetchone() is None:
+                return 0
+            cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            row = await cur.fetchone()
+            return int(row[0])
+
+    async def _check_not_newer(self) -> int:
+        current = await self.schema_version()
+        if current > LATEST:
+            raise SchemaTooNewError(
+                f"{self.path}: database schema is version {current}, this Homeroom knows up to "
+                f"{LATEST}. Upgrade Homeroom, or restore a backup made by this version.")
+        return current
+
+    async def migrate(self) -> list[int]:
+        """Apply the missing migrations, each in its own transaction. Returns the versions applied."""
+        current = await self._check_not_newer()
+        applied: list[int] = []
+        for version, description, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            async with self.transaction() as conn:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version ("
+                    " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)")
+                for statement in _split_sql(sql):
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                    (version, description, datetime.now(timezone.utc).isoformat()))
+            log.info("db.migrated version=%s", version)
+            applied.append(version)
+        return applied
+
+
+def _split_sql(script: str) -> list[str]:
+    """A migration's statements, split where SQLite itself says a statement is complete
+    (so a trigger body's inner ';' does not cut it)."""
+    statements: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    return statements

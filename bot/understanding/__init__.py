@@ -1,0 +1,1 @@
+"""Understanding a parent's message: the intent catalog, text normalization, the matcher."""

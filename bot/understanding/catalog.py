@@ -1,0 +1,337 @@
+"""The intent catalog: load `intents/*.yaml`, check it, and report problems as `file:line: message`.
+
+The catalog is data that school staff edit, so every problem names the file and line and says
+what to change. YAML is read through `yaml.compose` to keep each value's line number.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+try:  # libyaml is several times faster; fall back to pure Python where it is missing.
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+OUT_OF_SCOPE = "out_of_scope"
+FLOWS = ("volunteer", "conference", "language")
+HANDOFFS = ("normal", "urgent")
+REQUIRED_LANGUAGES = ("en", "es")
+INTENT_KEYS = {"id", "title", "topic", "examples", "answer", "choices", "action"}
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_LANG_RE = re.compile(r"^[a-z]{2,3}$")
+MAX_TITLE = 40
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong in the catalog, where it is, and whether it blocks start-up."""
+
+    file: str
+    line: int
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        tag = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{self.file}:{self.line}: {tag}{self.message}"
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    language: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: str
+    title: str
+    topic: str
+    examples: tuple[Example, ...]
+    answer: str | None
+    choices: tuple[str, ...] = ()
+    flow: str | None = None
+    handoff: str | None = None
+    file: str = ""
+    line: int = 0
+
+    def examples_in(self, language: str) -> list[str]:
+        return [e.text for e in self.examples if e.language == language]
+
+    @property
+    def languages(self) -> set[str]:
+        return {e.language for e in self.examples}
+
+
+@dataclass
+class Catalog:
+    intents: dict[str, Intent] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def __contains__(self, intent_id: str) -> bool:
+        return intent_id in self.intents
+
+    def __getitem__(self, intent_id: str) -> Intent:
+        return self.intents[intent_id]
+
+    def render_answer(self, intent_id: str, info: Mapping[str, str]) -> str:
+        """The intent's English answer with the school's values filled in."""
+        answer = self.intents[intent_id].answer or ""
+        return answer.format_map(_Placeholders(info)).strip()
+
+
+    def report(self) -> str:
+        return "\n".join(str(p) for p in sorted(self.problems))
+
+
+def reflow(text: str) -> str:
+    """Join the lines of each paragraph: YAML block text wraps where the author's editor did."""
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines() if line.strip()) for p in paragraphs)
+
+
+class CatalogError(Exception):
+    """The catalog has errors; the message is the full file:line report."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog.report())
+        self.catalog = catalog
+
+
+class _Placeholders(dict):
+    def __init__(self, info: Mapping[str, str]) -> None:
+        super().__init__(info)
+
+    def __missing__(self, key: str) -> str:  # checked at load; never crash a reply over one
+        return "{" + key + "}"
+
+
+def placeholders(text: str) -> list[str]:
+    """Names used as {placeholder} in a text (raises ValueError on a stray brace)."""
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+
+
+def load_catalog(directory: Path, info: Mapping[str, str] | None = None) -> Catalog:
+    """Read every `*.yaml` in `directory` and check it. Never raises for bad content:
+    problems are collected in `catalog.problems`."""
+    catalog = Catalog()
+    files = sorted(p for p in Path(directory).glob("*.yaml")) + sorted(Path(directory).glob("*.yml"))
+    if not files:
+        catalog.problems.append(Problem(str(directory), 0, "no intent files (*.yaml) found"))
+    seen_examples: dict[tuple[str, str], tuple[str, Example]] = {}
+    first_seen: dict[str, Intent] = {}
+    for path in files:
+        catalog.files.append(path)
+        for intent in _load_file(path, catalog.problems):
+            if intent.id in first_seen:
+                other = first_seen[intent.id]
+                catalog.problems.append(Problem(
+                    intent.file, intent.line,
+                    f"duplicate intent id '{intent.id}' (first defined at {other.file}:{other.line})"))
+                continue
+            first_seen[intent.id] = intent
+            catalog.intents[intent.id] = intent
+            for ex in intent.examples:
+                key = (ex.language, _example_key(ex.text))
+                if key in seen_examples and seen_examples[key][0] != intent.id:
+                    owner, first = seen_examples[key]
+                    catalog.problems.append(Problem(
+                        ex.file, ex.line,
+                        f"example {ex.text!r} belongs to two intents: '{owner}' "
+                        f"({first.file}:{first.line}) and '{intent.id}'"))
+                else:
+                    seen_examples.setdefault(key, (intent.id, ex))
+    _check_references(catalog, info)
+    return catalog
+
+
+def _example_key(text: str) -> str:
+    from bot.understanding.normalize import normalize
+    return normalize(text)
+
+
+def _check_references(catalog: Catalog, info: Mapping[str, str] | None) -> None:
+    for intent in catalog.intents.values():
+        for choice in intent.choices:
+            if choice not in catalog.intents:
+                catalog.problems.append(Problem(
+                    intent.file, intent.line, f"intent '{intent.id}': choice '{choice}' is not an intent id"))
+        if info is not None and intent.answer:
+            try:
+                names = placeholders(intent.answer)
+            except ValueError as exc:
+                catalog.problems.append(Problem(intent.file, intent.line,
+                                                f"intent '{intent.id}': answer has a stray brace ({exc})"))
+                continue
+            for name in names:
+                if name not in info:
+                    catalog.problems.append(Problem(
+                        intent.file, intent.line,
+                        f"intent '{intent.id}': unknown placeholder {{{name}}} in answer "
+                        "(add it to the school profile's [info] table or fix the name)"))
+
+
+def _display(path: Path) -> str:
+    """A path as an author would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _load_file(path: Path, problems: list[Problem]) -> list[Intent]:
+    name = _display(path)
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problems.append(Problem(name, line, f"YAML error: {exc.problem or exc}"))
+        return []
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problems.append(Problem(name, 0, f"cannot read: {exc}"))
+        return []
+    if root is None:
+        problems.append(Problem(name, 1, "file is empty (expected 'intents:' with a list)"))
+        return []
+    if not isinstance(root, yaml.MappingNode) or _get(root, "intents") is None:
+        problems.append(Problem(name, _line(root), "expected a top-level key 'intents:' holding a list"))
+        return []
+    seq = _get(root, "intents")
+    if not isinstance(seq, yaml.SequenceNode):
+        problems.append(Problem(name, _line(seq), "'intents' must be a list (each item starts with '- id:')"))
+        return []
+    out = []
+    for node in seq.value:
+        intent = _parse_intent(name, node, problems)
+        if intent is not None:
+            out.append(intent)
+    return out
+
+
+def _parse_intent(name: str, node: yaml.Node, problems: list[Problem]) -> Intent | None:
+    line = _line(node)
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(Problem(name, line, "each intent must be a mapping with id, title, examples, answer"))
+        return None
+    keys = {k.value: (k, v) for k, v in node.value}
+    for key, (knode, _) in keys.items():
+        if key not in INTENT_KEYS:
+            problems.append(Problem(name, _line(knode),
+                                    f"unknown key '{key}' (allowed: {', '.join(sorted(INTENT_KEYS))})"))
+    before = len(problems)
+    intent_id = _scalar(keys.get("id", (None, None))[1])
+    if not intent_id:
+        problems.append(Problem(name, line, "intent without 'id'"))
+        return None
+    if not _ID_RE.match(intent_id):
+        problems.append(Problem(name, line, f"id '{intent_id}': use lowercase letters, digits and '_'"))
+    label = f"intent '{intent_id}'"
+
+    title = _scalar(keys.get("title", (None, None))[1])
+    if not title:
+        problems.append(Problem(name, line, f"{label}: missing 'title' (a short button label)"))
+        title = intent_id.replace("_", " ").capitalize()
+    elif len(title) > MAX_TITLE:
+        problems.append(Problem(name, _line(keys["title"][1]),
+                                f"{label}: title is {len(title)} characters (at most {MAX_TITLE})"))
+    topic = _scalar(keys.get("topic", (None, None))[1]) or "general"
+
+    examples: list[Example] = []
+    ex_node = keys.get("examples", (None, None))[1]
+    if ex_node is None:
+        problems.append(Problem(name, line, f"{label}: missing 'examples'"))
+    elif not isinstance(ex_node, yaml.MappingNode):
+        problems.append(Problem(name, _line(ex_node), f"{label}: 'examples' must map a language code to a list"))
+    else:
+        for lang_node, list_node in ex_node.value:
+            lang = str(lang_node.value)
+            if not _LANG_RE.match(lang):
+                problems.append(Problem(name, _line(lang_node), f"{label}: '{lang}' is not a language code"))
+                continue
+            if not isinstance(list_node, yaml.SequenceNode):
+                problems.append(Problem(name, _line(list_node), f"{label}: examples.{lang} must be a list"))
+                continue
+            for item in list_node.value:
+                text = _scalar(item)
+                if not isinstance(item, yaml.ScalarNode) or not text or not text.strip():
+                    problems.append(Problem(name, _line(item), f"{label}: empty or non-text example in {lang}"))
+                    continue
+                examples.append(Example(text.strip(), lang, name, _line(item)))
+        have = {e.language for e in examples}
+        for lang in REQUIRED_LANGUAGES:
+            if lang not in have:
+                problems.append(Problem(name, _line(ex_node), f"{label}: no examples in '{lang}' (required)"))
+
+    answer = _scalar(keys.get("answer", (None, None))[1])
+    if intent_id != OUT_OF_SCOPE and not (answer and answer.strip()):
+        problems.append(Problem(name, line, f"{label}: missing English 'answer'"))
+
+    choices: list[str] = []
+    ch_node = keys.get("choices", (None, None))[1]
+    if ch_node is not None:
+        if isinstance(ch_node, yaml.SequenceNode):
+            choices = [str(_scalar(c)) for c in ch_node.value]
+        else:
+            problems.append(Problem(name, _line(ch_node), f"{label}: 'choices' must be a list of intent ids"))
+
+    flow = handoff = None
+    action = keys.get("action", (None, None))[1]
+    if action is not None:
+        if not isinstance(action, yaml.MappingNode):
+            problems.append(Problem(name, _line(action), f"{label}: 'action' must be a mapping (flow: or handoff:)"))
+        else:
+            for k, v in action.value:
+                value = _scalar(v)
+                if k.value == "flow":
+                    if value not in FLOWS:
+                        problems.append(Problem(name, _line(v), f"{label}: flow '{value}' (allowed: {', '.join(FLOWS)})"))
+                    flow = value
+                elif k.value == "handoff":
+                    if value not in HANDOFFS:
+                        problems.append(Problem(name, _line(v), f"{label}: handoff '{value}' (allowed: {', '.join(HANDOFFS)})"))
+                    handoff = value
+                else:
+                    problems.append(Problem(name, _line(k), f"{label}: unknown action '{k.value}' (allowed: flow, handoff)"))
+    if len(problems) > before and any(p.severity == "error" and p.message.startswith(f"id '{intent_id}'")
+                                      for p in problems[before:]):
+        return None
+    return Intent(intent_id, title, topic, tuple(examples), reflow(answer) if answer else None,
+                  tuple(choices), flow, handoff, name, line)
+
+
+def _get(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:
+    for k, v in mapping.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return v
+    return None
+
+
+def _scalar(node: Any) -> str | None:
+    if isinstance(node, yaml.ScalarNode):
+        return str(node.value)
+    return None
+
+
+def _line(node: Any) -> int:
+    return node.start_mark.line + 1 if node is not None and getattr(node, "start_mark", None) else 0
+
+
+def iter_examples(catalog: Catalog) -> Iterable[tuple[Intent, Example]]:
+    for intent in catalog.intents.values():
+        for ex in intent.examples:
+            yield intent, ex

@@ -1,0 +1,116 @@
+"""The conversation engine end to end with the real store and catalog: replies, state, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.app import start
+from bot.core.messages import Incoming
+from bot.storage import conversations, families, tickets
+
+
+def msg(text: str = "", payload: str | None = None, user: str = "p1", hint: str | None = None) -> Incoming:
+    return Incoming("test", user, user, text, payload=payload, language_hint=hint)
+
+
+async def test_scripted_conversation(engine):
+    [welcome] = await engine.handle(msg("/start"))
+    assert "Maple Grove" in welcome.text
+    payloads = [c.payload for c in welcome.choices]
+    assert "intent:report_absence" in payloads and "human" in payloads
+
+    [hours] = await engine.handle(msg(payload="intent:school_hours"))
+    assert "8:10 AM" in hours.text and "2:50 PM" in hours.text  # filled from the school profile
+
+    [absence] = await engine.handle(msg("hi my son has a fever and will stay home today"))
+    assert "(951) 555-0143" in absence.text
+
+    [oos] = await engine.handle(msg("what's the weather in paris this weekend"))
+    assert "only help with questions about Maple Grove" in oos.text
+
+
+async def test_messages_and_state_are_stored(app, engine):
+    await engine.handle(msg("/start", hint="es-MX"))
+    await engine.handle(msg("when does school start"))
+    async with app.db.reading() as conn:
+        fam = await families.find(conn, "test", "p1")
+        rows = await (await conn.execute(
+            "SELECT direction, intent FROM messages WHERE family_id = ? ORDER BY id", (fam.id,))).fetchall()
+        state = await conversations.load(conn, fam.id)
+    assert fam.language == "es" and fam.language_source == "hint"
+    assert [r[0] for r in rows] == ["in", "out", "in", "out"]
+    assert rows[2][1] == "school_hours"
+    assert state.choices, "the last offered choices are remembered to validate the next pick"
+
+
+async def test_stale_or_forged_choice_gets_polite_menu(engine):
+    await engine.handle(msg("/start"))
+    [reply] = await engine.handle(msg(payload="intent:enrollment"))  # not offered
+    assert "expired" in reply.text and reply.choices
+
+
+async def test_exception_yields_apology_with_reference_and_next_message_works(engine, caplog, monkeypatch):
+    calls = {"n": 0}
+    original = engine.matcher.classify
+
+    def flaky(text, lang=None):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("matcher exploded")
+        return original(text, lang)
+
+    monkeypatch.setattr(engine.matcher, "classify", flaky)
+    with caplog.at_level(logging.ERROR, logger="bot.engine"):
+        [sorry] = await engine.handle(msg("when does school start"))
+    assert "something went wrong" in sorry.text and "(951) 555-0142" in sorry.text
+    ref = sorry.text.split("reference ")[1][:8]
+    assert any(ref in r.getMessage() and r.exc_info for r in caplog.records)
+    [ok] = await engine.handle(msg("when does school start"))
+    assert "8:10 AM" in ok.text
+
+
+async def test_restart_mid_conversation_resumes(settings):
+    first = await start(settings)
+    [ask] = await first.engine.handle(msg("/language"))
+    assert any(c.payload == "lang:es" for c in ask.choices)
+    await first.close()
+
+    second = await start(settings)  # a new process would do the same
+    try:
+        [done] = await second.engine.handle(msg("Español"))
+        assert done.language == "es"
+        async with second.db.reading() as conn:
+            fam = await families.find(conn, "test", "p1")
+        assert (fam.language, fam.language_source) == ("es", "explicit")
+    finally:
+        await second.close()
+
+
+async def test_handoff_intent_records_a_ticket(app, engine):
+    replies = await engine.handle(msg("a boy in his class keeps hitting my son and calling him names"))
+    text = " ".join(r.text for r in replies)
+    assert "911" in text  # urgent guidance comes first
+    assert "passed your message" in replies[-1].text
+    async with app.db.reading() as conn:
+        open_tickets = await tickets.list_open(conn)
+    assert len(open_tickets) == 1
+    assert (open_tickets[0].priority, open_tickets[0].intent) == ("urgent", "bullying_report")
+
+
+async def test_two_misses_offer_a_person_first(engine):
+    await engine.handle(msg("zorp blick fnord"))
+    [second] = await engine.handle(msg("glarb wibble quux"))
+    assert second.choices[0].payload == "human"
+    [handed] = await engine.handle(msg(payload="human"))
+    assert "passed your message" in handed.text
+
+
+async def test_families_are_handled_concurrently_and_in_order(app, engine):
+    texts = ["when does school start", "is there a bus", "what is for lunch"]
+    results = await asyncio.gather(*(engine.handle(msg(t, user=f"u{i % 5}"))
+                                     for i, t in enumerate(texts * 10)))
+    assert all(len(r) >= 1 for r in results)
+    async with app.db.reading() as conn:
+        count = (await (await conn.execute("SELECT COUNT(*) FROM messages")).fetchone())[0]
+    assert count == 60
