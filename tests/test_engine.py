@@ -33,11 +33,10 @@ async def test_scripted_conversation(engine):
 async def test_messages_and_state_are_stored(app, engine):
     await engine.handle(msg("/start", hint="es-MX"))
     await engine.handle(msg("when does school start"))
-    async with app.db.reading() as conn:
-        fam = await families.find(conn, "test", "p1")
-        rows = await (await conn.execute(
-            "SELECT direction, intent FROM messages WHERE family_id = ? ORDER BY id", (fam.id,))).fetchall()
-        state = await conversations.load(conn, fam.id)
+    fam = await app.db.run(families.find, "test", "p1")
+    rows = await app.db.run(lambda c: c.execute(
+        "SELECT direction, intent FROM messages WHERE family_id = ? ORDER BY id", (fam.id,)).fetchall())
+    state = await app.db.run(conversations.load, fam.id)
     assert fam.language == "es" and fam.language_source == "hint"
     assert [r[0] for r in rows] == ["in", "out", "in", "out"]
     assert rows[2][1] == "school_hours"
@@ -80,8 +79,7 @@ async def test_restart_mid_conversation_resumes(settings):
     try:
         [done] = await second.engine.handle(msg("Español"))
         assert done.language == "es"
-        async with second.db.reading() as conn:
-            fam = await families.find(conn, "test", "p1")
+        fam = await second.db.run(families.find, "test", "p1")
         assert (fam.language, fam.language_source) == ("es", "explicit")
     finally:
         await second.close()
@@ -92,8 +90,7 @@ async def test_handoff_intent_records_a_ticket(app, engine):
     text = " ".join(r.text for r in replies)
     assert "911" in text  # urgent guidance comes first
     assert "passed your message" in replies[-1].text
-    async with app.db.reading() as conn:
-        open_tickets = await tickets.list_open(conn)
+    open_tickets = await app.db.run(tickets.list_open)
     assert len(open_tickets) == 1
     assert (open_tickets[0].priority, open_tickets[0].intent) == ("urgent", "bullying_report")
 

@@ -49,25 +49,25 @@ async def test_database_from_the_future_is_refused(tmp_path):
 
 async def test_failed_transaction_rolls_back(tmp_path):
     async with Database(tmp_path / "h.sqlite3") as db:
+        def fail(conn):
+            families.create(conn, "t", "u1", "c1", None, "en", "default", "2026-01-01")
+            raise RuntimeError("boom")
         with pytest.raises(RuntimeError):
-            async with db.transaction() as conn:
-                await families.create(conn, "t", "u1", "c1", None, "en", "default", "2026-01-01")
-                raise RuntimeError("boom")
-        async with db.reading() as conn:
-            assert await families.find(conn, "t", "u1") is None
+            await db.transact(fail)
+        assert await db.run(families.find, "t", "u1") is None
 
 
 async def test_state_survives_close_and_reopen(tmp_path):
     path = tmp_path / "h.sqlite3"
     async with Database(path) as db:
-        async with db.transaction() as conn:
-            fam = await families.create(conn, "t", "u1", "c1", "Ana", "es", "explicit", "2026-01-01")
+        def write(conn):
+            fam = families.create(conn, "t", "u1", "c1", "Ana", "es", "explicit", "2026-01-01")
             state = conversations.ConversationState(fam.id, flow="language", data={"k": "ñ"}, misses=1)
-            await conversations.save(conn, state, "2026-01-01")
+            conversations.save(conn, state, "2026-01-01")
+        await db.transact(write)
     async with Database(path) as db:
-        async with db.reading() as conn:
-            fam = await families.find(conn, "t", "u1")
-            state = await conversations.load(conn, fam.id)
+        fam = await db.run(families.find, "t", "u1")
+        state = await db.run(conversations.load, fam.id)
     assert (fam.language, fam.display_name) == ("es", "Ana")
     assert (state.flow, state.data, state.misses) == ("language", {"k": "ñ"}, 1)
 
@@ -79,8 +79,7 @@ WRITER = textwrap.dedent("""
         db = await Database(sys.argv[1]).open()
         i = 0
         while True:
-            async with db.transaction() as conn:
-                await families.create(conn, "t", f"u{i}", "c", None, "en", "default", "2026-01-01")
+            await db.transact(families.create, "t", f"u{i}", "c", None, "en", "default", "2026-01-01")
             print(i, flush=True)
             i += 1
     asyncio.run(main())

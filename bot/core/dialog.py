@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Awaitable, Callable
-
-import aiosqlite
+import sqlite3
+from typing import Callable
 
 from bot.core.messages import Choice, Incoming, Outgoing
 from bot.storage.conversations import ConversationState
 from bot.storage.families import Family
 
-Effect = Callable[[aiosqlite.Connection, str], Awaitable[None]]
+# A write that must commit together with the turn: fn(connection, now_iso), run on the DB thread.
+Effect = Callable[[sqlite3.Connection, str], None]
 
 
 @dataclass

@@ -90,37 +90,42 @@ class Engine:
     async def _begin(self, incoming: Incoming) -> Turn:
         now = self.clock()
         stamp = now.isoformat()
-        async with self.db.reading() as conn:
-            family = await families.find(conn, incoming.channel, incoming.user_id)
-            state = await conversations.load(conn, family.id) if family else None
+
+        def load(conn):
+            family = families.find(conn, incoming.channel, incoming.user_id)
+            return family, (conversations.load(conn, family.id) if family else None)
+
+        family, state = await self.db.run(load)
         if family is None:
             lang = language_from_hint(incoming.language_hint, self.profile.languages)
-            async with self.db.transaction() as conn:
-                family = await families.find(conn, incoming.channel, incoming.user_id)
-                if family is None:
-                    family = await families.create(
-                        conn, incoming.channel, incoming.user_id, incoming.chat_id,
-                        incoming.display_name, lang or self.profile.default_language,
-                        "hint" if lang else "default", stamp)
+
+            def create(conn):
+                return families.find(conn, incoming.channel, incoming.user_id) or families.create(
+                    conn, incoming.channel, incoming.user_id, incoming.chat_id, incoming.display_name,
+                    lang or self.profile.default_language, "hint" if lang else "default", stamp)
+
+            family = await self.db.transact(create)
             state = conversations.ConversationState(family.id)
-        assert state is not None
         return Turn(incoming, family, state, family.language or self.profile.default_language, now)
 
     async def _finish(self, turn: Turn) -> None:
+        """Everything the turn wrote, in one transaction (and one trip to the database thread)."""
         stamp = turn.now.isoformat()
         inc = turn.incoming
-        async with self.db.transaction() as conn:
-            await families.touch(conn, turn.family, inc.chat_id, inc.display_name, stamp)
-            await message_log.append(conn, turn.family.id, "in", inc.text or (inc.payload or ""), stamp,
-                                     language=turn.lang, intent=turn.intent, confidence=turn.confidence)
+        if turn.replies and turn.replies[-1].choices:
+            turn.state.choices = [c.payload for c in turn.replies[-1].choices]
+
+        def write(conn):
+            families.touch(conn, turn.family, inc.chat_id, inc.display_name, stamp)
+            message_log.append(conn, turn.family.id, "in", inc.text or (inc.payload or ""), stamp,
+                               language=turn.lang, intent=turn.intent, confidence=turn.confidence)
             for reply in turn.replies:
-                await message_log.append(conn, turn.family.id, "out", reply.text, stamp,
-                                         language=reply.language)
+                message_log.append(conn, turn.family.id, "out", reply.text, stamp, language=reply.language)
             for effect in turn.effects:
-                await effect(conn, stamp)
-            if turn.replies and turn.replies[-1].choices:
-                turn.state.choices = [c.payload for c in turn.replies[-1].choices]
-            await conversations.save(conn, turn.state, stamp)
+                effect(conn, stamp)
+            conversations.save(conn, turn.state, stamp)
+
+        await self.db.transact(write)
 
     # -- routing -------------------------------------------------------------------------
     async def _route(self, turn: Turn) -> None:
@@ -285,8 +290,8 @@ class Engine:
         turn.decision = "language_set"
         turn.family.language = code
 
-        async def store(conn, now):
-            await families.set_language(conn, turn.family.id, code, "explicit")
+        def store(conn, now):
+            families.set_language(conn, turn.family.id, code, "explicit")
         turn.effect(store)
         turn.say(self.t(turn, N_("Done! I will write to you in English from now on.")),
                  self._menu_choices(turn))
@@ -304,13 +309,13 @@ class Engine:
         text = turn.incoming.text or turn.incoming.payload or ""
         family_id, lang = turn.family.id, turn.lang
 
-        async def record(conn, now):
-            ticket = await tickets.open_for_family(conn, family_id)
-            ticket_id = ticket.id if ticket else await tickets.create(
+        def record(conn, now):
+            ticket = tickets.open_for_family(conn, family_id)
+            ticket_id = ticket.id if ticket else tickets.create(
                 conn, family_id, lang, topic, priority, reason, intent, now)
             if ticket and priority == "urgent" and ticket.priority != "urgent":
-                await conn.execute("UPDATE tickets SET priority = 'urgent' WHERE id = ?", (ticket.id,))
-            await tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang)
+                tickets.raise_priority(conn, ticket.id, "urgent")
+            tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang)
         turn.effect(record)
         turn.say(self.t(turn, N_("I've passed your message to the staff at {school_name}. A person will "
                                  "reply here as soon as they can (office hours: {office_hours}).")),

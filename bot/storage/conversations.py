@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiosqlite
+import sqlite3
 
 
 @dataclass(slots=True)
@@ -20,18 +20,18 @@ class ConversationState:
     choices: list[str] = field(default_factory=list)
 
 
-async def load(conn: aiosqlite.Connection, family_id: int) -> ConversationState:
-    cur = await conn.execute(
+def load(conn: sqlite3.Connection, family_id: int) -> ConversationState:
+    cur = conn.execute(
         "SELECT flow, step, data, misses, choices FROM conversation_state WHERE family_id = ?",
         (family_id,))
-    row = await cur.fetchone()
+    row = cur.fetchone()
     if row is None:
         return ConversationState(family_id)
     return ConversationState(family_id, row[0], row[1], json.loads(row[2]), row[3], json.loads(row[4]))
 
 
-async def save(conn: aiosqlite.Connection, state: ConversationState, now: str) -> None:
-    await conn.execute(
+def save(conn: sqlite3.Connection, state: ConversationState, now: str) -> None:
+    conn.execute(
         "INSERT INTO conversation_state (family_id, flow, step, data, misses, choices, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (family_id) DO UPDATE SET flow = excluded.flow, step = excluded.step,"

@@ -13,13 +13,14 @@ import sqlite3
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Callable, TypeVar
 
 import aiosqlite
 
 from bot.storage.migrations import LATEST, MIGRATIONS
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SchemaTooNewError(RuntimeError):
@@ -87,6 +88,30 @@ class Database:
         """Plain reads, serialized with transactions so they never see half of one."""
         async with self._lock:
             yield self.conn
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(sqlite3_connection, *args)` on aiosqlite's worker thread in one hop.
+
+        A whole unit of work (several statements) then costs one thread round trip instead of
+        one per statement, which is what lets the engine pass 1,000 messages/s. It uses
+        aiosqlite's `_execute` queue (the same one its public methods use), pinned by our
+        version range."""
+        async with self._lock:
+            raw = self.conn._conn
+            return await self.conn._execute(fn, raw, *args)
+
+    async def transact(self, fn: Callable[..., T], *args: Any) -> T:
+        """`run` inside `BEGIN IMMEDIATE` … `COMMIT` (`ROLLBACK` if `fn` raises)."""
+        def unit(raw: sqlite3.Connection, *a: Any) -> T:
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(raw, *a)
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+            return result
+        return await self.run(unit, *args)
 
     async def schema_version(self) -> int:
         async with self.reading() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
+import sqlite3
 
 
 @dataclass(slots=True)
@@ -21,38 +21,38 @@ class Family:
 _COLUMNS = "id, channel, channel_user_id, chat_id, display_name, language, language_source"
 
 
-async def find(conn: aiosqlite.Connection, channel: str, user_id: str) -> Family | None:
-    cur = await conn.execute(
+def find(conn: sqlite3.Connection, channel: str, user_id: str) -> Family | None:
+    cur = conn.execute(
         f"SELECT {_COLUMNS} FROM families WHERE channel = ? AND channel_user_id = ?", (channel, user_id))
-    row = await cur.fetchone()
+    row = cur.fetchone()
     return Family(*row) if row else None
 
 
-async def create(conn: aiosqlite.Connection, channel: str, user_id: str, chat_id: str,
+def create(conn: sqlite3.Connection, channel: str, user_id: str, chat_id: str,
                  display_name: str | None, language: str | None, language_source: str | None,
                  now: str) -> Family:
     """Insert a family on first contact (call inside a transaction, after `find` found none)."""
-    cur = await conn.execute(
+    cur = conn.execute(
         "INSERT INTO families (channel, channel_user_id, chat_id, display_name, language,"
         " language_source, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (channel, user_id, chat_id, display_name, language, language_source, now, now))
     return Family(cur.lastrowid or 0, channel, user_id, chat_id, display_name, language, language_source)
 
 
-async def touch(conn: aiosqlite.Connection, family: Family, chat_id: str, display_name: str | None,
+def touch(conn: sqlite3.Connection, family: Family, chat_id: str, display_name: str | None,
                 now: str) -> None:
     """Record that the family was seen (and its current chat and name)."""
-    await conn.execute(
+    conn.execute(
         "UPDATE families SET last_seen_at = ?, chat_id = ?, display_name = COALESCE(?, display_name)"
         " WHERE id = ?", (now, chat_id, display_name, family.id))
 
 
-async def get(conn: aiosqlite.Connection, family_id: int) -> Family | None:
-    cur = await conn.execute(f"SELECT {_COLUMNS} FROM families WHERE id = ?", (family_id,))
-    row = await cur.fetchone()
+def get(conn: sqlite3.Connection, family_id: int) -> Family | None:
+    cur = conn.execute(f"SELECT {_COLUMNS} FROM families WHERE id = ?", (family_id,))
+    row = cur.fetchone()
     return Family(*row) if row else None
 
 
-async def set_language(conn: aiosqlite.Connection, family_id: int, language: str, source: str) -> None:
-    await conn.execute("UPDATE families SET language = ?, language_source = ? WHERE id = ?",
+def set_language(conn: sqlite3.Connection, family_id: int, language: str, source: str) -> None:
+    conn.execute("UPDATE families SET language = ?, language_source = ? WHERE id = ?",
                        (language, source, family_id))

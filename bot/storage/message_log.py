@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import aiosqlite
+import sqlite3
 
 
-async def append(conn: aiosqlite.Connection, family_id: int, direction: str, text: str, now: str,
+def append(conn: sqlite3.Connection, family_id: int, direction: str, text: str, now: str,
                  language: str | None = None, translation: str | None = None,
                  intent: str | None = None, confidence: float | None = None) -> int:
-    cur = await conn.execute(
+    cur = conn.execute(
         "INSERT INTO messages (family_id, direction, text, language, translation, intent, confidence,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (family_id, direction, text, language, translation, intent, confidence, now))
     return cur.lastrowid or 0
 
 
-async def recent(conn: aiosqlite.Connection, family_id: int, limit: int = 6) -> list[tuple[str, str]]:
+def recent(conn: sqlite3.Connection, family_id: int, limit: int = 6) -> list[tuple[str, str]]:
     """The last `limit` turns as (direction, text), oldest first."""
-    cur = await conn.execute(
+    cur = conn.execute(
         "SELECT direction, text FROM messages WHERE family_id = ? ORDER BY id DESC LIMIT ?",
         (family_id, limit))
-    rows = await cur.fetchall()
+    rows = cur.fetchall()
     return [(r[0], r[1]) for r in reversed(rows)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
+import sqlite3
 
 
 @dataclass(slots=True)
@@ -26,33 +26,37 @@ _COLUMNS = ("id, family_id, language, topic, priority, status, reason, intent, a
             " created_at, updated_at")
 
 
-async def open_for_family(conn: aiosqlite.Connection, family_id: int) -> Ticket | None:
-    cur = await conn.execute(
+def open_for_family(conn: sqlite3.Connection, family_id: int) -> Ticket | None:
+    cur = conn.execute(
         f"SELECT {_COLUMNS} FROM tickets WHERE family_id = ? AND status != 'resolved'"
         " ORDER BY id DESC LIMIT 1", (family_id,))
-    row = await cur.fetchone()
+    row = cur.fetchone()
     return Ticket(*row) if row else None
 
 
-async def create(conn: aiosqlite.Connection, family_id: int, language: str, topic: str,
+def create(conn: sqlite3.Connection, family_id: int, language: str, topic: str,
                  priority: str, reason: str, intent: str | None, now: str) -> int:
-    cur = await conn.execute(
+    cur = conn.execute(
         "INSERT INTO tickets (family_id, language, topic, priority, reason, intent, created_at,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (family_id, language, topic, priority, reason, intent, now, now))
     return cur.lastrowid or 0
 
 
-async def add_event(conn: aiosqlite.Connection, ticket_id: int, kind: str, author: str, text: str,
+def add_event(conn: sqlite3.Connection, ticket_id: int, kind: str, author: str, text: str,
                     now: str, language: str | None = None, translation: str | None = None) -> None:
-    await conn.execute(
+    conn.execute(
         "INSERT INTO ticket_events (ticket_id, kind, author, text, language, translation, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)", (ticket_id, kind, author, text, language, translation, now))
-    await conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (now, ticket_id))
+    conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (now, ticket_id))
 
 
-async def list_open(conn: aiosqlite.Connection) -> list[Ticket]:
-    cur = await conn.execute(
+def list_open(conn: sqlite3.Connection) -> list[Ticket]:
+    cur = conn.execute(
         f"SELECT {_COLUMNS} FROM tickets WHERE status != 'resolved'"
         " ORDER BY priority = 'urgent' DESC, created_at")
-    return [Ticket(*r) for r in await cur.fetchall()]
+    return [Ticket(*r) for r in cur.fetchall()]
+
+
+def raise_priority(conn: sqlite3.Connection, ticket_id: int, priority: str) -> None:
+    conn.execute("UPDATE tickets SET priority = ? WHERE id = ?", (priority, ticket_id))

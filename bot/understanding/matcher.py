@@ -99,6 +99,22 @@ class Matcher:
         self._oos = (self._index.intent_ids.index(OUT_OF_SCOPE)
                      if OUT_OF_SCOPE in self._index.intent_ids else -1)
         self._fuzzy_word = lru_cache(maxsize=8192)(self._fuzzy_word_uncached)
+        self._subsets: dict[str, np.ndarray] = {}
+        self._subset_texts: dict[str, list[str]] = {}
+
+    def _subset(self, lang: str | None) -> np.ndarray | None:
+        """Examples in the parent's language and English: the character signal compares only these
+        (code-switched words still count through the keyword signal, which uses every language)."""
+        idx = self._index
+        if lang not in idx.langs:
+            return None
+        if lang not in self._subsets:
+            keep = idx.lang == idx.langs.index(lang)
+            if "en" in idx.langs:
+                keep |= idx.lang == idx.langs.index("en")
+            self._subsets[lang] = np.nonzero(keep)[0]
+            self._subset_texts[lang] = [idx.texts[i] for i in self._subsets[lang]]
+        return self._subsets[lang]
 
     # -- index ---------------------------------------------------------------------------
     @staticmethod
@@ -222,12 +238,13 @@ class Matcher:
 
         # characters: closest example per intent, in the parent's language and English
         query = " ".join(sorted(words))
-        sims = process.cdist([query], idx.texts, scorer=getattr(fuzz, cfg.char_scorer), dtype=np.float32)[0]
-        if lang in idx.langs:
-            keep = (idx.lang == idx.langs.index(lang))
-            if "en" in idx.langs:
-                keep |= (idx.lang == idx.langs.index("en"))
-            sims = np.where(keep, sims, sims * 0.8)
+        scorer = getattr(fuzz, cfg.char_scorer)
+        subset = self._subset(lang)
+        if subset is None:
+            sims = process.cdist([query], idx.texts, scorer=scorer, dtype=np.float32)[0]
+        else:
+            sims = np.zeros(len(idx.texts), dtype=np.float32)
+            sims[subset] = process.cdist([query], self._subset_texts[lang], scorer=scorer, dtype=np.float32)[0]
         char = np.maximum.reduceat(sims, idx.starts) / 100.0
         best_lang = idx.langs[int(idx.lang[int(np.argmax(sims))])] if len(sims) else lang
 
