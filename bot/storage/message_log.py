@@ -13,12 +13,3 @@ def append(conn: sqlite3.Connection, family_id: int, direction: str, text: str, 
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (family_id, direction, text, language, translation, intent, confidence, now))
     return cur.lastrowid or 0
-
-
-def recent(conn: sqlite3.Connection, family_id: int, limit: int = 6) -> list[tuple[str, str]]:
-    """The last `limit` turns as (direction, text), oldest first."""
-    cur = conn.execute(
-        "SELECT direction, text FROM messages WHERE family_id = ? ORDER BY id DESC LIMIT ?",
-        (family_id, limit))
-    rows = cur.fetchall()
-    return [(r[0], r[1]) for r in reversed(rows)]

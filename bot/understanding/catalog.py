@@ -10,7 +10,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import yaml
 
@@ -90,8 +90,8 @@ class Catalog:
 
     def render_answer(self, intent_id: str, info: Mapping[str, str]) -> str:
         """The intent's English answer with the school's values filled in."""
-        answer = self.intents[intent_id].answer or ""
-        return answer.format_map(_Placeholders(info)).strip()
+        from bot.i18n import fill
+        return fill(self.intents[intent_id].answer or "", info).strip()
 
 
     def report(self) -> str:
@@ -110,14 +110,6 @@ class CatalogError(Exception):
     def __init__(self, catalog: Catalog) -> None:
         super().__init__(catalog.report())
         self.catalog = catalog
-
-
-class _Placeholders(dict):
-    def __init__(self, info: Mapping[str, str]) -> None:
-        super().__init__(info)
-
-    def __missing__(self, key: str) -> str:  # checked at load; never crash a reply over one
-        return "{" + key + "}"
 
 
 def placeholders(text: str) -> list[str]:
@@ -329,9 +321,3 @@ def _scalar(node: Any) -> str | None:
 
 def _line(node: Any) -> int:
     return node.start_mark.line + 1 if node is not None and getattr(node, "start_mark", None) else 0
-
-
-def iter_examples(catalog: Catalog) -> Iterable[tuple[Intent, Example]]:
-    for intent in catalog.intents.values():
-        for ex in intent.examples:
-            yield intent, ex
