@@ -105,9 +105,12 @@ async def test_two_misses_offer_a_person_first(engine):
 
 async def test_families_are_handled_concurrently_and_in_order(app, engine):
     texts = ["when does school start", "is there a bus", "what is for lunch"]
-    results = await asyncio.gather(*(engine.handle(msg(t, user=f"u{i % 5}"))
-                                     for i, t in enumerate(texts * 10)))
+    sent = [(f"u{i % 5}", f"{t} #{i}") for i, t in enumerate(texts * 10)]
+    results = await asyncio.gather(*(engine.handle(msg(text, user=user)) for user, text in sent))
     assert all(len(r) >= 1 for r in results)
-    async with app.db.reading() as conn:
-        count = (await (await conn.execute("SELECT COUNT(*) FROM messages")).fetchone())[0]
-    assert count == 60
+    rows = await app.db.run(lambda c: c.execute(
+        "SELECT f.channel_user_id, m.text FROM messages m JOIN families f ON f.id = m.family_id"
+        " WHERE m.direction = 'in' ORDER BY m.id").fetchall())
+    assert len(rows) == 30
+    for user in {u for u, _ in sent}:  # each family's messages were handled in the order sent
+        assert [t for u, t in rows if u == user] == [t for u, t in sent if u == user]

@@ -22,17 +22,16 @@ async def test_migrates_from_empty_and_rerun_is_noop(tmp_path):
         assert await db.migrate() == []  # nothing left to apply
     async with Database(path) as db:
         assert await db.migrate() == []
-        async with db.reading() as conn:
-            cur = await conn.execute("SELECT COUNT(*) FROM schema_version")
-            assert (await cur.fetchone())[0] == LATEST
+        assert await db.run(lambda c: c.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0]) == LATEST
 
 
 async def test_pragmas_are_set(tmp_path):
     async with Database(tmp_path / "h.sqlite3") as db:
-        async with db.reading() as conn:
-            assert (await (await conn.execute("PRAGMA journal_mode")).fetchone())[0] == "wal"
-            assert (await (await conn.execute("PRAGMA foreign_keys")).fetchone())[0] == 1
-            assert (await (await conn.execute("PRAGMA busy_timeout")).fetchone())[0] == 5000
+        def pragma(conn, name):
+            return conn.execute(f"PRAGMA {name}").fetchone()[0]
+        assert await db.run(pragma, "journal_mode") == "wal"
+        assert await db.run(pragma, "foreign_keys") == 1
+        assert await db.run(pragma, "busy_timeout") == 5000
 
 
 async def test_database_from_the_future_is_refused(tmp_path):

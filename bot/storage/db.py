@@ -1,8 +1,9 @@
-"""The SQLite connection: pragmas, migrations, and transactions that never interleave.
+"""The SQLite connection: pragmas, migrations, and units of work that never interleave.
 
-One aiosqlite connection serves the whole process. Writes go through `transaction()`,
-which takes an asyncio lock and opens `BEGIN IMMEDIATE`, so a read-then-write can't race
-another coroutine's write and SQLite never answers "database is locked" to us.
+One aiosqlite connection serves the whole process. Storage code is plain sqlite3 functions;
+`Database.run(fn)` runs one on aiosqlite's worker thread and `Database.transact(fn)` wraps it
+in `BEGIN IMMEDIATE` … `COMMIT`. Units run one at a time (an asyncio lock), so a read-then-write
+can't race another coroutine's write and SQLite never answers "database is locked" to us.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import aiosqlite
 
@@ -69,26 +69,6 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """`BEGIN IMMEDIATE` … `COMMIT` (or `ROLLBACK` on any exception), one at a time."""
-        async with self._lock:
-            conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            else:
-                await conn.execute("COMMIT")
-
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Plain reads, serialized with transactions so they never see half of one."""
-        async with self._lock:
-            yield self.conn
-
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(sqlite3_connection, *args)` on aiosqlite's worker thread in one hop.
 
@@ -114,14 +94,7 @@ class Database:
         return await self.run(unit, *args)
 
     async def schema_version(self) -> int:
-        async with self.reading() as conn:
-            cur = await conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'")
-            if await cur.fetchone() is None:
-                return 0
-            cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            row = await cur.fetchone()
-            return int(row[0])
+        return await self.run(_schema_version)
 
     async def _check_not_newer(self) -> int:
         current = await self.schema_version()
@@ -138,18 +111,25 @@ class Database:
         for version, description, sql in MIGRATIONS:
             if version <= current:
                 continue
-            async with self.transaction() as conn:
-                await conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_version ("
-                    " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)")
-                for statement in _split_sql(sql):
-                    await conn.execute(statement)
-                await conn.execute(
-                    "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
-                    (version, description, datetime.now(timezone.utc).isoformat()))
+            await self.transact(_apply, version, description, sql)
             log.info("db.migrated version=%s", version)
             applied.append(version)
         return applied
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone() is None:
+        return 0
+    return int(conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0])
+
+
+def _apply(conn: sqlite3.Connection, version: int, description: str, sql: str) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                 " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    for statement in _split_sql(sql):
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                 (version, description, datetime.now(timezone.utc).isoformat()))
 
 
 def _split_sql(script: str) -> list[str]:
