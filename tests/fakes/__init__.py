@@ -1,0 +1,1 @@
+"""Local stand-ins for the far end of each network service: tests run the real client against them."""
