@@ -1,18 +1,23 @@
 """The conversation engine: `handle(Incoming) -> list[Outgoing]`, for every channel.
 
-The path of a message: load the family and its state (store) -> route (a button pick,
-a command, an active flow, or free text for the matcher) -> replies -> one transaction
-that saves state, the message log and side effects (tickets). Everything runs inside one
+The path of a message: load the family and its state (store, or the engine's cache of
+recent families) -> route (a button pick, a command, an active flow, or free text for the
+matcher) -> replies -> one transaction that saves state, the message log and side effects
+(tickets). The save checks the state's version, so a cached state that someone else changed
+meanwhile is detected and the turn is redone from the store. Everything runs inside one
 error boundary: a failure is logged with a reference and the parent gets an apology.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from bot.config import SchoolProfile
@@ -39,7 +44,7 @@ OTHER_TEXT = N_("Something else")
 
 class Engine:
     def __init__(self, db: Database, catalog: Catalog, matcher: Matcher, profile: SchoolProfile,
-                 locales: Locales, clock: Callable[[], datetime] = utcnow) -> None:
+                 locales: Locales, clock: Callable[[], datetime] = utcnow, cache_size: int = 10_000) -> None:
         self.db = db
         self.catalog = catalog
         self.matcher = matcher
@@ -47,6 +52,9 @@ class Engine:
         self.locales = locales
         self.clock = clock
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Recent families' state, checked against the stored version when the turn is saved.
+        self._cache: OrderedDict[tuple[str, str], tuple[families.Family, conversations.ConversationState]] = OrderedDict()
+        self.cache_size = cache_size
         self._answers = {i: catalog.render_answer(i, profile.info)
                          for i, intent in catalog.intents.items() if intent.answer}
 
@@ -56,13 +64,24 @@ class Engine:
         started = time.perf_counter()
         turn: Turn | None = None
         outcome = "ok"
+        key = (incoming.channel, incoming.user_id)
         try:
             async with self._lock_for(incoming):
-                turn = await self._begin(incoming)
-                await self._route(turn)
-                await self._finish(turn)
+                for attempt in (1, 2):
+                    turn = await self._begin(incoming, use_cache=attempt == 1)
+                    await self._route(turn)
+                    try:
+                        await self._finish(turn)
+                        break
+                    except conversations.StaleState:
+                        # someone else changed this family since we cached it: start over from the store
+                        self._cache.pop(key, None)
+                        if attempt == 2:
+                            raise
+                self._remember(key, turn)
             return turn.replies
         except Exception:
+            self._cache.pop(key, None)
             ref = uuid.uuid4().hex[:8].upper()
             outcome = f"error ref={ref}"
             log.exception("engine.error ref=%s channel=%s user=%s", ref, incoming.channel,
@@ -84,12 +103,24 @@ class Engine:
             if turn is not None:
                 log.debug("message.text family=%s text=%r", turn.family.id, incoming.text)
 
+    def _remember(self, key: tuple[str, str], turn: Turn) -> None:
+        """Keep the family and state this turn saved, so its next message needs no read."""
+        self._cache[key] = (turn.family, turn.state)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
     def _lock_for(self, incoming: Incoming) -> "_FamilyLock":
         return _FamilyLock(self._locks, (incoming.channel, incoming.user_id))
 
-    async def _begin(self, incoming: Incoming) -> Turn:
+    async def _begin(self, incoming: Incoming, use_cache: bool = True) -> Turn:
         now = self.clock()
         stamp = now.isoformat()
+        cached = self._cache.get((incoming.channel, incoming.user_id)) if use_cache else None
+        if cached is not None:  # work on copies: a failed turn must not leave the cache changed
+            family, state = replace(cached[0]), replace(cached[1], data=copy.deepcopy(cached[1].data),
+                                                        choices=list(cached[1].choices))
+            return Turn(incoming, family, state, family.language or self.profile.default_language, now)
 
         def load(conn):
             family = families.find(conn, incoming.channel, incoming.user_id)
@@ -116,7 +147,8 @@ class Engine:
             turn.state.choices = [c.payload for c in turn.replies[-1].choices]
 
         def write(conn):
-            families.touch(conn, turn.family, inc.chat_id, inc.display_name, stamp)
+            if not families.touch(conn, turn.family, inc.chat_id, inc.display_name, stamp):
+                raise conversations.StaleState(turn.family.id)  # the family was deleted meanwhile
             message_log.append(conn, turn.family.id, "in", inc.text or (inc.payload or ""), stamp,
                                language=turn.lang, intent=turn.intent, confidence=turn.confidence)
             for reply in turn.replies:

@@ -32,6 +32,9 @@ class Database:
         self.path = Path(path) if str(path) != ":memory:" else path
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Future[None] | None = None
+        self._flushing = False
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -59,6 +62,8 @@ class Database:
 
     async def close(self) -> None:
         """Close the connection; aiosqlite's worker thread would otherwise keep the process alive."""
+        if self._flusher is not None and not self._flusher.done():
+            await self._flusher  # let committed-or-not answers reach their callers first
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
@@ -81,17 +86,48 @@ class Database:
             return await self.conn._execute(fn, raw, *args)
 
     async def transact(self, fn: Callable[..., T], *args: Any) -> T:
-        """`run` inside `BEGIN IMMEDIATE` … `COMMIT` (`ROLLBACK` if `fn` raises)."""
-        def unit(raw: sqlite3.Connection, *a: Any) -> T:
-            raw.execute("BEGIN IMMEDIATE")
+        """Run `fn(sqlite3_connection, *args)` atomically and durably (committed when this returns).
+
+        Group commit: units that arrive while a commit is in flight are run together in the
+        next `BEGIN IMMEDIATE` … `COMMIT`, each inside its own SAVEPOINT — a unit that raises
+        is rolled back alone and its caller gets the exception; the others still commit.
+        Under load many families' turns share one trip to the database thread and one commit."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, args, future))
+        if not self._flushing:
+            # nobody is committing: this caller commits what is pending now (no extra task hop);
+            # whatever arrives meanwhile is committed by a background flusher after it
+            self._flushing = True
             try:
-                result = fn(raw, *a)
-            except BaseException:
-                raw.execute("ROLLBACK")
-                raise
-            raw.execute("COMMIT")
-            return result
-        return await self.run(unit, *args)
+                await self._flush_once()
+            finally:
+                self._flushing = False
+            if self._pending:
+                self._flusher = asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self._pending:
+                await self._flush_once()
+        finally:
+            self._flushing = False
+
+    async def _flush_once(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            try:
+                async with self._lock:
+                    outcomes = await self.conn._execute(_run_batch, self.conn._conn,
+                                                        [(fn, args) for fn, args, _ in batch])
+            except BaseException as exc:  # the connection itself failed: every unit learns why
+                outcomes = [(False, exc)] * len(batch)
+            for (_, _, future), (ok, value) in zip(batch, outcomes):
+                if not future.done():
+                    future.set_result(value) if ok else future.set_exception(value)
 
     async def schema_version(self) -> int:
         return await self.run(_schema_version)
@@ -115,6 +151,31 @@ class Database:
             log.info("db.migrated version=%s", version)
             applied.append(version)
         return applied
+
+
+def _run_batch(raw: sqlite3.Connection,
+               units: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[tuple[bool, Any]]:
+    """One transaction for a batch of units, each in a SAVEPOINT (runs on the database thread)."""
+    outcomes: list[tuple[bool, Any]] = []
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        for fn, args in units:
+            raw.execute("SAVEPOINT unit")
+            try:
+                result = fn(raw, *args)
+            except Exception as exc:
+                raw.execute("ROLLBACK TO unit")
+                raw.execute("RELEASE unit")
+                outcomes.append((False, exc))
+            else:
+                raw.execute("RELEASE unit")
+                outcomes.append((True, result))
+        raw.execute("COMMIT")
+    except BaseException as exc:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        return [(False, exc)] * len(units)
+    return outcomes
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:

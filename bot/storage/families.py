@@ -40,11 +40,12 @@ def create(conn: sqlite3.Connection, channel: str, user_id: str, chat_id: str,
 
 
 def touch(conn: sqlite3.Connection, family: Family, chat_id: str, display_name: str | None,
-                now: str) -> None:
-    """Record that the family was seen (and its current chat and name)."""
-    conn.execute(
+          now: str) -> bool:
+    """Record that the family was seen (and its current chat and name). False if it is gone."""
+    cur = conn.execute(
         "UPDATE families SET last_seen_at = ?, chat_id = ?, display_name = COALESCE(?, display_name)"
         " WHERE id = ?", (now, chat_id, display_name, family.id))
+    return cur.rowcount == 1
 
 
 def get(conn: sqlite3.Connection, family_id: int) -> Family | None:

@@ -66,6 +66,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         CREATE INDEX ticket_events_by_ticket ON ticket_events (ticket_id, id);
     """),
+    (3, "conversation state version (optimistic concurrency for the engine's cache)", """
+        ALTER TABLE conversation_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]
