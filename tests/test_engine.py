@@ -114,3 +114,26 @@ async def test_families_are_handled_concurrently_and_in_order(app, engine):
     assert len(rows) == 30
     for user in {u for u, _ in sent}:  # each family's messages were handled in the order sent
         assert [t for u, t in rows if u == user] == [t for u, t in sent if u == user]
+
+
+async def test_state_changed_elsewhere_is_reloaded_not_overwritten(app, engine):
+    await engine.handle(msg("/start"))  # the engine now caches this family
+    fam = await app.db.run(families.find, "test", "p1")
+
+    def staff_sets_language(conn):  # e.g. another process or a staff action
+        families.set_language(conn, fam.id, "es", "explicit")
+        conversations.bump(conn, fam.id)
+    await app.db.transact(staff_sets_language)
+
+    [reply] = await engine.handle(msg("when does school start"))
+    assert reply.language == "es"  # the turn was redone from the store, not the stale cache
+    state = await app.db.run(conversations.load, fam.id)
+    assert state.version == 3  # /start (1), the bump (2), this turn (3)
+
+
+async def test_deleted_family_starts_fresh(app, engine):
+    await engine.handle(msg("/start"))
+    await app.db.transact(lambda c: c.execute("DELETE FROM families WHERE channel_user_id = 'p1'"))
+    [reply] = await engine.handle(msg("when does school start"))
+    assert "8:10 AM" in reply.text
+    assert await app.db.run(lambda c: c.execute("SELECT COUNT(*) FROM families").fetchone()[0]) == 1

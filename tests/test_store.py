@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sqlite3
 import subprocess
@@ -104,3 +105,36 @@ def test_sigkill_mid_write_loses_nothing_committed(tmp_path):
     con.close()
     # every transaction the writer reported as committed is there (it may have committed one more)
     assert rows >= committed + 1
+
+
+async def test_group_commit_failing_unit_rolls_back_alone(tmp_path):
+    async with Database(tmp_path / "h.sqlite3") as db:
+        def good(conn, i):
+            families.create(conn, "t", f"ok{i}", "c", None, "en", "default", "2026-01-01")
+            return i
+
+        def bad(conn):
+            families.create(conn, "t", "bad", "c", None, "en", "default", "2026-01-01")
+            raise ValueError("nope")
+
+        units = [db.transact(good, i) for i in range(20)] + [db.transact(bad)] + \
+                [db.transact(good, i) for i in range(20, 40)]
+        results = await asyncio.gather(*units, return_exceptions=True)
+        assert results[:20] == list(range(20)) and results[21:] == list(range(20, 40))
+        assert isinstance(results[20], ValueError)
+        names = await db.run(lambda c: {r[0] for r in c.execute("SELECT channel_user_id FROM families")})
+        assert names == {f"ok{i}" for i in range(40)}
+
+
+async def test_stale_state_is_detected(tmp_path):
+    async with Database(tmp_path / "h.sqlite3") as db:
+        def setup(conn):
+            fam = families.create(conn, "t", "u", "c", None, "en", "default", "2026-01-01")
+            conversations.save(conn, conversations.ConversationState(fam.id), "2026-01-01")
+            return fam.id
+        fid = await db.transact(setup)
+        mine = await db.run(conversations.load, fid)
+        theirs = await db.run(conversations.load, fid)
+        await db.transact(conversations.save, theirs, "2026-01-02")
+        with pytest.raises(conversations.StaleState):
+            await db.transact(conversations.save, mine, "2026-01-03")
