@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.config import SchoolProfile, Settings, load_school_profile
 from bot.core.engine import Engine
@@ -10,6 +13,8 @@ from bot.i18n import Locales
 from bot.storage import Database
 from bot.understanding.catalog import Catalog, CatalogError, load_catalog
 from bot.understanding.matcher import Matcher
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -20,9 +25,12 @@ class Homeroom:
     matcher: Matcher
     db: Database
     engine: Engine
+    translator: object | None = None
 
     async def close(self) -> None:
         await self.db.close()
+        if self.translator is not None and hasattr(self.translator, "close"):
+            self.translator.close()
 
 
 def load_understanding(settings: Settings) -> tuple[SchoolProfile, Catalog, Matcher]:
@@ -34,8 +42,30 @@ def load_understanding(settings: Settings) -> tuple[SchoolProfile, Catalog, Matc
     return profile, catalog, Matcher(catalog)
 
 
-async def start(settings: Settings) -> Homeroom:
+def argos_dir(settings: Settings) -> Path:
+    return settings.data_dir / "argos"
+
+
+async def machine_translator(settings: Settings, profile: SchoolProfile):
+    """The offline translator when the `translate` extra and at least one model are installed;
+    None otherwise (curated text only). Looks for models off the event loop."""
+    if settings.translation == "off":
+        return None
+    from bot.translation.machine import ArgosTranslator
+
+    packages = argos_dir(settings) / "packages"
+    if not ArgosTranslator.available() or not packages.is_dir() or not any(packages.iterdir()):
+        return None
+    translator = ArgosTranslator(argos_dir(settings), glossary=profile.glossary)
+    pairs = await asyncio.to_thread(translator.installed_pairs)
+    log.info("translation.ready pairs=%s", ",".join(f"{a}-{b}" for a, b in pairs) or "-")
+    return translator if pairs else None
+
+
+async def start(settings: Settings, translator=None) -> Homeroom:
     profile, catalog, matcher = load_understanding(settings)
     db = await Database(settings.db_path).open()
-    engine = Engine(db, catalog, matcher, profile, Locales(settings.locales_dir))
-    return Homeroom(settings, profile, catalog, matcher, db, engine)
+    if translator is None:
+        translator = await machine_translator(settings, profile)
+    engine = Engine(db, catalog, matcher, profile, Locales(settings.locales_dir), translator=translator)
+    return Homeroom(settings, profile, catalog, matcher, db, engine, translator)

@@ -29,6 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help='read {"text": ..., "lang": optional} per line, print one JSON result per line')
     catalog = sub.add_parser("catalog", help="check the intent catalog or show its statistics")
     catalog.add_argument("action", choices=["check", "stats"])
+    languages = sub.add_parser("languages", help="machine-translation models and curated coverage")
+    lang_sub = languages.add_subparsers(dest="action", metavar="ACTION", required=True)
+    lang_sub.add_parser("list", help="installed translation pairs and curated coverage per language")
+    install = lang_sub.add_parser("install", help="download and install models for languages (needs internet)")
+    install.add_argument("codes", nargs="+", metavar="CODE")
+    install_file = lang_sub.add_parser("install-file", help="install a downloaded .argosmodel file (offline)")
+    install_file.add_argument("path")
+    locales = sub.add_parser("locales", help="gettext catalogs: extract the template, update languages, check")
+    locales.add_argument("action", choices=["extract", "update", "check"])
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["migrate", "info"])
     sub.add_parser("version", help="print the version")
@@ -163,4 +172,112 @@ def _db(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
-_COMMANDS = {"run": _run, "chat": _chat, "classify": _classify, "catalog": _catalog, "db": _db}
+def _languages(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import locale_files
+    from bot.app import argos_dir
+    from bot.config import load_school_profile
+    from bot.translation.machine import EXTRA_HINT, ArgosTranslator, TranslationError
+    from bot.understanding.language import ENGLISH_NAMES
+
+    profile = load_school_profile(settings.school_profile_path)
+    translator = ArgosTranslator(argos_dir(settings), glossary=profile.glossary)
+    if args.action != "list" and not translator.available():
+        print(f"homeroom: machine translation is not installed; add it with: {EXTRA_HINT}", file=sys.stderr)
+        return EXIT_FAIL
+    if args.action == "install-file":
+        try:
+            pair = translator.install_file(args.path)
+        except TranslationError as exc:
+            print(f"homeroom: {exc}", file=sys.stderr)
+            return EXIT_FAIL
+        print(f"installed {pair[0]} -> {pair[1]} into {argos_dir(settings)}")
+        return EXIT_OK
+    if args.action == "install":
+        return _download_models(translator, args.codes)
+
+    if translator.available():
+        pairs = translator.installed_pairs()
+        print("machine translation: " + (", ".join(f"{a}->{b}" for a, b in pairs) if pairs
+                                         else f"no models installed (homeroom languages install CODE, "
+                                              f"or install-file PATH.argosmodel offline)"))
+    else:
+        print(f"machine translation: not installed (curated text only); add it with: {EXTRA_HINT}")
+    _, coverage = locale_files.check(settings.locales_dir)
+    by_lang = {c.language: c for c in coverage}
+    print(f"{'lang':5} {'name':16} {'curated':>8} {'fuzzy':>6} {'missing':>8}  machine")
+    for code in profile.languages:
+        c = by_lang.get(code)
+        both = translator.available() and translator.can_translate("en", code) and translator.can_translate(code, "en")
+        curated = "all" if code == "en" else (str(c.translated) if c else "0")
+        print(f"{code:5} {ENGLISH_NAMES.get(code, code):16} {curated:>8} {c.fuzzy if c else 0:>6} "
+              f"{c.missing if c else 0:>8}  {'yes' if code == 'en' or both else 'no'}")
+    return EXIT_OK
+
+
+def _download_models(translator, codes: list[str]) -> int:
+    """Fetch en<->CODE models from the Argos package index (the only command that uses the network)."""
+    import socket
+    import tempfile
+    import urllib.request
+
+    socket.setdefaulttimeout(20)
+    try:
+        package_mod = translator._argos_package()
+        from argostranslate import settings as argos_settings
+
+        # argostranslate retries a failed index download without end: ask once ourselves first
+        urllib.request.urlopen(argos_settings.remote_package_index, timeout=15).close()
+        package_mod.update_package_index()
+        available = package_mod.get_available_packages()
+    except Exception as exc:
+        print(f"homeroom: cannot reach the Argos package index ({exc.__class__.__name__}: {exc}). "
+              "Offline? Download the .argosmodel files elsewhere and use: "
+              "homeroom languages install-file PATH.argosmodel", file=sys.stderr)
+        return EXIT_FAIL
+    failed = 0
+    for code in codes:
+        for source, target in (("en", code), (code, "en")):
+            match = [p for p in available if p.from_code == source and p.to_code == target]
+            if not match:
+                print(f"no model for {source}->{target} in the index (a person will interpret for this language)")
+                failed += 1
+                continue
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = f"{tmp}/{source}_{target}.argosmodel"
+                    urllib.request.urlretrieve(match[0].links[0], path)
+                    translator.install_file(path)
+                print(f"installed {source} -> {target}")
+            except Exception as exc:
+                print(f"homeroom: {source}->{target} failed: {exc}", file=sys.stderr)
+                failed += 1
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def _locales(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import locale_files
+    from bot.config import load_school_profile
+    from bot.understanding.catalog import load_catalog
+
+    profile = load_school_profile(settings.school_profile_path)
+    catalog = load_catalog(settings.intents_dir, profile.info)
+    if catalog.errors:
+        print(catalog.report(), file=sys.stderr)
+        return EXIT_FAIL
+    template = locale_files.build_template(catalog)
+    if args.action in ("extract", "update"):
+        path = locale_files.write_template(template, settings.locales_dir)
+        print(f"wrote {path} ({len(template)} messages)")
+    if args.action == "update":
+        languages = [lang for lang in profile.languages if lang != "en"]
+        for path in locale_files.update_languages(template, settings.locales_dir, languages):
+            print(f"updated {path}")
+    problems, coverage = locale_files.check(settings.locales_dir, template)
+    for problem in problems:
+        print(problem)
+    for c in coverage:
+        print(f"{c.language}: {c.translated} translated, {c.fuzzy} fuzzy, {c.missing} missing")
+    return EXIT_FAIL if problems else EXIT_OK
+
+
+_COMMANDS = {"run": _run, "chat": _chat, "classify": _classify, "catalog": _catalog, "locales": _locales, "languages": _languages, "db": _db}

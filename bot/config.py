@@ -40,6 +40,8 @@ class SchoolProfile:
     office_hours: Mapping[int, tuple[time, time]] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
     menu: tuple[str, ...] = DEFAULT_MENU
+    # Never machine-translated: program and product names, the school's own names.
+    glossary: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -61,6 +63,7 @@ class Settings:
     locales_dir: Path
     log_level: str = "INFO"
     log_format: str = "kv"
+    translation: str = "auto"
     telegram_token: str | None = field(default=None, repr=False)
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
@@ -81,8 +84,12 @@ class Settings:
         log_format = get("HOMEROOM_LOG_FORMAT", "kv").lower()
         if log_format not in LOG_FORMATS:
             raise ConfigError(f"HOMEROOM_LOG_FORMAT={log_format!r}: allowed are {', '.join(LOG_FORMATS)}")
+        translation = get("HOMEROOM_TRANSLATION", "auto").lower()
+        if translation not in ("auto", "off"):
+            raise ConfigError(f"HOMEROOM_TRANSLATION={translation!r}: allowed are auto, off")
         return cls(
             data_dir=data_dir,
+            translation=translation,
             db_path=Path(get("HOMEROOM_DB", str(data_dir / "homeroom.sqlite3"))).expanduser(),
             school_profile_path=Path(
                 get("HOMEROOM_SCHOOL_PROFILE", str(REPO_ROOT / "sample_school" / "school.toml"))
@@ -168,9 +175,16 @@ def load_school_profile(path: Path) -> SchoolProfile:
     if not isinstance(menu, list) or not all(isinstance(m, str) for m in menu):
         raise ConfigError(f"{path}: [school] menu must be a list of intent ids")
 
+    glossary = raw.get("translation", {}).get("glossary", [])
+    if not isinstance(glossary, list) or not all(isinstance(g, str) for g in glossary):
+        raise ConfigError(f"{path}: [translation] glossary must be a list of words or names")
+    names = [str(info[k]) for k in ("school_name", "school_short_name", "district_name", "portal_name",
+                                    "pta_name", "principal_name") if k in info]
+
     return SchoolProfile(
         path=path,
         menu=tuple(menu),
+        glossary=tuple(dict.fromkeys([*glossary, *names])),
         info={k: str(v) for k, v in info.items()},
         timezone=tz,
         languages=tuple(languages),

@@ -35,10 +35,12 @@ async def test_messages_and_state_are_stored(app, engine):
     await engine.handle(msg("when does school start"))
     fam = await app.db.run(families.find, "test", "p1")
     rows = await app.db.run(lambda c: c.execute(
-        "SELECT direction, intent FROM messages WHERE family_id = ? ORDER BY id", (fam.id,)).fetchall())
+        "SELECT direction, intent, text FROM messages WHERE family_id = ? ORDER BY id", (fam.id,)).fetchall())
     state = await app.db.run(conversations.load, fam.id)
     assert fam.language == "es" and fam.language_source == "hint"
-    assert [r[0] for r in rows] == ["in", "out", "in", "out"]
+    # the answer, then (an English message from a Spanish-hinted family) the offer to switch
+    assert [r[0] for r in rows] == ["in", "out", "in", "out", "out"]
+    assert "answer in English" in rows[4][2]
     assert rows[2][1] == "school_hours"
     assert state.choices, "the last offered choices are remembered to validate the next pick"
 

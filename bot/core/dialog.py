@@ -1,22 +1,25 @@
 """One turn of a conversation: who is talking, their state, and what the turn will write.
 
-Handlers read and change a Turn; the engine saves it in one transaction at the end, so
-a reply is never recorded without the state change that produced it (or vice versa).
+Handlers read and change a Turn and say things in English (`Text`); the engine localizes
+the drafts and saves everything in one transaction at the end, so a reply is never recorded
+without the state change that produced it (or vice versa).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
-import sqlite3
 from typing import Callable
 
-from bot.core.messages import Choice, Incoming, Outgoing
+from bot.core.localize import Draft, Text
+from bot.core.messages import Attachment, Incoming, Outgoing
 from bot.storage.conversations import ConversationState
 from bot.storage.families import Family
 
 # A write that must commit together with the turn: fn(connection, now_iso), run on the DB thread.
 Effect = Callable[[sqlite3.Connection, str], None]
+Label = str | Text
 
 
 @dataclass
@@ -26,15 +29,20 @@ class Turn:
     state: ConversationState
     lang: str
     now: datetime
-    replies: list[Outgoing] = field(default_factory=list)
+    drafts: list[Draft] = field(default_factory=list)
+    replies: list[Outgoing] = field(default_factory=list)  # the drafts, localized
     effects: list[Effect] = field(default_factory=list)
     intent: str | None = None
     confidence: float | None = None
     decision: str | None = None
+    english: str | None = None  # the parent's words in English, when translated
 
-    def say(self, text: str, choices: list[Choice] | tuple[Choice, ...] = (), **extra) -> None:
-        self.replies.append(Outgoing(channel=self.incoming.channel, chat_id=self.incoming.chat_id,
-                                     text=text, choices=tuple(choices), language=self.lang, **extra))
+    def say(self, text: str | Text, choices: list[tuple[Label, str]] | tuple = (),
+            attachment: Attachment | None = None) -> None:
+        """Queue a reply: `text` is an English msgid (or a Text); choices are (label, payload)."""
+        body = text if isinstance(text, Text) else Text(text)
+        labels = [(label if isinstance(label, Text) else Text(label), payload) for label, payload in choices]
+        self.drafts.append(Draft(body, labels, attachment))
 
     def effect(self, fn: Effect) -> None:
         """Run `fn(conn, now_iso)` inside the turn's closing transaction."""

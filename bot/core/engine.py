@@ -1,11 +1,13 @@
 """The conversation engine: `handle(Incoming) -> list[Outgoing]`, for every channel.
 
 The path of a message: load the family and its state (store, or the engine's cache of
-recent families) -> route (a button pick, a command, an active flow, or free text for the
-matcher) -> replies -> one transaction that saves state, the message log and side effects
-(tickets). The save checks the state's version, so a cached state that someone else changed
-meanwhile is detected and the turn is redone from the store. Everything runs inside one
-error boundary: a failure is logged with a reference and the parent gets an apology.
+recent families) -> settle the language (explicit choice, detection) -> route (a button
+pick, a command, an active flow, or free text for the matcher) -> localize the replies
+(curated, machine, or English with a notice) -> one transaction that saves state, the
+message log and side effects (tickets). The save checks the state's version, so a cached
+state that someone else changed meanwhile is detected and the turn is redone from the store.
+Everything runs inside one error boundary: a failure is logged with a reference and the
+parent gets an apology.
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from bot.config import SchoolProfile
 from bot.core.dialog import Turn
-from bot.core.messages import Choice, Incoming, Outgoing, utcnow
+from bot.core.localize import Localizer, Text
+from bot.core.messages import Incoming, Outgoing, utcnow
 from bot.i18n import N_, Locales
 from bot.storage import Database
 from bot.storage import conversations, families, message_log, tickets
 from bot.understanding.catalog import Catalog
-from bot.understanding.language import LANGUAGE_NAMES, language_from_hint
+from bot.understanding.language import ENGLISH_NAMES, LanguageDetector, language_from_hint, language_name
 from bot.understanding.matcher import Classification, Matcher
 from bot.understanding.normalize import clean_text, normalize
 
@@ -40,23 +44,27 @@ MENU_WORDS = {"menu", "main menu", "help", "start", "options", "menú", "menu pr
 HUMAN_TEXT = N_("Talk to a person")
 MENU_TEXT = N_("Main menu")
 OTHER_TEXT = N_("Something else")
+# A message switches the family's language on its own only when it is this long and this sure;
+# a shorter or less certain one in another language gets a question instead.
+SWITCH_MIN_WORDS, SWITCH_CONFIDENCE, ASK_CONFIDENCE = 6, 0.95, 0.5
 
 
 class Engine:
     def __init__(self, db: Database, catalog: Catalog, matcher: Matcher, profile: SchoolProfile,
-                 locales: Locales, clock: Callable[[], datetime] = utcnow, cache_size: int = 10_000) -> None:
+                 locales: Locales, clock: Callable[[], datetime] = utcnow, cache_size: int = 10_000,
+                 translator: Any | None = None, detector: LanguageDetector | None = None) -> None:
         self.db = db
         self.catalog = catalog
         self.matcher = matcher
         self.profile = profile
         self.locales = locales
+        self.localizer = Localizer(locales, translator)
+        self.detector = detector or LanguageDetector(profile.languages, _examples_by_language(catalog))
         self.clock = clock
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         # Recent families' state, checked against the stored version when the turn is saved.
         self._cache: OrderedDict[tuple[str, str], tuple[families.Family, conversations.ConversationState]] = OrderedDict()
         self.cache_size = cache_size
-        self._answers = {i: catalog.render_answer(i, profile.info)
-                         for i, intent in catalog.intents.items() if intent.answer}
 
     # -- entry point ---------------------------------------------------------------------
     async def handle(self, incoming: Incoming) -> list[Outgoing]:
@@ -70,6 +78,8 @@ class Engine:
                 for attempt in (1, 2):
                     turn = await self._begin(incoming, use_cache=attempt == 1)
                     await self._route(turn)
+                    turn.replies = await self.localizer.outgoing(turn.drafts, turn.lang, incoming.channel,
+                                                                 incoming.chat_id)
                     try:
                         await self._finish(turn)
                         break
@@ -150,7 +160,8 @@ class Engine:
             if not families.touch(conn, turn.family, inc.chat_id, inc.display_name, stamp):
                 raise conversations.StaleState(turn.family.id)  # the family was deleted meanwhile
             message_log.append(conn, turn.family.id, "in", inc.text or (inc.payload or ""), stamp,
-                               language=turn.lang, intent=turn.intent, confidence=turn.confidence)
+                               language=turn.lang, translation=turn.english, intent=turn.intent,
+                               confidence=turn.confidence)
             for reply in turn.replies:
                 message_log.append(conn, turn.family.id, "out", reply.text, stamp, language=reply.language)
             for effect in turn.effects:
@@ -168,8 +179,7 @@ class Engine:
         text = clean_text(inc.text)[:MAX_TEXT]
         if not text:
             turn.decision = "empty"
-            turn.say(self.t(turn, N_("I didn't get any text. Type your question, or pick a topic:")),
-                     self._menu_choices(turn))
+            turn.say(N_("I didn't get any text. Type your question, or pick a topic:"), self._menu_choices())
             return
         if text.startswith("/"):
             await self._on_command(turn, text)
@@ -181,7 +191,7 @@ class Engine:
         if turn.state.flow == "language":
             code = self._language_from_text(norm)
             if code:
-                await self._set_language(turn, code)
+                self._set_language(turn, code)
                 return
             turn.state.flow = None
         await self._on_text(turn, text)
@@ -201,70 +211,130 @@ class Engine:
             await self._handoff(turn, reason="asked for a person", intent="talk_to_human", priority="normal")
         else:
             turn.decision = "unknown_command"
-            turn.say(self.t(turn, N_("I don't know that command. Here is what I can help with:")),
-                     self._menu_choices(turn))
+            turn.say(N_("I don't know that command. Here is what I can help with:"), self._menu_choices())
 
     async def _on_payload(self, turn: Turn, payload: str) -> None:
         if payload not in turn.state.choices:
             turn.decision = "stale_choice"
-            turn.say(self.t(turn, N_("Sorry, that option has expired. Here is the menu:")),
-                     self._menu_choices(turn))
+            turn.say(N_("Sorry, that option has expired. Here is the menu:"), self._menu_choices())
             return
         kind, _, value = payload.partition(":")
         if kind == "intent" and value in self.catalog:
             await self._answer(turn, value)
         elif kind == "lang" and value in self.profile.languages:
-            await self._set_language(turn, value)
+            self._set_language(turn, value)
+        elif kind == "keeplang":
+            turn.decision = "language_kept"
+            turn.state.data["declined_lang"] = value
+            turn.say(Text(N_("OK, I will keep writing in {language}."), {"language": language_name(turn.lang)}),
+                     self._menu_choices())
         elif kind == "human":
             await self._handoff(turn, reason="asked for a person", intent="talk_to_human", priority="normal")
         elif kind == "language":
             self._ask_language(turn)
         elif kind == "other":
             turn.decision = "other"
-            turn.say(self.t(turn, N_("Could you tell me your question in other words? "
-                                     "Or I can pass it to a person at the school.")),
-                     [Choice(self.t(turn, HUMAN_TEXT), "human"), Choice(self.t(turn, MENU_TEXT), "menu")])
+            turn.say(N_("Could you tell me your question in other words? "
+                        "Or I can pass it to a person at the school."),
+                     [(HUMAN_TEXT, "human"), (MENU_TEXT, "menu")])
         else:  # "menu" and anything we no longer know
             self._welcome(turn, greet=False)
 
     async def _on_text(self, turn: Turn, text: str) -> None:
-        result = self.matcher.classify(text, turn.lang)
+        detected = self._settle_language(turn, text)
+        result = self.matcher.classify(text, detected or turn.lang)
+        if result.decision != "answer" and turn.lang != "en" \
+                and self.localizer.can_machine_translate(turn.lang, "en"):
+            # few examples in this language: try the English translation against the English ones
+            translated = await self.localizer.translator.translate(text, turn.lang, "en")
+            if translated.ok:
+                turn.english = translated.text
+                second = self.matcher.classify(translated.text, "en")
+                if second.decision == "answer" or second.confidence > result.confidence:
+                    result = second
         turn.confidence = result.confidence
         turn.decision = result.decision
         if result.decision == "answer" and result.intent:
             await self._answer(turn, result.intent, result)
         elif result.decision == "clarify":
             turn.state.misses = 0
-            choices = [Choice(self.t(turn, self.catalog[i].title), f"intent:{i}") for i in result.candidate_ids]
-            choices.append(Choice(self.t(turn, OTHER_TEXT), "other"))
-            turn.say(self.t(turn, N_("I want to be sure I understand. Did you mean:")), choices)
+            choices: list[tuple[str, str]] = [(self.catalog[i].title, f"intent:{i}") for i in result.candidate_ids]
+            choices.append((OTHER_TEXT, "other"))
+            turn.say(N_("I want to be sure I understand. Did you mean:"), choices)
         else:
             self._dont_know(turn, result)
+        self._maybe_ask_language(turn, detected)
+
+    # -- language ------------------------------------------------------------------------
+    def _settle_language(self, turn: Turn, text: str) -> str | None:
+        """Detect the message's language; switch the family to it only when sure. Returns the
+        detected language (used for matching) or None."""
+        found = self.detector.detect(text)
+        if found.language is None or found.language not in self.profile.languages:
+            return None
+        if found.language != turn.lang and turn.family.language_source != "explicit" \
+                and found.confidence >= SWITCH_CONFIDENCE and found.words >= SWITCH_MIN_WORDS:
+            self._store_language(turn, found.language, "detected")
+        elif found.confidence < ASK_CONFIDENCE:
+            return None
+        return found.language
+
+    def _maybe_ask_language(self, turn: Turn, detected: str | None) -> None:
+        """A message in another language that did not switch: ask once, in that language."""
+        if detected is None or detected == turn.lang or turn.family.language_source == "explicit":
+            return
+        if detected in (turn.state.data.get("asked_lang"), turn.state.data.get("declined_lang")):
+            return
+        turn.state.data["asked_lang"] = detected
+        question = self.locales.lookup(detected, N_("Would you like me to answer in {language}?"))
+        yes = self.locales.lookup(detected, N_("Yes, in {language}"))
+        values = {"language": language_name(detected)}
+        turn.say(Text(question or N_("Would you like me to answer in {language}?"), values, kind="fixed"),
+                 [(Text(yes or N_("Yes, in {language}"), values, kind="fixed"), f"lang:{detected}"),
+                  (Text(N_("No, keep {language}"), {"language": language_name(turn.lang)}), f"keeplang:{detected}")])
+
+    def _store_language(self, turn: Turn, code: str, source: str) -> None:
+        turn.lang = code
+        turn.family.language, turn.family.language_source = code, source
+        family_id = turn.family.id
+        turn.effect(lambda conn, now: families.set_language(conn, family_id, code, source))
+
+    def _ask_language(self, turn: Turn) -> None:
+        turn.state.flow = "language"
+        turn.decision = turn.decision or "language"
+        choices = [(Text(language_name(code), kind="fixed"), f"lang:{code}") for code in self.profile.languages]
+        turn.say(N_("Which language would you like me to use?"), choices)
+
+    def _language_from_text(self, norm: str) -> str | None:
+        for code in self.profile.languages:
+            if norm in {code, normalize(language_name(code)), normalize(ENGLISH_NAMES.get(code, code))}:
+                return code
+        return None
+
+    def _set_language(self, turn: Turn, code: str) -> None:
+        self._store_language(turn, code, "explicit")
+        turn.state.flow = None
+        turn.decision = "language_set"
+        turn.say(Text(N_("Done! I will write to you in {language} from now on."),
+                      {"language": language_name(code)}), self._menu_choices())
 
     # -- replies -------------------------------------------------------------------------
-    def t(self, turn: Turn, msgid: str, **values: object) -> str:
-        return self.locales.text(turn.lang, msgid, {**self.profile.info, **values})
-
-    def _menu_choices(self, turn: Turn) -> list[Choice]:
-        return [Choice(self.t(turn, self.catalog[i].title), "human" if i == "talk_to_human" else f"intent:{i}")
+    def _menu_choices(self) -> list[tuple[str, str]]:
+        return [(self.catalog[i].title, "human" if i == "talk_to_human" else f"intent:{i}")
                 for i in self.profile.menu if i in self.catalog]
 
-    def _answer_text(self, turn: Turn, intent_id: str) -> str:
-        template = self.catalog[intent_id].answer or ""
-        curated = self.locales.lookup(turn.lang, template)
-        if curated is not None:
-            return self.locales.text(turn.lang, template, self.profile.info)
-        return self._answers.get(intent_id, "")
+    def _answer_text(self, intent_id: str) -> Text:
+        return Text(self.catalog[intent_id].answer or "", self.profile.info)
 
     def _welcome(self, turn: Turn, greet: bool) -> None:
         turn.decision = turn.decision or "menu"
         turn.state.flow = None
         turn.state.misses = 0
-        text = (self._answer_text(turn, "greeting") if greet and "greeting" in self.catalog
-                else self.t(turn, N_("Here is what I can help with. Pick a topic or type your question:")))
-        choices = self._menu_choices(turn)
+        text = (self._answer_text("greeting") if greet and "greeting" in self.catalog
+                else Text(N_("Here is what I can help with. Pick a topic or type your question:")))
+        choices: list[tuple[str | Text, str]] = list(self._menu_choices())
         if greet:
-            choices.append(Choice(LANGUAGE_NAMES.get(turn.lang, turn.lang) + " · 🌐", "language"))
+            choices.append((Text(language_name(turn.lang) + " · 🌐", kind="fixed"), "language"))
         turn.say(text, choices)
 
     async def _answer(self, turn: Turn, intent_id: str, result: Classification | None = None) -> None:
@@ -282,51 +352,25 @@ class Engine:
             await self._handoff(turn, reason=f"intent {intent_id}", intent=intent_id,
                                 priority=intent.handoff or "normal", answer_first=intent_id != "talk_to_human")
             return
-        choices = [Choice(self.t(turn, self.catalog[c].title), f"intent:{c}")
-                   for c in intent.choices if c in self.catalog]
+        choices: list[tuple[str, str]] = [(self.catalog[c].title, f"intent:{c}")
+                                          for c in intent.choices if c in self.catalog]
         if choices:
-            choices.append(Choice(self.t(turn, MENU_TEXT), "menu"))
-        turn.say(self._answer_text(turn, intent_id), choices)
+            choices.append((MENU_TEXT, "menu"))
+        turn.say(self._answer_text(intent_id), choices)
 
     def _dont_know(self, turn: Turn, result: Classification) -> None:
         turn.state.misses += 1
-        human = Choice(self.t(turn, HUMAN_TEXT), "human")
-        menu = Choice(self.t(turn, MENU_TEXT), "menu")
+        human, menu = (HUMAN_TEXT, "human"), (MENU_TEXT, "menu")
         if result.out_of_scope:
             turn.decision = "out_of_scope"
-            turn.say(self.t(turn, N_("Sorry, I can only help with questions about {school_name}, like "
-                                     "absences, bus, lunch, hours and the calendar.")), [menu, human])
+            turn.say(Text(N_("Sorry, I can only help with questions about {school_name}, like "
+                             "absences, bus, lunch, hours and the calendar."), self.profile.info), [menu, human])
         elif turn.state.misses >= 2:
-            turn.say(self.t(turn, N_("I'm sorry, I still can't find an answer to that. Would you like me "
-                                     "to pass your question to a person at the school?")), [human, menu])
+            turn.say(N_("I'm sorry, I still can't find an answer to that. Would you like me "
+                        "to pass your question to a person at the school?"), [human, menu])
         else:
-            turn.say(self.t(turn, N_("Sorry, I didn't understand that. Could you say it another way? "
-                                     "You can also pick a topic, or talk to a person.")), [menu, human])
-
-    def _ask_language(self, turn: Turn) -> None:
-        turn.state.flow = "language"
-        turn.decision = turn.decision or "language"
-        choices = [Choice(LANGUAGE_NAMES.get(code, code), f"lang:{code}") for code in self.profile.languages]
-        turn.say(self.t(turn, N_("Which language would you like me to use?")), choices)
-
-    def _language_from_text(self, norm: str) -> str | None:
-        for code in self.profile.languages:
-            names = {code, normalize(LANGUAGE_NAMES.get(code, code))}
-            if norm in names:
-                return code
-        return None
-
-    async def _set_language(self, turn: Turn, code: str) -> None:
-        turn.lang = code
-        turn.state.flow = None
-        turn.decision = "language_set"
-        turn.family.language = code
-
-        def store(conn, now):
-            families.set_language(conn, turn.family.id, code, "explicit")
-        turn.effect(store)
-        turn.say(self.t(turn, N_("Done! I will write to you in English from now on.")),
-                 self._menu_choices(turn))
+            turn.say(N_("Sorry, I didn't understand that. Could you say it another way? "
+                        "You can also pick a topic, or talk to a person."), [menu, human])
 
     async def _handoff(self, turn: Turn, reason: str, intent: str, priority: str,
                        answer_first: bool = False) -> None:
@@ -336,22 +380,38 @@ class Engine:
         turn.state.misses = 0
         turn.state.flow = None
         if answer_first:
-            turn.say(self._answer_text(turn, intent))
+            turn.say(self._answer_text(intent))
         topic = self.catalog[intent].topic if intent in self.catalog else "general"
         text = turn.incoming.text or turn.incoming.payload or ""
         family_id, lang = turn.family.id, turn.lang
+        if lang != "en" and turn.english is None and self.localizer.can_machine_translate(lang, "en"):
+            translated = await self.localizer.translator.translate(text, lang, "en")
+            turn.english = translated.text if translated.ok else None
+        english = turn.english
+        # staff will need an interpreter when no model can carry the family's language both ways
+        interpreter = None if lang == "en" or (self.localizer.can_machine_translate(lang, "en") and
+                                               self.localizer.can_machine_translate("en", lang)) \
+            else ENGLISH_NAMES.get(lang, lang)
 
         def record(conn, now):
             ticket = tickets.open_for_family(conn, family_id)
             ticket_id = ticket.id if ticket else tickets.create(
-                conn, family_id, lang, topic, priority, reason, intent, now)
+                conn, family_id, lang, topic, priority, reason, intent, now, interpreter=interpreter)
             if ticket and priority == "urgent" and ticket.priority != "urgent":
                 tickets.raise_priority(conn, ticket.id, "urgent")
-            tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang)
+            tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang, translation=english)
         turn.effect(record)
-        turn.say(self.t(turn, N_("I've passed your message to the staff at {school_name}. A person will "
-                                 "reply here as soon as they can (office hours: {office_hours}).")),
-                 [Choice(self.t(turn, MENU_TEXT), "menu")])
+        turn.say(Text(N_("I've passed your message to the staff at {school_name}. A person will "
+                         "reply here as soon as they can (office hours: {office_hours})."), self.profile.info),
+                 [(MENU_TEXT, "menu")])
+
+
+def _examples_by_language(catalog: Catalog) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for intent in catalog.intents.values():
+        for example in intent.examples:
+            out.setdefault(example.language, []).append(example.text)
+    return out
 
 
 class _FamilyLock:

@@ -69,6 +69,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (3, "conversation state version (optimistic concurrency for the engine's cache)", """
         ALTER TABLE conversation_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
     """),
+    (4, "tickets say when staff need an interpreter", """
+        ALTER TABLE tickets ADD COLUMN interpreter TEXT;
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -20,10 +20,11 @@ class Ticket:
     assignee: str | None
     created_at: str
     updated_at: str
+    interpreter: str | None = None
 
 
 _COLUMNS = ("id, family_id, language, topic, priority, status, reason, intent, assignee,"
-            " created_at, updated_at")
+            " created_at, updated_at, interpreter")
 
 
 def open_for_family(conn: sqlite3.Connection, family_id: int) -> Ticket | None:
@@ -35,11 +36,11 @@ def open_for_family(conn: sqlite3.Connection, family_id: int) -> Ticket | None:
 
 
 def create(conn: sqlite3.Connection, family_id: int, language: str, topic: str,
-                 priority: str, reason: str, intent: str | None, now: str) -> int:
+           priority: str, reason: str, intent: str | None, now: str, interpreter: str | None = None) -> int:
     cur = conn.execute(
         "INSERT INTO tickets (family_id, language, topic, priority, reason, intent, created_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (family_id, language, topic, priority, reason, intent, now, now))
+        " updated_at, interpreter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (family_id, language, topic, priority, reason, intent, now, now, interpreter))
     return cur.lastrowid or 0
 
 

@@ -25,12 +25,14 @@ from bot.understanding.normalize import normalize
 
 @dataclass(frozen=True)
 class MatcherConfig:
-    """Calibrated on leave-one-out over the catalog plus the shared dev set (see README)."""
+    """Weights and thresholds chosen on the shared dev set together with our own held-out sets
+    (tests/fixtures/eval/, written independently of the catalog): the best top-1 with at most
+    3% wrong answers on each (see README)."""
 
-    keyword_weight: float = 0.5
-    knn_weight: float = 0.1
+    keyword_weight: float = 0.4
+    knn_weight: float = 0.2
     char_scorer: str = "ratio"
-    answer_threshold: float = 0.30
+    answer_threshold: float = 0.32
     answer_margin: float = 0.02
     clarify_threshold: float = 0.24
     unknown_word_idf: float = 1.5  # weight of a word the catalog has never seen

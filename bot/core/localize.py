@@ -1,0 +1,92 @@
+"""Put a turn's replies into the family's language: curated text first, machine translation
+where there is none (marked as such), English with a curated notice where neither exists.
+
+Handlers write English (`Text`: a gettext msgid plus values); this is the one place where
+language is applied, so every reply follows the same rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from bot.core.messages import Attachment, Choice, Outgoing
+from bot.i18n import N_, Locales, fill
+
+log = logging.getLogger(__name__)
+
+MACHINE_NOTE = N_("(Automatic translation)")
+ENGLISH_ONLY_NOTE = N_("This answer is only available in English for now. If you need help in your "
+                       "language, choose “Talk to a person” and a staff member will follow up.")
+
+
+@dataclass(frozen=True)
+class Text:
+    """Something to say. `kind`: "ui" (curated, else machine, else English), "free" (not in the
+    catalogs: machine translation or as is, e.g. staff words), "fixed" (never translated)."""
+
+    msgid: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "ui"
+
+
+@dataclass
+class Draft:
+    text: Text
+    choices: list[tuple[Text, str]] = field(default_factory=list)
+    attachment: Attachment | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    source: str  # "curated" | "machine" | "english" | "fixed"
+
+
+class Localizer:
+    def __init__(self, locales: Locales, translator: Any | None = None) -> None:
+        self.locales = locales
+        self.translator = translator  # bot.translation.Translator, or None without the extra
+
+    def can_machine_translate(self, source: str, target: str) -> bool:
+        return self.translator is not None and source != target and self.translator.can_translate(source, target)
+
+    async def render(self, text: Text, lang: str) -> Rendered:
+        english = fill(text.msgid, text.values)
+        if text.kind == "fixed" or lang == "en":
+            return Rendered(english, "fixed" if text.kind == "fixed" else "curated")
+        if text.kind == "ui":
+            curated = self.locales.lookup(lang, text.msgid)
+            if curated is not None:
+                return Rendered(fill(curated, text.values), "curated")
+        if self.can_machine_translate("en", lang):
+            result = await self.translator.translate(english, "en", lang)
+            if result.ok:
+                return Rendered(result.text, "machine")
+        return Rendered(english, "english")
+
+    async def outgoing(self, drafts: list[Draft], lang: str, channel: str, chat_id: str) -> list[Outgoing]:
+        out = []
+        for draft in drafts:
+            body = await self.render(draft.text, lang)
+            text = body.text
+            if body.source == "machine":
+                text += "\n\n" + (await self._note(MACHINE_NOTE, lang))
+            elif body.source == "english" and lang != "en":
+                notice = self.locales.lookup(lang, ENGLISH_ONLY_NOTE)
+                if notice:
+                    text += "\n\n" + notice
+            choices = []
+            for label, payload in draft.choices:
+                choices.append(Choice((await self.render(label, lang)).text, payload))
+            out.append(Outgoing(channel, chat_id, text, tuple(choices), draft.attachment, language=lang,
+                                machine_translated=body.source == "machine"))
+        return out
+
+    async def _note(self, msgid: str, lang: str) -> str:
+        curated = self.locales.lookup(lang, msgid)
+        if curated:
+            return curated
+        rendered = await self.render(Text(msgid), lang)
+        return rendered.text
