@@ -15,6 +15,7 @@ from bot.understanding.catalog import Catalog, CatalogError, load_catalog
 from bot.understanding.matcher import Matcher
 
 log = logging.getLogger(__name__)
+_background: set = set()
 
 
 @dataclass
@@ -68,4 +69,6 @@ async def start(settings: Settings, translator=None) -> Homeroom:
     if translator is None:
         translator = await machine_translator(settings, profile)
     engine = Engine(db, catalog, matcher, profile, Locales(settings.locales_dir), translator=translator)
+    # the first message should not pay for loading the language models
+    _background.add(asyncio.get_running_loop().run_in_executor(None, engine.detector.warm))
     return Homeroom(settings, profile, catalog, matcher, db, engine, translator)

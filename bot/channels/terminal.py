@@ -13,14 +13,24 @@ from typing import BinaryIO, TextIO
 
 from bot.core.engine import Engine
 from bot.core.messages import Choice, Incoming, Outgoing
+from bot.understanding.language import RTL_LANGUAGES
 
 QUIT_WORDS = {"quit", "exit", "/quit", "/exit", "salir"}
 
 
+def _isolate(text: str, rtl: bool) -> str:
+    """Right-to-left text goes inside Unicode isolates (RLI … PDI), line by line, so our
+    left-to-right prefixes and numbering don't reorder it and it doesn't reorder them."""
+    if not rtl:
+        return text
+    return "\n".join(f"\u2067{line}\u2069" if line else line for line in text.split("\n"))
+
+
 def render(reply: Outgoing) -> str:
-    lines = [f"Homeroom: {reply.text}"]
+    rtl = reply.language in RTL_LANGUAGES
+    lines = [f"Homeroom: {_isolate(reply.text, rtl)}"]
     for number, choice in enumerate(reply.choices, 1):
-        lines.append(f"  {number}) {choice.label}")
+        lines.append(f"  {number}) {_isolate(choice.label, rtl)}")
     if reply.attachment:
         lines.append(f"  [attachment: {reply.attachment.filename}]")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ language is applied, so every reply follows the same rules.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -69,7 +70,9 @@ class Localizer:
     async def outgoing(self, drafts: list[Draft], lang: str, channel: str, chat_id: str) -> list[Outgoing]:
         out = []
         for draft in drafts:
-            body = await self.render(draft.text, lang)
+            # the body and every label at once: with a model they translate in parallel
+            body, *labels = await asyncio.gather(self.render(draft.text, lang),
+                                                 *(self.render(label, lang) for label, _ in draft.choices))
             text = body.text
             if body.source == "machine":
                 text += "\n\n" + (await self._note(MACHINE_NOTE, lang))
@@ -77,9 +80,7 @@ class Localizer:
                 notice = self.locales.lookup(lang, ENGLISH_ONLY_NOTE)
                 if notice:
                     text += "\n\n" + notice
-            choices = []
-            for label, payload in draft.choices:
-                choices.append(Choice((await self.render(label, lang)).text, payload))
+            choices = [Choice(label.text, payload) for label, (_, payload) in zip(labels, draft.choices)]
             out.append(Outgoing(channel, chat_id, text, tuple(choices), draft.attachment, language=lang,
                                 machine_translated=body.source == "machine"))
         return out

@@ -94,6 +94,10 @@ class LanguageDetector:
                                     .with_low_accuracy_mode().build())
         return self._lingua
 
+    def warm(self) -> None:
+        """Load lingua's models now (call from a worker thread at start-up, not on a message)."""
+        self._detector().compute_language_confidence_values("warm up")
+
     def detect(self, text: str) -> Detection:
         words = normalize(text).split()
         if not words:

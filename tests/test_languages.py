@@ -1,0 +1,151 @@
+"""Every family in its own language: detection, switching, curated text, machine translation."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import start
+from bot.channels.terminal import render
+from bot.core.messages import Incoming, Outgoing
+from bot.storage import families, tickets
+from bot.translation import FakeTranslator
+from bot.understanding.language import LanguageDetector
+
+LANGS = ["en", "es", "zh", "vi", "ar", "ht", "so", "pt", "ru"]
+
+# Short messages as parents write them (our own lines), with their language.
+SHORT = [
+    ("en", "my daughter is sick today"), ("en", "when does school start tomorrow"),
+    ("es", "mi hija esta enferma hoy"), ("es", "a que hora sale el camion"),
+    ("zh", "孩子今天生病了"), ("zh", "校车几点到"),
+    ("vi", "con tôi bị ốm hôm nay"), ("vi", "mấy giờ tan học"),
+    ("ar", "ابني مريض اليوم"), ("ar", "متى تبدأ المدرسة"),
+    ("ht", "pitit mwen malad jodi a"), ("ht", "ki lè lekòl la kòmanse"),
+    ("so", "wiilkayga waa jiran yahay maanta"), ("so", "goorma ayuu baska yimaadaa"),
+    ("pt", "meu filho está doente hoje"), ("pt", "que horas começa a escola"),
+    ("ru", "мой сын сегодня болеет"), ("ru", "когда начинаются уроки"),
+]
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory):
+    from bot.config import REPO_ROOT, load_school_profile
+    from bot.core.engine import _examples_by_language
+    from bot.understanding.catalog import load_catalog
+
+    profile = load_school_profile(REPO_ROOT / "sample_school" / "school.toml")
+    return LanguageDetector(profile.languages, _examples_by_language(load_catalog(REPO_ROOT / "intents", profile.info)))
+
+
+@pytest.mark.parametrize("lang,text", SHORT)
+def test_detection_is_right_or_abstains(detector, lang, text):
+    found = detector.detect(text)
+    assert found.language in (lang, None), found
+    if found.language is None:
+        return
+    assert found.confidence > 0
+
+
+def test_detection_is_never_confidently_wrong(detector):
+    wrong = [(lang, text, d) for lang, text in SHORT
+             if (d := detector.detect(text)).language not in (lang, None) and d.confidence >= 0.5]
+    assert not wrong
+
+
+@pytest.mark.parametrize("text", ["ok", "👍", "asdf qwer zxcv", "glarb wibble quux", "Maple Grove", "1234"])
+def test_noise_is_not_a_language(detector, text):
+    assert detector.detect(text).language in (None, "en")
+
+
+def msg(text="", payload=None, user="p1", hint=None):
+    return Incoming("test", user, user, text, payload=payload, language_hint=hint)
+
+
+async def test_hint_sets_the_first_language_and_curated_spanish_is_used(engine):
+    [welcome] = await engine.handle(msg("/start", hint="es-MX"))
+    assert welcome.language == "es" and not welcome.machine_translated
+    assert "Maple Grove" in welcome.text and "welcome to" not in welcome.text.lower()
+    [hours] = await engine.handle(msg(payload="intent:school_hours"))
+    assert "8:10" in hours.text and hours.language == "es"
+
+
+async def test_explicit_choice_wins_over_detection(engine):
+    await engine.handle(msg("/language"))
+    await engine.handle(msg(payload="lang:en"))
+    replies = await engine.handle(msg("buenos dias, mi hijo tiene fiebre y no va a ir a la escuela hoy"))
+    assert all(r.language == "en" for r in replies)
+    assert not any("?" in r.text and "Español" in r.text for r in replies)  # no offer to switch
+
+
+async def test_long_confident_message_switches_language(app, engine):
+    await engine.handle(msg("/start"))
+    [reply] = await engine.handle(msg("buenos dias, mi hijo tiene fiebre desde anoche y hoy no va a ir a la escuela"))
+    assert reply.language == "es"
+    fam = await app.db.run(families.find, "test", "p1")
+    assert (fam.language, fam.language_source) == ("es", "detected")
+
+
+async def test_short_message_in_another_language_asks_first(app, engine):
+    await engine.handle(msg("/start"))
+    replies = await engine.handle(msg("el camion no llego"))
+    assert replies[0].language == "en"  # answered in the family's language…
+    question = replies[-1]
+    assert any(c.payload == "lang:es" for c in question.choices)  # …then asked, once
+    assert "español" in question.text.lower()
+    [done] = await engine.handle(msg(payload="lang:es"))
+    assert done.language == "es"
+    again = await engine.handle(msg("el camion no llego"))
+    assert not any(c.payload.startswith("lang:") for r in again for c in r.choices)
+
+
+async def test_code_switched_message_is_understood(engine):
+    [reply] = (await engine.handle(msg("my hijo is sick hoy, no va a la escuela")))[:1]
+    assert "(951) 555-0143" in reply.text  # the absence answer
+
+
+async def test_machine_translation_fills_in_where_nothing_is_curated(settings):
+    translator = FakeTranslator(languages=LANGS)
+    app = await start(settings, translator=translator)
+    try:
+        await app.engine.handle(msg("/language"))
+        await app.engine.handle(msg(payload="lang:vi"))
+        [reply] = await app.engine.handle(msg("do kids have to wear uniforms"))
+        assert reply.machine_translated and reply.text.startswith("[vi] ")
+        assert reply.language == "vi"
+    finally:
+        await app.close()
+
+
+async def test_no_model_and_no_curated_answer_gives_english_and_an_interpreter_flag(app, engine):
+    await engine.handle(msg("/language"))
+    await engine.handle(msg(payload="lang:so"))
+    [reply] = await engine.handle(msg("do kids have to wear uniforms"))
+    assert reply.language == "so" and not reply.machine_translated
+    assert "uniform" in reply.text.lower()  # the English answer, never silence
+    await engine.handle(msg("/human"))
+    [ticket] = await app.db.run(tickets.list_open)
+    assert ticket.interpreter == "Somali"
+
+
+async def test_parent_words_reach_staff_in_english_with_the_original(settings):
+    app = await start(settings, translator=FakeTranslator(languages=LANGS))
+    try:
+        await app.engine.handle(msg("/language"))
+        await app.engine.handle(msg(payload="lang:vi"))
+        await app.engine.handle(msg("con tôi bị bắt nạt ở trường"))
+        await app.engine.handle(msg("/human"))
+        rows = await app.db.run(lambda c: c.execute(
+            "SELECT text, language, translation FROM ticket_events ORDER BY id").fetchall())
+        assert any(r[1] == "vi" and r[2] and r[2].startswith("[en] ") for r in rows), rows
+        [ticket] = await app.db.run(tickets.list_open)
+        assert ticket.interpreter is None  # the model carries Vietnamese both ways
+    finally:
+        await app.close()
+
+
+def test_arabic_is_isolated_right_to_left_in_the_terminal():
+    text = "اتصل بالمكتب على (951) 555-0142"
+    out = render(Outgoing("terminal", "c", text, language="ar"))
+    assert f"\u2067{text}\u2069" in out  # whole, in an RTL isolate; our prefix stays outside
+    assert out.startswith("Homeroom: ")
+    assert render(Outgoing("terminal", "c", "hello", language="en")) == "Homeroom: hello"
