@@ -159,28 +159,40 @@ class Matcher:
             sizes.append(size)
 
         n = len(kept_ids)
-        # p(word | intent): the share of the intent's examples (in the best language) using it
-        presence: dict[str, np.ndarray] = {}
+        # p(word | intent): the share of the intent's examples (in the best language) using it.
+        # Plain dicts while counting; one matrix at the end (per-element numpy writes are slow).
+        share: dict[str, dict[int, float]] = defaultdict(dict)
         for k, per_lang in enumerate(counts):
             for lang, words in per_lang.items():
+                size = sizes[k][lang]
                 for w, c in words.items():
-                    arr = presence.setdefault(w, np.zeros(n, dtype=np.float32))
-                    arr[k] = max(arr[k], c / sizes[k][lang])
+                    cell = share[w]
+                    cell[k] = max(cell.get(k, 0.0), c / size)
+        words_list = list(share)
+        matrix = np.zeros((len(words_list), n), dtype=np.float32)
+        for row, w in enumerate(words_list):
+            cells = share[w]
+            matrix[row, list(cells)] = list(cells.values())
+        df = np.count_nonzero(matrix, axis=1).astype(np.float64)
+        idfs = np.log((n + 1) / (df + 0.5))
+        weighted = (idfs[:, None] * np.sqrt(matrix)).astype(np.float32)
         index = _Index(kept_ids, texts, np.array(owner, dtype=np.int32), np.array(lang_of, dtype=np.int16),
                        langs, np.array(starts, dtype=np.int64))
-        for w, arr in presence.items():
-            df = float(np.count_nonzero(arr))
-            idf = math.log((n + 1) / (df + 0.5))
-            index.word_idf[w] = idf
-            index.word_intent[w] = (idf * np.sqrt(arr)).astype(np.float32)
+        index.word_idf = dict(zip(words_list, idfs.tolist()))
+        index.word_intent = dict(zip(words_list, weighted))
+        presence = share
         index.vocab = sorted(w for w in presence if "_" not in w)
         # postings for example-level cosine: feature -> (example ids, idf^2)
         post: dict[str, list[int]] = defaultdict(list)
-        norms = np.zeros(len(texts), dtype=np.float32)
+        norm_list = [0.0] * len(texts)
+        word_idf = index.word_idf
         for e, feats in enumerate(example_feats):
+            total = 0.0
             for w in feats:
                 post[w].append(e)
-                norms[e] += index.word_idf[w] ** 2
+                total += word_idf[w] ** 2
+            norm_list[e] = total
+        norms = np.array(norm_list, dtype=np.float32)
         index.postings = {w: np.array(ids, dtype=np.int32) for w, ids in post.items()}
         index.norms = np.sqrt(np.maximum(norms, 1e-6))
         return index

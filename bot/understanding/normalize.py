@@ -60,7 +60,7 @@ def _fold_char(ch: str) -> str:
     return " "  # punctuation, symbols, emoji, separators
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=32768)  # holds the whole catalog, so loading and indexing share the work
 def normalize(text: str) -> str:
     """The canonical form of a text for matching (space-separated tokens)."""
     text = unicodedata.normalize("NFKD", text.casefold())
