@@ -67,3 +67,31 @@ def test_bot_refuses_to_start_on_a_broken_catalog(tmp_path):
     proc = run(tmp_path, "chat", HOMEROOM_INTENTS_DIR=str(bad))
     assert proc.returncode == 2
     assert "x.yaml:2:" in proc.stderr and "missing English 'answer'" in proc.stderr
+
+
+def test_languages_install_file_then_list(tmp_path):
+    import sys
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fakes.argos_model import build_tiny_argosmodel
+
+    model = build_tiny_argosmodel(tmp_path / "build", "en", "vi")
+    proc = run(tmp_path, "languages", "install-file", str(model))
+    assert proc.returncode == 0, proc.stderr
+    assert "installed en -> vi" in proc.stdout
+    listing = run(tmp_path, "languages", "list")
+    assert listing.returncode == 0
+    assert "en->vi" in listing.stdout
+    assert any(line.startswith("es ") and "Spanish" in line for line in listing.stdout.splitlines())
+
+
+def test_languages_install_file_rejects_a_bad_file(tmp_path):
+    bad = tmp_path / "x.argosmodel"
+    bad.write_bytes(b"not a zip")
+    proc = run(tmp_path, "languages", "install-file", str(bad))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and proc.stderr.strip()
+
+
+def test_locales_check_passes_on_the_shipped_catalogs(tmp_path):
+    proc = run(tmp_path, "locales", "check")
+    assert proc.returncode == 0, proc.stdout
+    assert "es: " in proc.stdout and "Traceback" not in proc.stderr
