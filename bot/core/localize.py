@@ -53,14 +53,23 @@ class Localizer:
     def can_machine_translate(self, source: str, target: str) -> bool:
         return self.translator is not None and source != target and self.translator.can_translate(source, target)
 
-    async def render(self, text: Text, lang: str) -> Rendered:
-        english = fill(text.msgid, text.values)
+    def render_now(self, text: Text, lang: str) -> Rendered | None:
+        """The rendering when no translation model is needed (most replies), else None."""
         if text.kind == "fixed" or lang == "en":
-            return Rendered(english, "fixed" if text.kind == "fixed" else "curated")
+            return Rendered(fill(text.msgid, text.values), "fixed" if text.kind == "fixed" else "curated")
         if text.kind == "ui":
             curated = self.locales.lookup(lang, text.msgid)
             if curated is not None:
                 return Rendered(fill(curated, text.values), "curated")
+        if not self.can_machine_translate("en", lang):
+            return Rendered(fill(text.msgid, text.values), "english")
+        return None
+
+    async def render(self, text: Text, lang: str) -> Rendered:
+        ready = self.render_now(text, lang)
+        if ready is not None:
+            return ready
+        english = fill(text.msgid, text.values)
         if self.can_machine_translate("en", lang):
             result = await self.translator.translate(english, "en", lang)
             if result.ok:
@@ -70,9 +79,11 @@ class Localizer:
     async def outgoing(self, drafts: list[Draft], lang: str, channel: str, chat_id: str) -> list[Outgoing]:
         out = []
         for draft in drafts:
-            # the body and every label at once: with a model they translate in parallel
-            body, *labels = await asyncio.gather(self.render(draft.text, lang),
-                                                 *(self.render(label, lang) for label, _ in draft.choices))
+            parts = [draft.text, *(label for label, _ in draft.choices)]
+            ready = [self.render_now(part, lang) for part in parts]
+            if any(r is None for r in ready):  # a model is needed: body and labels translate in parallel
+                ready = await asyncio.gather(*(self.render(part, lang) for part in parts))
+            body, *labels = ready
             text = body.text
             if body.source == "machine":
                 text += "\n\n" + (await self._note(MACHINE_NOTE, lang))

@@ -115,7 +115,7 @@ class LanguageDetector:
         best = values[0]
         runner_up = values[1].value if len(values) > 1 else 0.0
         code = self._by_code.get(best.language)
-        if detector.detect_language_of(text) is None or code is None:
+        if code is None or best.value - runner_up < self.min_distance:  # lingua's own abstention rule
             return Detection(None, best.value - runner_up, len(words))
         vocabulary = self._vocabulary.get(code)
         if vocabulary and not any(w in vocabulary for w in words):
