@@ -9,6 +9,8 @@ from pathlib import Path
 
 from bot.config import SchoolProfile, Settings, load_school_profile
 from bot.core.engine import Engine
+from bot.delivery import Delivery
+from bot.handoff import Handoff
 from bot.i18n import Locales
 from bot.storage import Database
 from bot.understanding.catalog import Catalog, CatalogError, load_catalog
@@ -27,6 +29,8 @@ class Homeroom:
     db: Database
     engine: Engine
     translator: object | None = None
+    handoff: Handoff | None = None
+    delivery: Delivery | None = None
 
     async def close(self) -> None:
         await self.db.close()
@@ -71,4 +75,7 @@ async def start(settings: Settings, translator=None) -> Homeroom:
     engine = Engine(db, catalog, matcher, profile, Locales(settings.locales_dir), translator=translator)
     # the first message should not pay for loading the language models
     _background.add(asyncio.get_running_loop().run_in_executor(None, engine.detector.warm))
-    return Homeroom(settings, profile, catalog, matcher, db, engine, translator)
+    handoff = Handoff(db, engine.localizer, profile)
+    delivery = Delivery(db)
+    engine.on_outbox = delivery.wake
+    return Homeroom(settings, profile, catalog, matcher, db, engine, translator, handoff, delivery)

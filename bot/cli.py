@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help='read {"text": ..., "lang": optional} per line, print one JSON result per line')
     catalog = sub.add_parser("catalog", help="check the intent catalog or show its statistics")
     catalog.add_argument("action", choices=["check", "stats"])
+    tickets = sub.add_parser("tickets", help="hand-offs to staff: list, show, claim, reply, resolve, reopen")
+    tickets.add_argument("action", choices=["list", "show", "claim", "reply", "resolve", "reopen"])
+    tickets.add_argument("ticket", nargs="?", type=int, help="ticket number")
+    tickets.add_argument("text", nargs="*", help="reply text (start with 'note:' for an internal note)")
+    tickets.add_argument("--as", dest="staff", help="your name for the audit log (default: login name)")
     languages = sub.add_parser("languages", help="machine-translation models and curated coverage")
     lang_sub = languages.add_subparsers(dest="action", metavar="ACTION", required=True)
     lang_sub.add_parser("list", help="installed translation pairs and curated coverage per language")
@@ -78,12 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    pending = [name for name, token in (("TELEGRAM_BOT_TOKEN", settings.telegram_token),
-                                        ("SLACK_BOT_TOKEN", settings.slack_bot_token)) if token]
+    pending = [name for name, token in (("SLACK_BOT_TOKEN", settings.slack_bot_token),) if token]
     if pending:
         print(f"homeroom: {', '.join(pending)} is set, but this version has no Telegram or Slack "
               "channel yet; unset it to use the terminal chat.", file=sys.stderr)
         return EXIT_USAGE
+    if settings.telegram_token:
+        from bot.channels.telegram import run_telegram
+
+        return asyncio.run(run_telegram(settings))
     return _chat(settings, args)
 
 
@@ -95,7 +103,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
         app = await start(settings)
         try:
             return await run_terminal(app.engine, app.profile.name, user=getattr(args, "user", None),
-                                      language=getattr(args, "lang", None))
+                                      language=getattr(args, "lang", None), delivery=app.delivery)
         finally:
             await app.close()
     return asyncio.run(go())
@@ -169,6 +177,64 @@ def _db(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_OK
         finally:
             await db.close()
+    return asyncio.run(go())
+
+
+def _tickets(settings: Settings, args: argparse.Namespace) -> int:
+    """Staff's terminal tool when the school has no Slack: replies reach families through the
+    outbox, delivered by the running bot (or the next `homeroom chat` of a terminal parent)."""
+    import getpass
+
+    from bot.app import start
+    from bot.handoff import TicketError
+
+    staff = args.staff or getpass.getuser()
+
+    async def go() -> int:
+        app = await start(settings)
+        try:
+            if args.action == "list":
+                rows = await app.handoff.list_open()
+                if not rows:
+                    print("no open tickets")
+                for t in rows:
+                    flag = f"  interpreter: {t.interpreter}" if t.interpreter else ""
+                    print(f"#{t.id:<4} {t.priority:6} {t.status:8} {t.topic:16} {t.language:3} "
+                          f"opened {t.created_at[:16].replace('T', ' ')}  {t.reason}{flag}")
+                return EXIT_OK
+            if args.ticket is None:
+                print(f"homeroom: tickets {args.action} needs a ticket number", file=sys.stderr)
+                return EXIT_USAGE
+            if args.action == "show":
+                ticket, events = await app.handoff.show(args.ticket, staff)
+                print(f"ticket #{ticket.id}: {ticket.status}, {ticket.priority}, topic {ticket.topic}, "
+                      f"language {ticket.language}" + (f", interpreter: {ticket.interpreter}" if ticket.interpreter else ""))
+                for kind, author, text, language, translation, at in events:
+                    line = f"  {at[:16].replace('T', ' ')} {kind:7} {author}: {text}"
+                    if translation and kind == "parent":
+                        line += f"\n{'':26}(English: {translation})"
+                    elif translation and kind == "staff":
+                        line += f"\n{'':26}(sent: {translation})"
+                    print(line)
+                return EXIT_OK
+            if args.action == "reply":
+                text = " ".join(args.text).strip()
+                if not text:
+                    print("homeroom: tickets reply N TEXT: the text is missing", file=sys.stderr)
+                    return EXIT_USAGE
+                outcome = await app.handoff.reply(args.ticket, staff, text)
+                print("internal note saved" if outcome.internal else
+                      f"queued for the family: {outcome.text_sent}")
+                return EXIT_OK
+            action = {"claim": app.handoff.claim, "resolve": app.handoff.resolve, "reopen": app.handoff.reopen}
+            ticket = await action[args.action](args.ticket, staff)
+            print(f"ticket #{ticket.id} is {ticket.status}")
+            return EXIT_OK
+        except TicketError as exc:
+            print(f"homeroom: {exc}", file=sys.stderr)
+            return EXIT_FAIL
+        finally:
+            await app.close()
     return asyncio.run(go())
 
 
@@ -280,4 +346,4 @@ def _locales(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FAIL if problems else EXIT_OK
 
 
-_COMMANDS = {"run": _run, "chat": _chat, "classify": _classify, "catalog": _catalog, "locales": _locales, "languages": _languages, "db": _db}
+_COMMANDS = {"run": _run, "chat": _chat, "classify": _classify, "catalog": _catalog, "locales": _locales, "languages": _languages, "tickets": _tickets, "db": _db}

@@ -1,7 +1,8 @@
 """Terminal chat: talk to the bot as a parent, from a shell. Choices are numbered; type the number.
 
 Reads raw bytes from stdin so invalid UTF-8 becomes replacement characters instead of a
-traceback; EOF (Ctrl-D) or "quit" ends the chat with exit code 0.
+traceback; EOF (Ctrl-D) or "quit" ends the chat with exit code 0. Staff replies (from
+`homeroom tickets reply` in another shell) arrive through the outbox while you chat.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import BinaryIO, TextIO
 
 from bot.core.engine import Engine
 from bot.core.messages import Choice, Incoming, Outgoing
+from bot.delivery import Delivery
+from bot.storage.outbox import Item
 from bot.understanding.language import RTL_LANGUAGES
 
 QUIT_WORDS = {"quit", "exit", "/quit", "/exit", "salir"}
@@ -26,9 +29,9 @@ def _isolate(text: str, rtl: bool) -> str:
     return "\n".join(f"\u2067{line}\u2069" if line else line for line in text.split("\n"))
 
 
-def render(reply: Outgoing) -> str:
+def render(reply: Outgoing, speaker: str = "Homeroom") -> str:
     rtl = reply.language in RTL_LANGUAGES
-    lines = [f"Homeroom: {_isolate(reply.text, rtl)}"]
+    lines = [f"{speaker}: {_isolate(reply.text, rtl)}"]
     for number, choice in enumerate(reply.choices, 1):
         lines.append(f"  {number}) {_isolate(choice.label, rtl)}")
     if reply.attachment:
@@ -36,46 +39,76 @@ def render(reply: Outgoing) -> str:
     return "\n".join(lines)
 
 
+class TerminalChat:
+    def __init__(self, engine: Engine, school_name: str, stdin: BinaryIO, stdout: TextIO, user: str,
+                 language: str | None) -> None:
+        self.engine, self.school_name = engine, school_name
+        self.stdin, self.stdout, self.user, self.language = stdin, stdout, user, language
+        self.choices: list[Choice] = []  # the options last shown, to pick by number
+        self.counter = 0
+
+    def show(self, replies: list[Outgoing], speaker: str = "Homeroom") -> None:
+        for reply in replies:
+            print(render(reply, speaker), file=self.stdout)
+            if reply.choices:
+                self.choices = list(reply.choices)
+        self.stdout.flush()
+
+    async def deliver(self, item: Item) -> None:
+        """An outbox message for this parent (a staff reply or a notice)."""
+        speaker = "School staff" if item.payload.get("from") == "staff" else "Homeroom"
+        self.show([Outgoing("terminal", self.user, str(item.payload.get("text", "")),
+                            language=str(item.payload.get("language", "en")))], speaker)
+
+    async def send(self, text: str, payload: str | None = None) -> None:
+        self.counter += 1
+        self.show(await self.engine.handle(Incoming("terminal", self.user, self.user, text, payload=payload,
+                                                    language_hint=self.language,
+                                                    message_id=str(self.counter))))
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        interactive = hasattr(self.stdin, "isatty") and self.stdin.isatty()
+        print(f"Chatting with {self.school_name} as a parent. Type a question, a number to pick an "
+              "option, or 'quit'.", file=self.stdout)
+        await self.send("/start")
+        while True:
+            if interactive:
+                print("> ", end="", file=self.stdout, flush=True)
+            raw = await loop.run_in_executor(None, self.stdin.readline)
+            if not raw:
+                return 0
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if text.strip().lower() in QUIT_WORDS:
+                return 0
+            stripped = text.strip()
+            if stripped.isdigit() and 1 <= int(stripped) <= len(self.choices):
+                picked = self.choices[int(stripped) - 1]
+                await self.send(picked.label, picked.payload)
+            else:
+                await self.send(text)
+
+
 async def run_terminal(engine: Engine, school_name: str, stdin: BinaryIO | None = None,
                        stdout: TextIO | None = None, user: str | None = None,
-                       language: str | None = None) -> int:
-    stdin = stdin or sys.stdin.buffer
-    stdout = stdout or sys.stdout
-    user = user or _local_user()
-    interactive = hasattr(stdin, "isatty") and stdin.isatty()
-    loop = asyncio.get_running_loop()
-    choices: tuple[Choice, ...] = ()
-    counter = 0
+                       language: str | None = None, delivery: Delivery | None = None) -> int:
+    chat = TerminalChat(engine, school_name, stdin or sys.stdin.buffer, stdout or sys.stdout,
+                        user or _local_user(), language)
+    stop = asyncio.Event()
+    worker = None
+    if delivery is not None:
+        async def no_staff_tool(item: Item) -> None:
+            """Without Slack, staff work from `homeroom tickets`: there is nowhere to post."""
 
-    def show(replies: list[Outgoing]) -> None:
-        nonlocal choices
-        for reply in replies:
-            print(render(reply), file=stdout)
-            if reply.choices:
-                choices = reply.choices
-        stdout.flush()
-
-    print(f"Chatting with {school_name} as a parent. Type a question, a number to pick an option, "
-          "or 'quit'.", file=stdout)
-    show(await engine.handle(Incoming("terminal", user, user, "/start", language_hint=language,
-                                      message_id="0")))
-    while True:
-        if interactive:
-            print("> ", end="", file=stdout, flush=True)
-        raw = await loop.run_in_executor(None, stdin.readline)
-        if not raw:
-            return 0
-        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        if text.strip().lower() in QUIT_WORDS:
-            return 0
-        counter += 1
-        payload = None
-        stripped = text.strip()
-        if stripped.isdigit() and choices and 1 <= int(stripped) <= len(choices):
-            picked = choices[int(stripped) - 1]
-            payload, text = picked.payload, picked.label
-        show(await engine.handle(Incoming("terminal", user, user, text, payload=payload,
-                                          language_hint=language, message_id=str(counter))))
+        delivery.register("terminal", chat.deliver, accepts=lambda target: target == chat.user)
+        delivery.register("staff", no_staff_tool)
+        worker = asyncio.ensure_future(delivery.run(stop))
+    try:
+        return await chat.run()
+    finally:
+        stop.set()
+        if worker is not None:
+            await worker
 
 
 def _local_user() -> str:

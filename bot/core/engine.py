@@ -23,13 +23,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from bot import office_hours
 from bot.config import SchoolProfile
 from bot.core.dialog import Turn
 from bot.core.localize import Localizer, Text
 from bot.core.messages import Incoming, Outgoing, utcnow
 from bot.i18n import N_, Locales
 from bot.storage import Database
-from bot.storage import conversations, families, message_log, tickets
+from bot.handoff import STAFF_CHANNEL, staff_target
+from bot.storage import conversations, families, message_log, outbox, tickets
 from bot.understanding.catalog import Catalog
 from bot.understanding.language import ENGLISH_NAMES, LanguageDetector, language_from_hint, language_name
 from bot.understanding.matcher import Classification, Matcher
@@ -65,6 +67,8 @@ class Engine:
         # Recent families' state, checked against the stored version when the turn is saved.
         self._cache: OrderedDict[tuple[str, str], tuple[families.Family, conversations.ConversationState]] = OrderedDict()
         self.cache_size = cache_size
+        self.on_outbox: Callable[[], None] | None = None  # e.g. Delivery.wake: rows are waiting
+        self._outbox_written = False
 
     # -- entry point ---------------------------------------------------------------------
     async def handle(self, incoming: Incoming) -> list[Outgoing]:
@@ -89,6 +93,9 @@ class Engine:
                         if attempt == 2:
                             raise
                 self._remember(key, turn)
+            if self._outbox_written and self.on_outbox is not None:
+                self._outbox_written = False
+                self.on_outbox()
             return turn.replies
         except Exception:
             self._cache.pop(key, None)
@@ -194,6 +201,9 @@ class Engine:
                 self._set_language(turn, code)
                 return
             turn.state.flow = None
+        if turn.state.data.get("ticket"):
+            await self._forward_to_staff(turn, text)
+            return
         await self._on_text(turn, text)
 
     async def _on_command(self, turn: Turn, text: str) -> None:
@@ -208,7 +218,11 @@ class Engine:
         elif command == "language":
             self._ask_language(turn)
         elif command == "human":
-            await self._handoff(turn, reason="asked for a person", intent="talk_to_human", priority="normal")
+            if turn.state.data.get("ticket"):
+                turn.decision = "to_staff"
+                turn.say(N_("A staff member already has your conversation and will answer you here."))
+            else:
+                await self._handoff(turn, reason="asked for a person", intent="talk_to_human", priority="normal")
         else:
             turn.decision = "unknown_command"
             turn.say(N_("I don't know that command. Here is what I can help with:"), self._menu_choices())
@@ -374,20 +388,17 @@ class Engine:
 
     async def _handoff(self, turn: Turn, reason: str, intent: str, priority: str,
                        answer_first: bool = False) -> None:
-        """Record a ticket for staff and tell the parent what happens next."""
+        """Open (or add to) a ticket for staff and tell the parent what happens next."""
         turn.intent = turn.intent or intent
         turn.decision = "handoff"
         turn.state.misses = 0
         turn.state.flow = None
-        if answer_first:
+        if answer_first:  # for urgent intents this is the safety guidance, before anything else
             turn.say(self._answer_text(intent))
         topic = self.catalog[intent].topic if intent in self.catalog else "general"
         text = turn.incoming.text or turn.incoming.payload or ""
-        family_id, lang = turn.family.id, turn.lang
-        if lang != "en" and turn.english is None and self.localizer.can_machine_translate(lang, "en"):
-            translated = await self.localizer.translator.translate(text, lang, "en")
-            turn.english = translated.text if translated.ok else None
-        english = turn.english
+        english = await self._english(turn, text)
+        family_id, lang, state = turn.family.id, turn.lang, turn.state
         # staff will need an interpreter when no model can carry the family's language both ways
         interpreter = None if lang == "en" or (self.localizer.can_machine_translate(lang, "en") and
                                                self.localizer.can_machine_translate("en", lang)) \
@@ -395,15 +406,77 @@ class Engine:
 
         def record(conn, now):
             ticket = tickets.open_for_family(conn, family_id)
-            ticket_id = ticket.id if ticket else tickets.create(
-                conn, family_id, lang, topic, priority, reason, intent, now, interpreter=interpreter)
-            if ticket and priority == "urgent" and ticket.priority != "urgent":
-                tickets.raise_priority(conn, ticket.id, "urgent")
+            if ticket is None:
+                ticket_id = tickets.create(conn, family_id, lang, topic, priority, reason, intent, now,
+                                           interpreter=interpreter)
+                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_new", {}, now, ticket_id=ticket_id)
+            else:
+                ticket_id = ticket.id
+                if priority == "urgent" and ticket.priority != "urgent":
+                    tickets.raise_priority(conn, ticket_id, "urgent")
+                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_thread",
+                           {"text": text, "language": lang, "translation": english}, now, ticket_id=ticket_id)
             tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang, translation=english)
+            state.data["ticket"] = ticket_id  # saved with the state, after this effect
         turn.effect(record)
+        self._outbox_written = True
+        if not office_hours.is_open(self.profile, turn.now):
+            opening = office_hours.next_opening(self.profile, turn.now)
+            when = _format_when(opening, turn.lang) if opening else ""
+            turn.say(Text(N_("The school office is closed right now, so a reply may take until it opens "
+                             "({when}). If anyone is in danger, call {emergency_number} now."),
+                          {**self.profile.info, "when": when}))
         turn.say(Text(N_("I've passed your message to the staff at {school_name}. A person will "
                          "reply here as soon as they can (office hours: {office_hours})."), self.profile.info),
                  [(MENU_TEXT, "menu")])
+
+    async def _forward_to_staff(self, turn: Turn, text: str) -> None:
+        """A message while a person is handling the family's ticket goes to that person."""
+        turn.decision = "to_staff"
+        ticket_id, lang = turn.state.data["ticket"], turn.lang
+        english = await self._english(turn, text)
+        # urgent wording still gets the safety guidance at once, and raises the ticket
+        result = self.matcher.classify(english or text, "en" if english else lang)
+        urgent = result.decision == "answer" and result.intent is not None \
+            and self.catalog[result.intent].handoff == "urgent"
+        if urgent:
+            turn.intent = result.intent
+            turn.say(self._answer_text(result.intent))
+
+        def record(conn, now):
+            tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang, translation=english)
+            if urgent:
+                tickets.raise_priority(conn, ticket_id, "urgent")
+                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_update",
+                           {"priority": "urgent"}, now, ticket_id=ticket_id)
+            outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_thread",
+                       {"text": text, "language": lang, "translation": english, "urgent": urgent}, now,
+                       ticket_id=ticket_id)
+        turn.effect(record)
+        self._outbox_written = True
+        if not turn.state.data.get("ticket_acked"):
+            turn.state.data["ticket_acked"] = True
+            turn.say(N_("I've added this to your conversation with the school staff. They will answer you here. "
+                        "To ask me something else meanwhile, type /menu."))
+
+    async def _english(self, turn: Turn, text: str) -> str | None:
+        """The parent's words in English for staff (None when already English or no model)."""
+        if turn.english is None and turn.lang != "en" and self.localizer.can_machine_translate(turn.lang, "en"):
+            translated = await self.localizer.translator.translate(text, turn.lang, "en")
+            turn.english = translated.text if translated.ok else None
+        return turn.english
+
+
+def _format_when(moment, lang: str) -> str:
+    """'Monday 7:30 AM' in the family's language where Babel knows it, else English."""
+    from babel.core import UnknownLocaleError
+    from babel.dates import format_datetime
+
+    try:
+        return format_datetime(moment, "EEEE H:mm" if lang != "en" else "EEEE h:mm a", tzinfo=moment.tzinfo,
+                               locale=lang)
+    except (UnknownLocaleError, ValueError):
+        return format_datetime(moment, "EEEE h:mm a", tzinfo=moment.tzinfo, locale="en")
 
 
 def _examples_by_language(catalog: Catalog) -> dict[str, list[str]]:

@@ -72,6 +72,64 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "tickets say when staff need an interpreter", """
         ALTER TABLE tickets ADD COLUMN interpreter TEXT;
     """),
+    (6, "outbox, processed events, append-only audit log, ticket delivery fields", """
+        CREATE TABLE outbox (
+            id              INTEGER PRIMARY KEY,
+            channel         TEXT NOT NULL,
+            target          TEXT NOT NULL,
+            kind            TEXT NOT NULL,
+            ticket_id       INTEGER REFERENCES tickets(id) ON DELETE CASCADE,
+            payload         TEXT NOT NULL,
+            status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error      TEXT,
+            created_at      TEXT NOT NULL,
+            sent_at         TEXT
+        );
+        CREATE INDEX outbox_pending ON outbox (status, channel, next_attempt_at, id);
+        CREATE TABLE processed_events (
+            source       TEXT NOT NULL,
+            event_id     TEXT NOT NULL,
+            processed_at TEXT NOT NULL,
+            PRIMARY KEY (source, event_id)
+        );
+        CREATE TABLE audit_log (
+            id      INTEGER PRIMARY KEY,
+            actor   TEXT NOT NULL,
+            action  TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            at      TEXT NOT NULL
+        );
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        ALTER TABLE tickets ADD COLUMN staff_ref TEXT;
+        ALTER TABLE tickets ADD COLUMN first_response_at TEXT;
+        ALTER TABLE tickets ADD COLUMN resolved_at TEXT;
+    """),
+    (5, "telegram inbox", """
+        CREATE TABLE inbox (
+            channel     TEXT NOT NULL,
+            update_id   INTEGER NOT NULL,
+            chat_id     TEXT,
+            payload     TEXT,
+            received_at TEXT NOT NULL,
+            handled_at  TEXT,
+            outcome     TEXT,
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (channel, update_id)
+        );
+        CREATE INDEX inbox_unhandled ON inbox (channel, received_at) WHERE handled_at IS NULL;
+        CREATE TABLE group_notices (
+            channel     TEXT NOT NULL,
+            chat_id     TEXT NOT NULL,
+            notified_at TEXT NOT NULL,
+            PRIMARY KEY (channel, chat_id)
+        );
+    """),
 ]
 
+MIGRATIONS.sort(key=lambda m: m[0])  # kept in version order whatever order steps were added in
 LATEST = MIGRATIONS[-1][0]

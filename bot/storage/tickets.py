@@ -21,10 +21,13 @@ class Ticket:
     created_at: str
     updated_at: str
     interpreter: str | None = None
+    staff_ref: str | None = None
+    first_response_at: str | None = None
+    resolved_at: str | None = None
 
 
 _COLUMNS = ("id, family_id, language, topic, priority, status, reason, intent, assignee,"
-            " created_at, updated_at, interpreter")
+            " created_at, updated_at, interpreter, staff_ref, first_response_at, resolved_at")
 
 
 def open_for_family(conn: sqlite3.Connection, family_id: int) -> Ticket | None:
@@ -61,3 +64,42 @@ def list_open(conn: sqlite3.Connection) -> list[Ticket]:
 
 def raise_priority(conn: sqlite3.Connection, ticket_id: int, priority: str) -> None:
     conn.execute("UPDATE tickets SET priority = ? WHERE id = ?", (priority, ticket_id))
+
+
+def get(conn: sqlite3.Connection, ticket_id: int) -> Ticket | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    return Ticket(*row) if row else None
+
+
+def events(conn: sqlite3.Connection, ticket_id: int) -> list[tuple]:
+    """(kind, author, text, language, translation, created_at), oldest first."""
+    return conn.execute("SELECT kind, author, text, language, translation, created_at FROM ticket_events"
+                        " WHERE ticket_id = ? ORDER BY id", (ticket_id,)).fetchall()
+
+
+def set_status(conn: sqlite3.Connection, ticket_id: int, status: str, staff: str | None, now: str) -> None:
+    conn.execute(
+        "UPDATE tickets SET status = ?, updated_at = ?,"
+        " assignee = CASE WHEN ? = 'claimed' THEN ? ELSE assignee END,"
+        " resolved_at = CASE WHEN ? = 'resolved' THEN ? WHEN ? = 'open' THEN NULL ELSE resolved_at END"
+        " WHERE id = ?", (status, now, status, staff, status, now, status, ticket_id))
+
+
+def first_response(conn: sqlite3.Connection, ticket_id: int, now: str) -> None:
+    conn.execute("UPDATE tickets SET first_response_at = COALESCE(first_response_at, ?) WHERE id = ?",
+                 (now, ticket_id))
+
+
+def set_staff_ref(conn: sqlite3.Connection, ticket_id: int, ref: str) -> None:
+    """Where the ticket's staff message lives (e.g. 'C123:1700000000.0001' in Slack)."""
+    conn.execute("UPDATE tickets SET staff_ref = ? WHERE id = ?", (ref, ticket_id))
+
+
+def staff_ref(conn: sqlite3.Connection, ticket_id: int) -> str | None:
+    row = conn.execute("SELECT staff_ref FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    return row[0] if row else None
+
+
+def by_staff_ref(conn: sqlite3.Connection, ref: str) -> Ticket | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE staff_ref = ?", (ref,)).fetchone()
+    return Ticket(*row) if row else None

@@ -1,0 +1,84 @@
+"""Delivers the outbox: each channel registers a sender; rows are sent in order per target,
+retried with backoff (or the far end's Retry-After) until they go, and marked sent once.
+Polling the table (not only in-process signals) means rows written by another process — the
+`homeroom tickets reply` command — are delivered by the running bot too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from bot.core.messages import utcnow
+from bot.storage import Database, outbox
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[outbox.Item], Awaitable[None]]
+
+
+class RetryLater(Exception):
+    """The far end asked us to wait (e.g. HTTP 429 Retry-After), or is down."""
+
+    def __init__(self, message: str, after: float | None = None) -> None:
+        super().__init__(message)
+        self.after = after
+
+
+class Delivery:
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow, poll_interval: float = 1.0) -> None:
+        self.db, self.clock, self.poll_interval = db, clock, poll_interval
+        self._senders: dict[str, tuple[Sender, Callable[[str], bool] | None]] = {}
+        self._wake = asyncio.Event()
+
+    def register(self, channel: str, sender: Sender, accepts: Callable[[str], bool] | None = None) -> None:
+        """`sender(item)` delivers one row or raises; `accepts(target)` limits which targets it takes."""
+        self._senders[channel] = (sender, accepts)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Send what is due now; returns how many rows were delivered."""
+        if not self._senders:
+            return 0
+        now = self.clock()
+        items = await self.db.run(outbox.due, list(self._senders), now.isoformat())
+        delivered = 0
+        for item in items:
+            sender, accepts = self._senders[item.channel]
+            if accepts is not None and not accepts(item.target):
+                continue
+            try:
+                await sender(item)
+            except RetryLater as exc:
+                await self.db.transact(outbox.mark_failed, item.id, str(exc), self.clock(), exc.after)
+                log.warning("outbox.retry id=%s channel=%s after=%s reason=%s", item.id, item.channel,
+                            exc.after, exc)
+                continue
+            except Exception as exc:  # a bug or an unexpected answer: retry later, keep going
+                await self.db.transact(outbox.mark_failed, item.id, f"{exc.__class__.__name__}: {exc}",
+                                       self.clock(), None)
+                log.warning("outbox.failed id=%s channel=%s error=%s", item.id, item.channel, exc.__class__.__name__)
+                continue
+            await self.db.transact(outbox.mark_sent, item.id, self.clock().isoformat())
+            delivered += 1
+        return delivered
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; wakes on `wake()` or every poll interval."""
+        while not stop.is_set():
+            try:
+                sent = await self.run_once()
+            except Exception:
+                log.exception("outbox.worker_error")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()

@@ -1,0 +1,71 @@
+"""The outbox: every message that must reach a parent or staff, written in the same transaction
+as the event that caused it, then delivered by a worker that retries until it succeeds.
+
+Rows of one (channel, target) are delivered in order: a row waits while an earlier one to the
+same place is still pending, so a Slack outage delays a ticket's thread but never reorders it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+
+@dataclass(slots=True)
+class Item:
+    id: int
+    channel: str
+    target: str
+    kind: str
+    ticket_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+def add(conn: sqlite3.Connection, channel: str, target: str, kind: str, payload: dict[str, Any],
+        now: str, ticket_id: int | None = None) -> int:
+    cur = conn.execute(
+        "INSERT INTO outbox (channel, target, kind, ticket_id, payload, next_attempt_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (channel, target, kind, ticket_id, json.dumps(payload, ensure_ascii=False), now, now))
+    return cur.lastrowid or 0
+
+
+def due(conn: sqlite3.Connection, channels: list[str], now: str, limit: int = 50) -> list[Item]:
+    """Pending rows that may go now: the oldest pending row of each (channel, target) only."""
+    marks = ",".join("?" * len(channels))
+    rows = conn.execute(
+        f"SELECT o.id, o.channel, o.target, o.kind, o.ticket_id, o.payload, o.attempts FROM outbox o"
+        f" WHERE o.status = 'pending' AND o.channel IN ({marks}) AND o.next_attempt_at <= ?"
+        "   AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.status = 'pending' AND e.channel = o.channel"
+        "                   AND e.target = o.target AND e.id < o.id)"
+        " ORDER BY o.id LIMIT ?", (*channels, now, limit)).fetchall()
+    return [Item(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+
+
+def mark_sent(conn: sqlite3.Connection, item_id: int, now: str, result: dict[str, Any] | None = None) -> bool:
+    """Mark delivered (once: a row already sent is left alone). Returns whether it changed."""
+    cur = conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1"
+                       " WHERE id = ? AND status = 'pending'", (now, item_id))
+    return cur.rowcount == 1
+
+
+def mark_failed(conn: sqlite3.Connection, item_id: int, error: str, now: datetime, retry_after: float | None,
+                max_attempts: int = 50) -> None:
+    """Schedule a retry with exponential backoff (or the server's Retry-After); give up only
+    after `max_attempts` (the row stays, 'dead', for `homeroom status` to show)."""
+    row = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (item_id,)).fetchone()
+    attempts = (row[0] if row else 0) + 1
+    delay = retry_after if retry_after is not None else min(300.0, 0.5 * 2 ** min(attempts, 10))
+    status = "dead" if attempts >= max_attempts else "pending"
+    conn.execute("UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ?, status = ? WHERE id = ?",
+                 (attempts, error[:500], (now + timedelta(seconds=delay)).isoformat(), status, item_id))
+
+
+def depth(conn: sqlite3.Connection) -> tuple[int, str | None]:
+    """How many rows wait, and since when (for status and health)."""
+    row = conn.execute("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'").fetchone()
+    return int(row[0]), row[1]
