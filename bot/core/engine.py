@@ -54,7 +54,8 @@ SWITCH_MIN_WORDS, SWITCH_CONFIDENCE, ASK_CONFIDENCE = 6, 0.95, 0.5
 class Engine:
     def __init__(self, db: Database, catalog: Catalog, matcher: Matcher, profile: SchoolProfile,
                  locales: Locales, clock: Callable[[], datetime] = utcnow, cache_size: int = 10_000,
-                 translator: Any | None = None, detector: LanguageDetector | None = None) -> None:
+                 translator: Any | None = None, detector: LanguageDetector | None = None,
+                 flows: dict[str, Any] | None = None) -> None:
         self.db = db
         self.catalog = catalog
         self.matcher = matcher
@@ -68,6 +69,7 @@ class Engine:
         self._cache: OrderedDict[tuple[str, str], tuple[families.Family, conversations.ConversationState]] = OrderedDict()
         self.cache_size = cache_size
         self.on_outbox: Callable[[], None] | None = None  # e.g. Delivery.wake: rows are waiting
+        self.flows: dict[str, Any] = dict(flows or {})  # name -> bot.flows.Flow (sign-ups)
         self._outbox_written = False
 
     # -- entry point ---------------------------------------------------------------------
@@ -201,6 +203,9 @@ class Engine:
                 self._set_language(turn, code)
                 return
             turn.state.flow = None
+        if turn.state.flow in self.flows and await self.flows[turn.state.flow].on_text(turn, text):
+            turn.decision = turn.decision or "flow"
+            return
         if turn.state.data.get("ticket"):
             await self._forward_to_staff(turn, text)
             return
@@ -209,9 +214,15 @@ class Engine:
     async def _on_command(self, turn: Turn, text: str) -> None:
         command, _, arg = text[1:].partition(" ")
         command = command.split("@", 1)[0].lower()
-        if command in ("start", "menu", "help"):
+        if command in self.flows:  # /volunteer, /conference …
+            turn.decision = "flow"
+            await self.flows[command].start(turn, arg.strip() or None)
+        elif command in ("start", "menu", "help"):
             arg = arg.strip().lower()
-            if arg and arg in self.catalog and arg != "out_of_scope":
+            if arg in self.flows:  # deep links: /start volunteer
+                turn.decision = "flow"
+                await self.flows[arg].start(turn)
+            elif arg and arg in self.catalog and arg != "out_of_scope":
                 await self._answer(turn, arg)
             else:
                 self._welcome(turn, greet=command == "start")
@@ -233,6 +244,9 @@ class Engine:
             turn.say(N_("Sorry, that option has expired. Here is the menu:"), self._menu_choices())
             return
         kind, _, value = payload.partition(":")
+        if kind in self.flows and await self.flows[kind].on_payload(turn, payload):
+            turn.decision = turn.decision or "flow"
+            return
         if kind == "intent" and value in self.catalog:
             await self._answer(turn, value)
         elif kind == "lang" and value in self.profile.languages:
@@ -361,6 +375,10 @@ class Engine:
             return
         if intent.flow == "language":
             self._ask_language(turn)
+            return
+        if intent.flow in self.flows:
+            turn.decision = "flow"
+            await self.flows[intent.flow].start(turn)
             return
         if intent.handoff or intent_id == "talk_to_human":
             await self._handoff(turn, reason=f"intent {intent_id}", intent=intent_id,
