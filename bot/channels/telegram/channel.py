@@ -1,0 +1,507 @@
+"""The Telegram channel: a thin python-telegram-bot adapter over the engine.
+
+It parses updates into `Incoming`, hands them to `Engine.handle`, and sends the `Outgoing`
+replies back; it never decides what to say. What it does add is delivery discipline:
+
+- **Inbox, nothing lost, nothing twice.** Long polling confirms an update (the next
+  `getUpdates` offset) before any handler has run, so every fetched batch is written to the
+  inbox table *inside the getUpdates request* (`InboxRequest`), before PTB can confirm it.
+  Before handling, `inbox.claim` tells a first delivery from a duplicate (same `update_id`);
+  after the engine answered and the replies were sent, the update is marked handled. On
+  start-up, updates left unhandled (a crash, a failed send) are handled before polling starts.
+  Delivery is at least once: a crash after the engine's transaction and before "handled" runs
+  that update through the engine again on restart (an outbox for replies would close that).
+- **Order.** `PerChatOrderedProcessor`: one chat's updates one at a time, in order; chats in
+  parallel. Conversation state lives in our SQLite store (no PTB persistence).
+- **Private chats only.** In a group the bot says once (remembered in `group_notices`) that
+  it works in private chat, with a t.me deep link; other group messages are ignored.
+- **Edited messages are ignored, on purpose.** The engine has usually answered the original
+  already; answering the edit too would give the parent a second, possibly different answer
+  to what looks like one question, and re-running a button flow or a hand-off on a corrected
+  typo could repeat its effects. A parent who wants a different answer writes again.
+- **Media** (photos, voice, documents, stickers, locations…) get a polite fixed reply in the
+  family's language: the engine reads text only for now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import logging
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from telegram import (BotCommand, CallbackQuery, ChatMemberUpdated, InlineKeyboardButton,
+                      InlineKeyboardMarkup, Message, Update, User)
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
+
+from bot.channels.telegram.ordering import PerChatOrderedProcessor, chat_key
+from bot.channels.telegram.sender import PARALLEL_SENDS, ChatPacer, SendFailed, TelegramSender, mask
+from bot.config import ConfigError, Settings
+from bot.core.messages import Incoming, utcnow
+from bot.i18n import N_
+from bot.storage import families, inbox
+from bot.understanding.language import language_from_hint
+
+log = logging.getLogger("bot.telegram")
+
+# httpcore (under PTB's httpx) runs `import sniffio` on every request and falls back to asyncio
+# when it fails; recent anyio no longer installs sniffio, and a failed import is not cached, so
+# each request scanned sys.path (~0.3 ms, a third of the adapter's CPU in the benchmark).
+# Recording the absence once makes the fallback free; an installed sniffio is left alone.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[assignment]
+
+CHANNEL = "telegram"
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
+MAX_ATTEMPTS = 3            # start-up replays of one update before it is given up
+KEEP_HANDLED = timedelta(days=2)  # Telegram never redelivers an update older than a day
+DEEP_LINK_PAYLOAD = "hello"
+
+MEDIA_TEXT = N_("I can only read text messages for now. Please type your question, or send /human "
+                "to talk to a person.")
+GROUP_TEXT = N_("Hello! I answer families' questions only in a private chat, so that what you write "
+                "stays private. Tap the button below to write to me.")
+GROUP_BUTTON = N_("Open a private chat")
+# Only the commands the engine handles today; descriptions come from the locale catalogs.
+COMMANDS = (
+    ("start", N_("Welcome and main menu")),
+    ("help", N_("What I can help with")),
+    ("language", N_("Choose your language")),
+    ("human", N_("Talk to a person")),
+)
+_MEDIA = ("photo", "voice", "audio", "video", "video_note", "animation", "document", "sticker",
+          "location", "venue", "contact", "poll", "dice")
+
+Effect = Callable[[Any, str], object]  # runs in the transaction that marks the update handled
+
+
+@dataclass
+class _Result:
+    outcome: str
+    sent: int = 0
+    effect: Effect | None = None
+
+
+class InboxRequest(HTTPXRequest):
+    """The getUpdates connection, which writes each fetched batch to the inbox before returning
+    it to PTB's Updater — and so before the next `getUpdates` offset confirms it to Telegram.
+    If the inbox cannot be written, the fetch fails as a network error: PTB backs off and asks
+    again, and Telegram still holds the updates."""
+
+    def __init__(self, record: Callable[[list[dict[str, Any]]], Awaitable[None]], **kwargs: Any) -> None:
+        super().__init__(connection_pool_size=1, **kwargs)
+        self._record = record
+
+    async def post(self, url: str, request_data=None, *args: Any, **kwargs: Any):
+        result = await super().post(url, request_data, *args, **kwargs)
+        if isinstance(result, list) and result and url.endswith("/getUpdates"):
+            try:
+                # shielded: PTB cancels the poll on stop, and a caller cancelled inside the store's
+                # group commit would fail the other units of its batch; the write finishes anyway
+                await asyncio.shield(self._record(result))
+            except Exception as exc:
+                log.error("telegram.inbox_write_failed count=%d error=%s", len(result), exc.__class__.__name__)
+                raise NetworkError(f"inbox unavailable ({exc.__class__.__name__})") from exc
+        return result
+
+
+class TelegramChannel:
+    """The running Telegram adapter: `await start()` … `await stop()` (or `async with`)."""
+
+    def __init__(self, settings: Settings, homeroom, *, pace: float = 1.0, pace_burst: int = 3,
+                 rate_limiter: BaseRateLimiter | None = None, max_concurrent_updates: int = 1024,
+                 send_retries: int = 2, parallel_sends: int = PARALLEL_SENDS) -> None:
+        if not settings.telegram_token:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+        self.settings = settings
+        self.homeroom = homeroom
+        self.engine = homeroom.engine
+        self.db = homeroom.db
+        self.profile = homeroom.profile
+        self.locales = homeroom.engine.locales
+        self.processor = PerChatOrderedProcessor(max_concurrent_updates)
+        self.application: Application = (
+            ApplicationBuilder()
+            .token(settings.telegram_token)
+            .base_url(settings.telegram_api_base_url)
+            .base_file_url(settings.telegram_api_file_url)
+            .rate_limiter(rate_limiter if rate_limiter is not None else AIORateLimiter(max_retries=2))
+            .concurrent_updates(self.processor)
+            .connection_pool_size(parallel_sends + 4)  # the sender keeps at most parallel_sends in flight
+            .pool_timeout(10.0)
+            .get_updates_request(InboxRequest(self._record_fetched))
+            .job_queue(None)  # reminders and scheduled sends come later (store-backed)
+            .build()
+        )
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.sender = TelegramSender(self.application.bot, ChatPacer(pace, pace_burst), retries=send_retries,
+                                     parallel=parallel_sends)
+        self.outcomes: Counter[str] = Counter()
+        self.username: str | None = None
+        self._initialized = False
+        self._fresh: set[int] = set()  # ids this process recorded at fetch and has not handled yet
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self, poll_timeout: float = 10.0, poll_interval: float = 0.0) -> None:
+        """getMe, prune the inbox, register commands, handle what a crash left, then poll."""
+        app = self.application
+        await app.initialize()
+        self._initialized = True
+        self.username = app.bot.username
+        pruned = await self.db.transact(inbox.prune, CHANNEL, (utcnow() - KEEP_HANDLED).isoformat())
+        if pruned:
+            log.info("telegram.inbox_pruned count=%d", pruned)
+        await self.register_commands()
+        await app.start()
+        await self.recover()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=poll_interval, timeout=poll_timeout,
+                                        allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False,
+                                        error_callback=self._on_poll_error)
+        log.info("telegram.started bot=@%s languages=%s", self.username, ",".join(self.profile.languages))
+
+    async def stop(self) -> None:
+        """Stop polling, finish the updates in flight (their replies too), release PTB.
+        The store is the caller's to close (after this returns)."""
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        if self._initialized:
+            await app.shutdown()
+            self._initialized = False
+        else:  # getMe failed (bad token, no network): close the HTTP clients it opened
+            await app.bot.shutdown()
+        log.info("telegram.stopped outcomes=%s", ",".join(f"{k}:{v}" for k, v in sorted(self.outcomes.items())))
+
+    async def __aenter__(self) -> "TelegramChannel":
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def deep_link(self) -> str:
+        return f"https://t.me/{self.username}?start={DEEP_LINK_PAYLOAD}"
+
+    async def register_commands(self) -> None:
+        """The command menu in English (the default) and in every offered language with a
+        curated translation; Telegram shows each user the list in their app's language."""
+        bot = self.application.bot
+        english = [BotCommand(name, self.locales.text("en", text)) for name, text in COMMANDS]
+        try:
+            await bot.set_my_commands(english)
+            for lang in self.profile.languages:
+                if lang == "en":
+                    continue
+                curated = [self.locales.lookup(lang, text) for _, text in COMMANDS]
+                if not any(curated):
+                    continue  # Telegram falls back to the default list
+                await bot.set_my_commands([BotCommand(name, local or fallback.description)
+                                           for (name, _), local, fallback in zip(COMMANDS, curated, english)],
+                                          language_code=lang)
+        except TelegramError as exc:  # the bot still works without its command menu
+            log.warning("telegram.commands_failed error=%s", exc.__class__.__name__)
+
+    async def recover(self) -> int:
+        """Handle the updates a previous run received but did not finish, in order per chat,
+        before polling starts. Returns how many were replayed."""
+        rows, given_up = await self.db.transact(inbox.take_unhandled, CHANNEL, utcnow().isoformat(), MAX_ATTEMPTS)
+        for update_id in given_up:
+            log.error("telegram.gave_up update_id=%s attempts=%d", update_id, MAX_ATTEMPTS)
+        queued = 0
+        for row in rows:
+            try:
+                update = Update.de_json(json.loads(row.payload), self.application.bot)
+            except Exception as exc:
+                log.error("telegram.unreadable update_id=%s error=%s", row.update_id, exc.__class__.__name__)
+                await self.db.transact(inbox.finish, CHANNEL, row.update_id, "unreadable", utcnow().isoformat())
+                continue
+            await self.application.update_queue.put(update)
+            queued += 1
+        if queued:
+            await self.application.update_queue.join()
+            log.info("telegram.recovered count=%d", queued)
+        return queued
+
+    # -- receiving -----------------------------------------------------------------------
+    async def _record_fetched(self, updates: list[dict[str, Any]]) -> None:
+        rows = [(u["update_id"], _raw_chat_id(u), json.dumps(u, ensure_ascii=False)) for u in updates
+                if isinstance(u, dict) and "update_id" in u]
+        self._fresh.update(await self.db.transact(inbox.record, CHANNEL, rows, utcnow().isoformat()))
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        started = time.perf_counter()
+        chat = chat_key(update)
+        result = _Result("error")
+        try:
+            if update.update_id in self._fresh:  # just written by this process's fetch: not handled
+                self._fresh.discard(update.update_id)
+                state = inbox.PENDING
+            else:  # a redelivery, a replay, or an update that did not come through our poll
+                state = await self.db.transact(inbox.claim, CHANNEL, update.update_id,
+                                               None if chat is None else str(chat), update.to_json,
+                                               utcnow().isoformat())
+            if state == inbox.HANDLED:
+                result = _Result("duplicate")
+                return
+            result = await self._dispatch(update)
+            await self.db.transact(_finish, update.update_id, result.outcome, result.effect, utcnow().isoformat())
+        except SendFailed as exc:
+            log.warning("telegram.send_failed update_id=%s chat=%s permanent=%s reason=%s", update.update_id,
+                        mask(chat), exc.permanent, exc.reason)
+            result = _Result("undeliverable" if exc.permanent else "send_failed")
+            if exc.permanent:  # retrying will not help: do not replay it at every start
+                await self.db.transact(_finish, update.update_id, result.outcome, None, utcnow().isoformat())
+        except Exception:
+            # left unhandled: the next start replays it (at most MAX_ATTEMPTS times)
+            log.exception("telegram.update_error update_id=%s chat=%s", update.update_id, mask(chat))
+            result = _Result("error")
+        finally:
+            self.outcomes[result.outcome] += 1
+            log.info("telegram.update update_id=%s kind=%s chat=%s outcome=%s sent=%d latency_ms=%.1f",
+                     update.update_id, _kind(update), mask(chat), result.outcome, result.sent,
+                     (time.perf_counter() - started) * 1000)
+
+    async def _dispatch(self, update: Update) -> _Result:
+        """Route one update. Edited messages are ignored on purpose: the original was usually
+        answered already, and answering the edit too gives a second, confusing answer (or
+        repeats a flow's effects); a parent who wants another answer writes again."""
+        if update.edited_message is not None:
+            return _Result("ignored_edit")  # see the module docstring: a second answer confuses
+        if update.my_chat_member is not None:
+            return await self._on_membership(update.my_chat_member)
+        if update.callback_query is not None:
+            return await self._on_callback(update.callback_query)
+        message = update.message
+        if message is None:
+            return _Result("ignored_kind")
+        chat, user = message.chat, message.from_user
+        if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
+            return await self._group_notice(chat.id, user)
+        if chat.type != ChatType.PRIVATE or user is None or user.is_bot:
+            return _Result("ignored_chat")
+        if message.text is not None:
+            return await self._converse(Incoming(
+                CHANNEL, str(user.id), str(chat.id), message.text, message_id=str(message.message_id),
+                display_name=user.first_name, language_hint=user.language_code))
+        if any(getattr(message, kind, None) for kind in _MEDIA):
+            lang = await self._family_language(user)
+            await self.sender.send_text(chat.id, self.locales.text(lang, MEDIA_TEXT))
+            return _Result("media", 1)
+        return _Result("ignored_service")  # joins, pins and other service messages
+
+    async def _on_callback(self, query: CallbackQuery) -> _Result:
+        await self._answer(query)
+        message, user = query.message, query.from_user
+        chat = message.chat if message is not None else None
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            return _Result("ignored_chat")
+        if query.data is None:
+            return _Result("ignored_callback")
+        # The button's label is what the parent "said" (message log, a ticket's words).
+        # An inaccessible (deleted, too old) message has no keyboard: the payload alone goes on,
+        # and the engine answers an expired option itself.
+        label = _label_for(message, query.data)
+        return await self._converse(Incoming(
+            CHANNEL, str(user.id), str(chat.id if chat is not None else user.id), label or "",
+            payload=query.data, message_id=str(message.message_id) if message is not None else None,
+            display_name=user.first_name, language_hint=user.language_code))
+
+    async def _answer(self, query: CallbackQuery) -> None:
+        """Stop the button's spinner. A replayed (old) query cannot be answered any more."""
+        try:
+            await self.sender.unpaced(query.answer)
+        except TelegramError as exc:
+            log.debug("telegram.callback_answer_failed error=%s", exc.__class__.__name__)
+
+    async def _on_membership(self, member: ChatMemberUpdated) -> _Result:
+        chat, status = member.chat, member.new_chat_member.status
+        if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
+            if status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
+                return await self._group_notice(chat.id, member.from_user)
+            if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+                chat_id = str(chat.id)
+                return _Result("group_left", effect=lambda conn, now: inbox.forget_group(conn, CHANNEL, chat_id))
+            return _Result("ignored_member")
+        if chat.type == ChatType.PRIVATE:
+            # the family blocked (kicked) or unblocked the bot; nothing to send either way
+            return _Result("blocked" if status == ChatMemberStatus.BANNED else "unblocked")
+        return _Result("ignored_member")
+
+    async def _group_notice(self, chat_id: int, user: User | None) -> _Result:
+        """Once per group: the bot works in private chat; a button opens it."""
+        if await self.db.run(inbox.group_notified, CHANNEL, str(chat_id)):
+            return _Result("ignored_group")
+        lang = language_from_hint(user.language_code if user else None,
+                                  self.profile.languages) or self.profile.default_language
+        button = InlineKeyboardButton(self.locales.text(lang, GROUP_BUTTON), url=self.deep_link)
+        await self.sender.send_text(chat_id, self.locales.text(lang, GROUP_TEXT),
+                                    reply_markup=InlineKeyboardMarkup([[button]]))
+        key = str(chat_id)
+        return _Result("group_notice", 1, effect=lambda conn, now: inbox.remember_group(conn, CHANNEL, key, now))
+
+    async def _converse(self, incoming: Incoming) -> _Result:
+        replies = await self.engine.handle(incoming)  # never raises
+        sent = 0
+        for reply in replies:
+            sent += await self.sender.send(_chat_id(reply.chat_id), reply)
+        return _Result("replied", sent)
+
+    async def deliver(self, chat_id: str, reply) -> int:
+        """Send one `Outgoing` outside a conversation turn (e.g. for an outbox worker)."""
+        return await self.sender.send(_chat_id(chat_id), reply)
+
+    async def _family_language(self, user: User) -> str:
+        """The family's chosen or detected language; else their app's; else the school's default."""
+        family = await self.db.run(families.find, CHANNEL, str(user.id))
+        if family is not None and family.language:
+            return family.language
+        return language_from_hint(user.language_code, self.profile.languages) or self.profile.default_language
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # _on_update catches everything; this is for errors PTB raises around it
+        log.error("telegram.error update_id=%s error=%s", getattr(update, "update_id", "-"),
+                  context.error.__class__.__name__)
+
+    def _on_poll_error(self, exc: TelegramError) -> None:
+        # one line, no traceback: PTB retries with back-off by itself
+        log.warning("telegram.poll_error error=%s detail=%s", exc.__class__.__name__, exc)
+
+
+def _finish(conn, update_id: int, outcome: str, effect: Effect | None, now: str) -> None:
+    """The adapter's own effects (a group remembered) and "handled", in one transaction."""
+    if effect is not None:
+        effect(conn, now)
+    inbox.finish(conn, CHANNEL, update_id, outcome, now)
+
+
+def _label_for(message: object, data: str) -> str | None:
+    if isinstance(message, Message) and message.reply_markup is not None:
+        for row in message.reply_markup.inline_keyboard:
+            for button in row:
+                if button.callback_data == data:
+                    return button.text
+    return None
+
+
+def _kind(update: Update) -> str:
+    for kind in ALLOWED_UPDATES:
+        if getattr(update, kind, None) is not None:
+            return kind
+    return "other"
+
+
+def _raw_chat_id(raw: dict[str, Any]) -> str | None:
+    """The chat of a raw update (as JSON), for the inbox row."""
+    for kind in ("message", "edited_message", "my_chat_member"):
+        chat = (raw.get(kind) or {}).get("chat")
+        if isinstance(chat, dict) and "id" in chat:
+            return str(chat["id"])
+    query = raw.get("callback_query") or {}
+    chat = (query.get("message") or {}).get("chat") or {}
+    if "id" in chat:
+        return str(chat["id"])
+    user = query.get("from") or {}
+    return str(user["id"]) if "id" in user else None
+
+
+def _chat_id(chat_id: str | int) -> int | str:
+    try:
+        return int(chat_id)
+    except (TypeError, ValueError):
+        return chat_id
+
+
+def build_channel(settings: Settings, homeroom, **options: Any) -> TelegramChannel:
+    """The Telegram channel over a started Homeroom (`bot.app.start`). Options: `pace` (seconds
+    between messages to one chat, 0 = off), `pace_burst`, `rate_limiter`, `max_concurrent_updates`,
+    `send_retries`, `parallel_sends` (API calls in flight at once)."""
+    return TelegramChannel(settings, homeroom, **options)
+
+
+def build_application(settings: Settings, homeroom, **options: Any) -> Application:
+    """The PTB Application alone (for tools that drive it themselves; `build_channel` also
+    registers commands, recovers the inbox and polls)."""
+    return build_channel(settings, homeroom, **options).application
+
+
+async def run_telegram(settings: Settings) -> int:
+    """`homeroom run` with TELEGRAM_BOT_TOKEN: long polling until SIGTERM/SIGINT, then a
+    graceful stop (polling stops, updates in flight finish, the store is closed)."""
+    from bot.app import start
+
+    homeroom = await start(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    channel: TelegramChannel | None = None
+    try:
+        channel = build_channel(settings, homeroom)
+        try:
+            await channel.start()
+        except InvalidToken:
+            raise ConfigError("TELEGRAM_BOT_TOKEN was refused by Telegram (unauthorized); "
+                              "check the token from @BotFather") from None
+        except NetworkError as exc:
+            log.error("telegram.unreachable url=%s error=%s", settings.telegram_api_base_url, exc)
+            print(f"homeroom: cannot reach the Telegram Bot API at {settings.telegram_api_base_url} "
+                  f"({exc}); check the network or TELEGRAM_API_BASE_URL", file=sys.stderr)
+            return 1
+        register_outbox(homeroom, channel)
+        worker = asyncio.ensure_future(homeroom.delivery.run(stop))
+        await stop.wait()
+        log.info("telegram.stopping reason=signal")
+        await worker
+        return 0
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        if channel is not None:
+            await channel.stop()
+        await homeroom.close()
+
+
+def register_outbox(homeroom, channel: TelegramChannel, staff_tool: bool = False) -> None:
+    """Deliver the outbox's Telegram rows (staff replies, notices) through this channel; without
+    a staff tool (Slack), staff rows need no posting: staff use `homeroom tickets`."""
+    from bot.core.messages import Outgoing
+    from bot.delivery import RetryLater
+
+    async def send(item) -> None:
+        reply = Outgoing(CHANNEL, item.target, str(item.payload.get("text", "")),
+                         language=str(item.payload.get("language", "en")))
+        try:
+            await channel.deliver(item.target, reply)
+        except RetryAfter as exc:
+            raise RetryLater("telegram rate limit", after=float(exc.retry_after.total_seconds()
+                             if hasattr(exc.retry_after, "total_seconds") else exc.retry_after)) from exc
+        except NetworkError as exc:
+            raise RetryLater(f"telegram unreachable: {exc}") from exc
+
+    async def no_staff_tool(item) -> None:
+        """Tickets are in the store; staff work from `homeroom tickets`."""
+
+    homeroom.delivery.register(CHANNEL, send)
+    if not staff_tool:
+        homeroom.delivery.register("staff", no_staff_tool)

@@ -1,0 +1,518 @@
+"""The Telegram channel, offline: the real python-telegram-bot Application (long polling,
+AIORateLimiter, our ordering processor) against the local fake Bot API server, with the real
+engine and SQLite store on a temporary data dir.
+
+Each test pushes updates into the fake, lets the channel poll them, and checks what the fake
+received (`sendMessage`, `answerCallbackQuery`, `setMyCommands`, …) and what the inbox holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import signal
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from hypothesis import given, settings as hyp_settings, strategies as st
+
+from bot.app import start
+from bot.channels.telegram import (COMMANDS, GROUP_BUTTON, GROUP_TEXT, MEDIA_TEXT, ChatPacer, build_channel,
+                                   escape, keyboard, split_text, telegram_size)
+from bot.config import Settings
+from bot.core.messages import Attachment, Choice, Outgoing, utcnow
+from bot.i18n import fill
+from bot.storage import families, inbox
+from conftest import PYTHON, ROOT, cli_env
+from fakes.telegram_api import (DEFAULT_GROUP_CHAT_ID, DEFAULT_TOKEN, DEFAULT_USER_ID, FakeBotAPI,
+                                utf16_len)
+
+TOKEN = DEFAULT_TOKEN
+# AIORateLimiter reads RetryAfter.retry_after, which PTB 22 marks as changing type.
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+DEFAULT_SCOPE = json.dumps({"type": "default"}, sort_keys=True)
+
+
+# ------------------------------------------------------------------ fixtures and helpers
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def tg_settings(tmp_path, fake: FakeBotAPI) -> Settings:
+    return Settings.from_env({
+        "HOMEROOM_DATA_DIR": str(tmp_path / "data"),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_API_FILE_URL": fake.base_file_url,
+    })
+
+
+@pytest.fixture
+async def homeroom(tg_settings: Settings):
+    app = await start(tg_settings)
+    yield app
+    await app.close()
+
+
+@asynccontextmanager
+async def running(settings: Settings, homeroom, **options):
+    """The channel as production runs it (long polling), always stopped cleanly."""
+    options.setdefault("pace", 0)
+    channel = build_channel(settings, homeroom, **options)
+    await channel.start(poll_timeout=1)
+    try:
+        yield channel
+    finally:
+        await channel.stop()
+
+
+async def settle(channel, count: int, timeout: float = 5.0) -> None:
+    """Wait until the channel has finished `count` updates (whatever their outcome)."""
+    deadline = time.monotonic() + timeout
+    while sum(channel.outcomes.values()) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {dict(channel.outcomes)} after {timeout}s, expected {count} updates")
+        await asyncio.sleep(0.01)
+
+
+def buttons(params: dict) -> list[list[dict]]:
+    return params.get("reply_markup", {}).get("inline_keyboard", [])
+
+
+def reply_with(homeroom, monkeypatch, *replies: Outgoing | str) -> None:
+    """Make the engine answer every message with these replies (to drive the sender)."""
+    async def handle(incoming):
+        return [r if isinstance(r, Outgoing) else Outgoing("telegram", incoming.chat_id, r) for r in replies]
+    monkeypatch.setattr(homeroom.engine, "handle", handle)
+
+
+# ------------------------------------------------------------------ conversations
+
+
+async def test_start_in_spanish_with_keyboard_and_commands(fake, tg_settings, homeroom):
+    fake.push_update(fake.message_update("/start", language_code="es"))
+    async with running(tg_settings, homeroom):
+        (call,) = await fake.wait_for("sendMessage")
+    params = call.params
+    assert params["chat_id"] == DEFAULT_USER_ID and params["parse_mode"] == "HTML"
+    assert params["text"].startswith("¡Hola!")  # the curated Spanish welcome
+    rows = buttons(params)
+    assert rows and all(len(row) == 1 for row in rows)  # one button per row
+    payloads = [row[0]["callback_data"] for row in rows]
+    assert "language" in payloads  # the language button row
+    assert "Hablar con una persona" in [row[0]["text"] for row in rows]
+    # the command menu: English by default, Spanish for Spanish apps; only commands the engine knows
+    assert [c["command"] for c in fake.commands[(DEFAULT_SCOPE, "")]] == ["start", "help", "language", "human"]
+    spanish = fake.commands[(DEFAULT_SCOPE, "es")]
+    locales = homeroom.engine.locales
+    assert [c["description"] for c in spanish] == [locales.text("es", text) for _, text in COMMANDS]
+    assert spanish != fake.commands[(DEFAULT_SCOPE, "")]
+
+
+async def test_question_then_button_tap(fake, tg_settings, homeroom):
+    fake.push_update(fake.message_update("What time does school start?"))
+    async with running(tg_settings, homeroom) as channel:
+        (answer,) = await fake.wait_for("sendMessage")
+        payload = next(row[0]["callback_data"] for row in buttons(answer.params)
+                       if row[0]["callback_data"].startswith("intent:"))
+        label = next(row[0]["text"] for row in buttons(answer.params) if row[0]["callback_data"] == payload)
+        sent_id = answer.response["result"]["message_id"]
+        tap = fake.push_update(fake.callback_update(payload, message_id=sent_id))
+        calls = await fake.wait_for("sendMessage", 2)
+        (ack,) = await fake.wait_for("answerCallbackQuery")
+        await settle(channel, 2)
+    assert "8:10" in html.unescape(answer.params["text"])  # the school hours answer
+    intent = payload.split(":", 1)[1]
+    expected = fill(homeroom.catalog[intent].answer, homeroom.profile.info)
+    assert html.unescape(calls[1].params["text"]) == expected
+    assert ack.params["callback_query_id"] == tap["callback_query"]["id"]
+    assert channel.outcomes["replied"] == 2
+    # the engine heard the button's label, as if the parent had typed it
+    logged = await homeroom.db.run(lambda c: [r[0] for r in c.execute(
+        "SELECT text FROM messages WHERE direction = 'in' ORDER BY id")])
+    assert logged == ["What time does school start?", label]
+
+
+async def test_stale_button_on_a_deleted_message_gets_the_engines_reply(fake, tg_settings, homeroom):
+    fake.push_update(fake.callback_update("intent:lunch_menu", accessible=False))
+    async with running(tg_settings, homeroom) as channel:
+        (call,) = await fake.wait_for("sendMessage")
+        await fake.wait_for("answerCallbackQuery")
+        await settle(channel, 1)
+    assert html.unescape(call.params["text"]) == "Sorry, that option has expired. Here is the menu:"
+    assert buttons(call.params)
+
+
+async def test_the_same_update_twice_gets_one_reply(fake, tg_settings, homeroom):
+    update = fake.push_update(fake.message_update("What time does school start?"))
+    fake.push_update(update)  # redelivered: the same update_id
+    async with running(tg_settings, homeroom) as channel:
+        await fake.wait_for("sendMessage")
+        await settle(channel, 2)
+    assert len(fake.calls("sendMessage")) == 1
+    assert channel.outcomes == {"replied": 1, "duplicate": 1}
+    handled_at, outcome = await homeroom.db.run(inbox.status, "telegram", update["update_id"])
+    assert handled_at and outcome == "replied"
+
+
+async def test_edited_messages_are_ignored(fake, tg_settings, homeroom):
+    edit = fake.push_update(fake.edited_message_update("When does school start, again?"))
+    async with running(tg_settings, homeroom) as channel:
+        await settle(channel, 1)
+    assert fake.calls("sendMessage") == []
+    assert channel.outcomes == {"ignored_edit": 1}
+    assert (await homeroom.db.run(inbox.status, "telegram", edit["update_id"]))[1] == "ignored_edit"
+
+
+async def test_429_is_waited_out_and_delivered_once(fake, tg_settings, homeroom):
+    fake.fail_next("sendMessage", status=429, retry_after=1)
+    fake.push_update(fake.message_update("/start"))
+    async with running(tg_settings, homeroom) as channel:
+        first = await fake.wait_for("sendMessage")
+        started = time.monotonic()
+        calls = await fake.wait_for("sendMessage", 2, timeout=10)
+        waited = time.monotonic() - started
+        await settle(channel, 1)
+    assert [c.status for c in calls] == [429, 200] and first[0].status == 429
+    assert len(fake.sent()) == 1 and channel.outcomes == {"replied": 1}
+    assert waited >= 0.9  # retry_after = 1 s (measured from when the 429 was seen)
+
+
+async def test_a_10000_character_answer_goes_in_parts(fake, tg_settings, homeroom, monkeypatch):
+    sentence = "Bring the signed form & a <small> bag on Friday, please. "
+    paragraphs = ["".join(sentence for _ in range(12)).strip() for _ in range(15)]
+    text = "\n\n".join(paragraphs)
+    assert len(text) > 10_000
+    ics = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+    reply_with(homeroom, monkeypatch, Outgoing("telegram", str(DEFAULT_USER_ID), text,
+                                                (Choice("Main menu", "menu"),),
+                                                Attachment("field-trip.ics", ics, "text/calendar")))
+    fake.push_update(fake.message_update("tell me everything"))
+    async with running(tg_settings, homeroom) as channel:
+        await fake.wait_for("sendDocument")
+        await settle(channel, 1)
+    messages = [p for p in fake.sent() if "text" in p]
+    assert len(messages) >= 3
+    assert all(utf16_len(p["text"]) <= 4096 for p in messages)
+    assert [bool(buttons(p)) for p in messages] == [False] * (len(messages) - 1) + [True]
+    parts = [html.unescape(p["text"]) for p in messages]
+    assert all(part.endswith("please.") for part in parts)  # cut at paragraph/sentence ends
+    assert "\n\n".join(parts) == text  # nothing lost, nothing reordered
+    (document,) = [p for p in fake.sent() if "document" in p]
+    assert document["document"].filename == "field-trip.ics" and document["document"].content == ics
+
+
+async def test_markup_characters_render_as_sent(fake, tg_settings, homeroom, monkeypatch):
+    tricky = 'Fish & chips <b>not bold</b> *stars* _under_ `code` a<b && c>d "q" it\'s 2 < 3 &amp; [x](y)'
+    reply_with(homeroom, monkeypatch, Outgoing("telegram", str(DEFAULT_USER_ID), tricky,
+                                                (Choice("<Menu & more>", "menu"),)))
+    fake.push_update(fake.message_update("show me"))
+    async with running(tg_settings, homeroom):
+        (call,) = await fake.wait_for("sendMessage")
+    sent = call.params["text"]
+    assert call.params["parse_mode"] == "HTML"
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in sent and "&amp;amp;" in sent and "<" not in sent
+    assert html.unescape(sent) == tricky
+    assert buttons(call.params) == [[{"text": "<Menu & more>", "callback_data": "menu"}]]  # labels are not parsed
+
+
+async def test_pacing_spaces_one_chats_messages(fake, tg_settings, homeroom, monkeypatch):
+    reply_with(homeroom, monkeypatch, "one", "two", "three")
+    fake.push_update(fake.message_update("hi"))
+    async with running(tg_settings, homeroom, pace=0.25, pace_burst=1):
+        await fake.wait_for("sendMessage")
+        started = time.monotonic()
+        await fake.wait_for("sendMessage", 3)
+        spread = time.monotonic() - started
+    assert [p["text"] for p in fake.sent()] == ["one", "two", "three"]
+    assert spread >= 0.4  # two more messages, 0.25 s apart
+
+
+async def test_one_chat_in_order_while_others_go_on(fake, tg_settings, homeroom, monkeypatch):
+    """A slow first answer in chat A does not hold chat B, and A's second waits for its first."""
+    gate = asyncio.Event()
+
+    async def handle(incoming):
+        if incoming.text == "slow":
+            await gate.wait()
+        return [Outgoing("telegram", incoming.chat_id, f"re: {incoming.text}")]
+    monkeypatch.setattr(homeroom.engine, "handle", handle)
+    fake.push_update(fake.message_update("slow", user_id=11))
+    fake.push_update(fake.message_update("fast", user_id=11))
+    fake.push_update(fake.message_update("other chat", user_id=22))
+    async with running(tg_settings, homeroom) as channel:
+        (first,) = await fake.wait_for("sendMessage")
+        assert first.params["text"] == "re: other chat"
+        gate.set()
+        await settle(channel, 3)
+    assert [p["text"] for p in fake.sent(11)] == ["re: slow", "re: fast"]
+
+
+# ------------------------------------------------------------------ groups, media, recovery
+
+
+async def test_group_gets_the_private_chat_notice_once(fake, tg_settings, homeroom):
+    fake.push_update(fake.message_update("/start@HomeroomTestBot", chat_type="group", user_id=7,
+                                         language_code="es"))
+    fake.push_update(fake.message_update("/help@HomeroomTestBot", chat_type="group", user_id=8))
+    added = {"chat": {"id": -1005550001, "title": "PTA", "type": "supergroup"},
+             "from": {"id": 9, "is_bot": False, "first_name": "Li", "language_code": "en"},
+             "date": int(time.time()),
+             "old_chat_member": {"user": fake.bot_user, "status": "left"},
+             "new_chat_member": {"user": fake.bot_user, "status": "member"}}
+    fake.push_update({"my_chat_member": added})
+    fake.push_update(fake.message_update("/start@HomeroomTestBot", chat_type="supergroup", chat_id=-1005550001))
+    async with running(tg_settings, homeroom) as channel:
+        await settle(channel, 4)
+    notices = fake.calls("sendMessage")
+    assert [c.params["chat_id"] for c in notices] == [DEFAULT_GROUP_CHAT_ID, -1005550001]
+    locales = homeroom.engine.locales
+    group = notices[0].params
+    assert html.unescape(group["text"]) == locales.text("es", GROUP_TEXT)  # the sender's language
+    assert buttons(group) == [[{"text": locales.text("es", GROUP_BUTTON),
+                                "url": "https://t.me/HomeroomTestBot?start=hello"}]]
+    assert channel.outcomes == {"group_notice": 2, "ignored_group": 2}
+    assert await homeroom.db.run(lambda c: c.execute("SELECT COUNT(*) FROM families").fetchone()[0]) == 0
+    # remembered across restarts
+    fake.push_update(fake.message_update("anyone?", chat_type="group", user_id=10))
+    async with running(tg_settings, homeroom) as channel:
+        await settle(channel, 1)
+    assert len(fake.calls("sendMessage")) == 2 and channel.outcomes == {"ignored_group": 1}
+
+
+async def test_media_gets_a_polite_text_only_reply_in_the_familys_language(fake, tg_settings, homeroom):
+    locales = homeroom.engine.locales
+    fake.push_update(fake.photo_update(caption="permiso firmado", language_code="es"))
+    # a family that chose Vietnamese is answered in Vietnamese, whatever its app's language
+    now = utcnow().isoformat()
+    await homeroom.db.transact(families.create, "telegram", "555", "555", "Lan", "vi", "explicit", now)
+    voice = fake.message_update("", user_id=555, language_code="en")
+    del voice["message"]["text"]
+    voice["message"]["voice"] = {"file_id": "AwACAgIAAxkBAAIB", "file_unique_id": "AgADBwAD", "duration": 3}
+    fake.push_update(voice)
+    async with running(tg_settings, homeroom) as channel:
+        await settle(channel, 2)
+    spanish, vietnamese = locales.text("es", MEDIA_TEXT), locales.text("vi", MEDIA_TEXT)
+    assert spanish != MEDIA_TEXT and vietnamese != MEDIA_TEXT
+    assert [html.unescape(p["text"]) for p in fake.sent(DEFAULT_USER_ID)] == [spanish]
+    assert [html.unescape(p["text"]) for p in fake.sent(555)] == [vietnamese]
+    assert channel.outcomes == {"media": 2}
+
+
+async def test_an_unhandled_inbox_row_is_handled_at_start_once(fake, tg_settings):
+    raw = fake.message_update("What time does school start?", update_id=41)
+    homeroom = await start(tg_settings)
+    try:
+        await homeroom.db.transact(inbox.record, "telegram", [(41, str(DEFAULT_USER_ID), json.dumps(raw))],
+                                   utcnow().isoformat())
+    finally:
+        await homeroom.close()
+    homeroom = await start(tg_settings)  # a fresh process, as after a crash
+    try:
+        async with running(tg_settings, homeroom) as channel:
+            (call,) = await fake.wait_for("sendMessage")  # before polling saw anything
+            assert channel.outcomes == {"replied": 1}
+            fake.push_update(raw)  # Telegram delivers it after all: recognized
+            await settle(channel, 2)
+        assert len(fake.calls("sendMessage")) == 1 and channel.outcomes["duplicate"] == 1
+        assert "8:10" in call.params["text"]
+        assert await homeroom.db.run(inbox.counts, "telegram") == {"unhandled": 0, "handled": 1}
+    finally:
+        await homeroom.close()
+
+
+async def test_a_crash_mid_handler_loses_nothing(fake, tg_settings, monkeypatch):
+    homeroom = await start(tg_settings)
+    try:
+        async def crash(incoming):
+            raise RuntimeError("simulated crash inside the handler")
+        monkeypatch.setattr(homeroom.engine, "handle", crash)
+        update = fake.push_update(fake.message_update("Is the bus late today?"))
+        async with running(tg_settings, homeroom) as channel:
+            await settle(channel, 1)
+        assert channel.outcomes == {"error": 1} and fake.sent() == []
+        assert fake.confirmed_offset > update["update_id"]  # Telegram will never send it again
+        row = await homeroom.db.run(inbox.status, "telegram", update["update_id"])
+        assert row == (None, None)  # recorded, not handled
+    finally:
+        await homeroom.close()
+    monkeypatch.undo()
+    homeroom = await start(tg_settings)
+    try:
+        async with running(tg_settings, homeroom) as channel:
+            await fake.wait_for("sendMessage")
+            await settle(channel, 1)
+        assert len(fake.sent()) == 1 and channel.outcomes == {"replied": 1}
+        assert (await homeroom.db.run(inbox.status, "telegram", update["update_id"]))[1] == "replied"
+    finally:
+        await homeroom.close()
+
+
+async def test_an_update_is_confirmed_only_once_it_is_in_the_inbox(fake, tg_settings, homeroom, monkeypatch):
+    real, attempts = inbox.record, []
+
+    def disk_fails_once(conn, *args):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(conn, *args)
+    monkeypatch.setattr(inbox, "record", disk_fails_once)
+    update = fake.push_update(fake.message_update("/start"))
+    async with running(tg_settings, homeroom) as channel:
+        await fake.wait_for("sendMessage", timeout=10)  # PTB backs off ~1 s, then fetches again
+        await settle(channel, 1)
+    deliveries = [c for c in fake.calls("getUpdates")
+                  if any(u["update_id"] == update["update_id"] for u in c.response.get("result", []))]
+    assert len(deliveries) == 2  # the first fetch was not confirmed: Telegram sent it again
+    assert len(fake.sent()) == 1 and channel.outcomes == {"replied": 1}
+
+
+async def test_logs_one_line_per_update_without_text_or_token(fake, tg_settings, homeroom, caplog):
+    caplog.set_level(logging.INFO)
+    fake.push_update(fake.message_update("My son Tomás is sick today", user_id=123456789))
+    async with running(tg_settings, homeroom) as channel:
+        await fake.wait_for("sendMessage")
+        await settle(channel, 1)
+    ours = [r for r in caplog.records if r.name.startswith("bot")]
+    lines = [r.getMessage() for r in ours if r.getMessage().startswith("telegram.update ")]
+    assert len(lines) == 1
+    assert "latency_ms=" in lines[0] and "chat=12…89" in lines[0] and "123456789" not in lines[0]
+    for record in ours:
+        message = record.getMessage()
+        assert TOKEN not in message and "Tomás" not in message
+
+
+async def test_sigterm_stops_homeroom_run_gracefully(fake, tmp_path):
+    fake.push_update(fake.message_update("/start"))
+    env = cli_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
+                  TELEGRAM_API_FILE_URL=fake.base_file_url)
+    proc = await asyncio.create_subprocess_exec(PYTHON, "-m", "bot", "run", cwd=ROOT, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await fake.wait_for("sendMessage", timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = stderr.decode()
+    assert proc.returncode == 0, log
+    assert "telegram.stopping reason=signal" in log and "telegram.stopped" in log
+    assert TOKEN not in log
+
+
+# ------------------------------------------------------------------ pure parts
+
+
+def test_split_keeps_short_text_whole():
+    assert split_text("Hello & welcome") == ["Hello & welcome"]
+    assert split_text("") == []
+
+
+def test_split_prefers_paragraphs_then_sentences_then_words():
+    para = "First paragraph here. It has two sentences."
+    text = f"{para}\n\n{para}\n\n{para}"
+    assert split_text(text, limit=100, size=len) == [f"{para}\n\n{para}", para]
+    sentences = "One two three. Four five six! Seven eight nine? Ten."
+    assert split_text(sentences, limit=30, size=len) == ["One two three. Four five six!", "Seven eight nine? Ten."]
+    words = "alpha beta gamma delta epsilon zeta eta theta"
+    assert split_text(words, limit=20, size=len) == ["alpha beta gamma", "delta epsilon zeta", "eta theta"]
+    assert split_text("x" * 25, limit=10, size=len) == ["x" * 10, "x" * 10, "x" * 5]
+    cjk = "学校八点开始。" * 10
+    assert all(part.endswith("。") for part in split_text(cjk, limit=30, size=len))
+
+
+def test_split_measures_escaped_utf16_size():
+    ampersands = split_text("&" * 5000)
+    assert len(ampersands) == 7 and all(telegram_size(p) <= 4096 for p in ampersands)
+    emoji = split_text("🙂" * 3000)
+    assert len(emoji) == 2 and all(utf16_len(escape(p)) <= 4096 for p in emoji)
+    assert "".join(emoji) == "🙂" * 3000
+
+
+@hyp_settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab &<.!?\n。🙂")), max_size=400), st.integers(5, 60))
+def test_split_never_exceeds_and_never_loses_text(text, limit):
+    parts = split_text(text, limit=limit)
+    assert all(telegram_size(p) <= limit for p in parts)
+    assert all(p == p.strip() and p for p in parts)
+    assert "".join("".join(parts).split()) == "".join(text.split())
+
+
+def test_keyboard_one_button_per_row_and_skips_oversized_payloads(caplog):
+    markup = keyboard((Choice("Hours", "intent:school_hours"), Choice("Too long", "x" * 65),
+                       Choice("Árabe", "lang:" + "é" * 30)))  # 5 + 60 bytes: too long too
+    assert markup is not None
+    assert [[b.callback_data for b in row] for row in markup.inline_keyboard] == [["intent:school_hours"]]
+    assert sum("telegram.button_skipped" in r.getMessage() for r in caplog.records) == 2
+    assert keyboard(()) is None
+
+
+def test_pacer_allows_a_small_burst_then_one_per_interval():
+    now = [100.0]
+    pacer = ChatPacer(interval=1.0, burst=3, clock=lambda: now[0])
+    assert [pacer.reserve(1) for _ in range(5)] == [0, 0, 0, 1.0, 2.0]
+    assert pacer.reserve(2) == 0  # another chat is not held up
+    now[0] += 10
+    assert pacer.reserve(1) == 0
+    assert ChatPacer(interval=0).reserve(1) == 0  # pacing off
+
+
+async def test_a_refused_token_is_a_configuration_error(fake, tmp_path, caplog):
+    from bot.channels.telegram import run_telegram
+    from bot.config import ConfigError
+
+    wrong = "999:WRONG-token-for-this-test"
+    settings = Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"), "TELEGRAM_BOT_TOKEN": wrong,
+                                  "TELEGRAM_API_BASE_URL": fake.base_url})
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN was refused") as info:
+        await run_telegram(settings)
+    assert wrong not in str(info.value)
+    assert all(wrong not in r.getMessage() for r in caplog.records)
+
+
+async def test_staff_reply_reaches_the_telegram_family_through_the_outbox(tmp_path):
+    """The hand-off loop closes on Telegram: a reply from `homeroom tickets reply` (the outbox)
+    is delivered to the family's chat by the channel's outbox sender."""
+    from bot.app import start
+    from bot.channels.telegram.channel import build_channel, register_outbox
+    from bot.config import Settings
+    from bot.storage import tickets as ticket_store
+    from fakes.telegram_api import FakeBotAPI
+
+    async with FakeBotAPI() as fake:
+        settings = Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"), "TELEGRAM_BOT_TOKEN": fake.token,
+                                      "TELEGRAM_API_BASE_URL": fake.base_url,
+                                      "TELEGRAM_API_FILE_URL": fake.base_file_url})
+        homeroom = await start(settings)
+        channel = build_channel(settings, homeroom)
+        await channel.start()
+        try:
+            register_outbox(homeroom, channel)
+            fake.push_update(fake.message_update("/human", chat_id=4242, user_id=4242))
+            await fake.wait_for("sendMessage", count=1)
+            for _ in range(50):
+                open_tickets = await homeroom.db.run(ticket_store.list_open)
+                if open_tickets:
+                    break
+                await asyncio.sleep(0.05)
+            await homeroom.handoff.reply(open_tickets[0].id, "ms.adams", "We will call you at 3 <today> & tomorrow.")
+            await homeroom.delivery.run_once()
+            await homeroom.delivery.run_once()  # nothing left: delivered once
+            relayed = [m for m in fake.sent(4242) if "We will call" in html.unescape(m["text"])]
+            assert len(relayed) == 1
+            assert html.unescape(relayed[0]["text"]) == "We will call you at 3 <today> & tomorrow."
+        finally:
+            await channel.stop()
+            await homeroom.close()
