@@ -22,10 +22,40 @@ DEFAULT_MENU = ("report_absence", "school_hours", "transportation_bus", "lunch_m
                 "school_calendar", "talk_to_human")
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+_SLACK_CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_MENTION_RE = re.compile(r"^<(!subteam\^[A-Z0-9]+|!here|!channel|@[UW][A-Z0-9]+)(\|[^<>]*)?>$")
 
 
 class ConfigError(ValueError):
     """A setting is wrong: the message names it and says what is allowed."""
+
+
+@dataclass(frozen=True)
+class SlackProfile:
+    """The school profile's [slack] table: where tickets go and who may answer them."""
+
+    default_channel: str
+    urgent_channel: str | None = None
+    urgent_mention: str | None = None          # e.g. "<!subteam^S123>" (a user group)
+    channels: Mapping[str, str] = field(default_factory=dict)   # topic -> channel id
+    staff: tuple[str, ...] = ()                # user ids allowed besides channel members
+    note_prefix: str = "note:"
+    first_response_minutes: int = 30
+    auto_resume_hours: int = 48                # 0: never resume on its own
+
+    def channel_for(self, topic: str, priority: str) -> str:
+        if priority == "urgent" and self.urgent_channel:
+            return self.urgent_channel
+        return self.channels.get(topic, self.default_channel)
+
+    @property
+    def triage_channels(self) -> tuple[str, ...]:
+        """Every channel a ticket can be posted to (their members are staff)."""
+        found = [self.default_channel, *self.channels.values()]
+        if self.urgent_channel:
+            found.append(self.urgent_channel)
+        return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
@@ -42,6 +72,7 @@ class SchoolProfile:
     menu: tuple[str, ...] = DEFAULT_MENU
     # Never machine-translated: program and product names, the school's own names.
     glossary: tuple[str, ...] = ()
+    slack: SlackProfile | None = None  # None: the profile has no [slack] table
 
     @property
     def name(self) -> str:
@@ -61,13 +92,18 @@ class Settings:
     school_profile_path: Path
     intents_dir: Path
     locales_dir: Path
+    signups_dir: Path = REPO_ROOT / "sample_school" / "signups"
     log_level: str = "INFO"
     log_format: str = "kv"
     translation: str = "auto"
     telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_api_file_url: str = "https://api.telegram.org/file/bot"
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    slack_listen: str = "127.0.0.1:3000"   # HTTP mode (no SLACK_APP_TOKEN): host:port for Slack's requests
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -96,18 +132,84 @@ class Settings:
             ).expanduser(),
             intents_dir=Path(get("HOMEROOM_INTENTS_DIR", str(REPO_ROOT / "intents"))).expanduser(),
             locales_dir=Path(get("HOMEROOM_LOCALES_DIR", str(REPO_ROOT / "locales"))).expanduser(),
+            signups_dir=Path(get("HOMEROOM_SIGNUPS_DIR", str(REPO_ROOT / "sample_school" / "signups"))).expanduser(),
             log_level=log_level,
             log_format=log_format,
             telegram_token=get("TELEGRAM_BOT_TOKEN"),
+            telegram_api_base_url=get("TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot"),
+            telegram_api_file_url=get("TELEGRAM_API_FILE_URL", "https://api.telegram.org/file/bot"),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_api_url=_slack_api_url(get("SLACK_API_URL", "https://slack.com/api/")),
+            slack_listen=_listen_address(get("SLACK_LISTEN", "127.0.0.1:3000")),
         )
 
     def secrets(self) -> list[str]:
         """Values that must never be printed (the log filter masks them)."""
         return [s for s in (self.telegram_token, self.slack_bot_token,
                             self.slack_signing_secret, self.slack_app_token) if s]
+
+
+def _slack_api_url(url: str) -> str:
+    if not url.startswith(("https://", "http://")):
+        raise ConfigError(f"SLACK_API_URL={url!r}: write a URL such as https://slack.com/api/")
+    return url if url.endswith("/") else url + "/"
+
+
+def _listen_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"SLACK_LISTEN={value!r}: write it as HOST:PORT, e.g. 127.0.0.1:3000 or 0.0.0.0:3000")
+    return f"{host or '0.0.0.0'}:{port}"
+
+
+def _load_slack(path: Path, raw: object) -> SlackProfile | None:
+    """The [slack] table (absent: None). Channel and user ids, not names: Slack's events carry ids."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [slack] must be a table")
+    known = {"default_channel", "urgent_channel", "urgent_mention", "channels", "staff", "note_prefix",
+             "first_response_minutes", "auto_resume_hours"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{path}: [slack] {', '.join(unknown)}: unknown key(s); allowed are {', '.join(sorted(known))}")
+
+    def channel(key: str, value: object) -> str:
+        if not isinstance(value, str) or not _SLACK_CHANNEL_RE.match(value):
+            raise ConfigError(f"{path}: [slack] {key} = {value!r}: write the channel's id (e.g. C0123ABCD; "
+                              "in Slack: channel details, at the bottom), not its name")
+        return value
+
+    if "default_channel" not in raw:
+        raise ConfigError(f"{path}: [slack] default_channel is required (the channel id where tickets go)")
+    default_channel = channel("default_channel", raw["default_channel"])
+    urgent_channel = channel("urgent_channel", raw["urgent_channel"]) if "urgent_channel" in raw else None
+    mention = raw.get("urgent_mention")
+    if mention is not None:
+        if not isinstance(mention, str) or not mention.split() or \
+                not all(_SLACK_MENTION_RE.match(m) for m in mention.split()):
+            raise ConfigError(f"{path}: [slack] urgent_mention = {mention!r}: write Slack mentions such as "
+                              "\"<!subteam^S0123ABCD>\" (a user group), \"<@U0123ABCD>\" or \"<!here>\"")
+    topics = raw.get("channels", {})
+    if not isinstance(topics, dict):
+        raise ConfigError(f"{path}: [slack] channels must be a table of topic = \"channel id\"")
+    channels = {str(topic): channel(f"channels.{topic}", cid) for topic, cid in topics.items()}
+    staff = raw.get("staff", [])
+    if not isinstance(staff, list) or not all(isinstance(u, str) and _SLACK_USER_RE.match(u) for u in staff):
+        raise ConfigError(f"{path}: [slack] staff must be a list of Slack user ids (e.g. [\"U0123ABCD\"])")
+    prefix = raw.get("note_prefix", "note:")
+    if not isinstance(prefix, str) or not prefix.strip():
+        raise ConfigError(f"{path}: [slack] note_prefix must be non-empty text (e.g. \"note:\")")
+    numbers = {}
+    for key, default in (("first_response_minutes", 30), ("auto_resume_hours", 48)):
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{path}: [slack] {key} = {value!r}: write a whole number, 0 or more (0: off)")
+        numbers[key] = value
+    return SlackProfile(default_channel=default_channel, urgent_channel=urgent_channel, urgent_mention=mention,
+                        channels=channels, staff=tuple(staff), note_prefix=prefix.strip(), **numbers)
 
 
 def load_school_profile(path: Path) -> SchoolProfile:
@@ -191,4 +293,5 @@ def load_school_profile(path: Path) -> SchoolProfile:
         default_language=default_language,
         office_hours=office_hours,
         holidays=frozenset(holidays),
+        slack=_load_slack(path, raw.get("slack")),
     )

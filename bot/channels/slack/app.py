@@ -1,0 +1,294 @@
+"""The Slack side of Homeroom: the bolt `AsyncApp`, the outbox sender, the ticket clock, and
+how they run (Socket Mode with SLACK_APP_TOKEN, else HTTP on SLACK_LISTEN).
+
+    homeroom = await bot.app.start(settings)
+    slack = SlackStaff(settings, homeroom)      # registers the "staff" outbox sender
+    await slack.start()                          # auth.test, then Socket Mode or the HTTP server
+    ...                                          # homeroom.delivery.run(stop) delivers the outbox
+    await slack.stop()
+
+`run_slack(settings)` does all of that until SIGTERM/SIGINT (and runs Telegram in the same
+process when TELEGRAM_BOT_TOKEN is set); `serve_slack(settings, homeroom, stop)` runs Slack on a
+Homeroom another runner already started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import office_hours
+from bot.channels.slack import listeners
+from bot.channels.slack.sender import SlackSender
+from bot.config import ConfigError, SchoolProfile, Settings, SlackProfile
+from bot.handoff import STAFF_CHANNEL, Handoff, staff_target
+from bot.storage import Database, outbox, tickets
+
+log = logging.getLogger("bot.slack")
+
+EVENTS_PATH = "/slack/events"
+AUTO_RESUMER = "Homeroom (no staff activity)"
+STAFF_KINDS = ("staff", "note", "claimed", "open", "resolved")
+
+
+def slack_profile(profile: SchoolProfile) -> SlackProfile:
+    if profile.slack is None:
+        raise ConfigError(f"{profile.path}: Slack is configured (SLACK_BOT_TOKEN) but the school profile has no "
+                          "[slack] table; add one with default_channel = \"C…\" (see sample_school/school.toml)")
+    return profile.slack
+
+
+def build_client(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """The Web API client: SLACK_BOT_TOKEN, SLACK_API_URL, one in-client retry on HTTP 429.
+    Pass a `session` to keep connections open between calls (without one, slack_sdk opens a new
+    connection, and a new TLS handshake, for every request)."""
+    return AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, session=session,
+                          retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
+
+
+def build_app(settings: Settings, client: AsyncWebClient | None = None) -> AsyncApp:
+    """The bolt app; request signatures are verified (5-minute window, bolt's default) in HTTP mode."""
+    if not settings.slack_bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN is not set")
+    if not settings.slack_app_token and not settings.slack_signing_secret:
+        raise ConfigError("Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode, "
+                          "which needs no public URL)")
+    return AsyncApp(client=client or build_client(settings), signing_secret=settings.slack_signing_secret or "",
+                    name="homeroom")
+
+
+class TicketClock:
+    """Once a minute: one reminder in the thread of a ticket nobody answered within
+    `first_response_minutes` (only while the office is open, or for urgent tickets), and the bot
+    takes the family back after `auto_resume_hours` with no staff activity."""
+
+    def __init__(self, db: Database, handoff: Handoff, profile: SchoolProfile, slack: SlackProfile,
+                 clock: Callable[[], datetime], wake: Callable[[], None] = lambda: None) -> None:
+        self.db, self.handoff, self.profile, self.slack, self.clock, self.wake = db, handoff, profile, slack, clock, wake
+
+    async def check_once(self) -> tuple[int, int]:
+        """Returns (reminders queued, tickets given back to the bot)."""
+        now = self.clock()
+        reminded = await self._remind(now) if self.slack.first_response_minutes else 0
+        resumed = await self._resume(now) if self.slack.auto_resume_hours else 0
+        if reminded or resumed:
+            self.wake()
+        return reminded, resumed
+
+    async def _remind(self, now: datetime) -> int:
+        minutes = self.slack.first_response_minutes
+        cutoff = (now - timedelta(minutes=minutes)).isoformat()
+        office_open = office_hours.is_open(self.profile, now)
+
+        def work(conn, stamp):
+            due = conn.execute(
+                "SELECT t.id, t.priority FROM tickets t WHERE t.status != 'resolved' AND t.first_response_at IS NULL"
+                " AND t.staff_ref IS NOT NULL AND t.created_at <= ? AND NOT EXISTS (SELECT 1 FROM ticket_events e"
+                " WHERE e.ticket_id = t.id AND e.kind = 'reminder')", (cutoff,)).fetchall()
+            count = 0
+            for ticket_id, priority in due:
+                if not office_open and priority != "urgent":
+                    continue  # after hours: remind when the office opens
+                tickets.add_event(conn, ticket_id, "reminder", "homeroom", f"no staff reply after {minutes} minutes",
+                                  stamp)
+                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_reminder", {"minutes": minutes},
+                           stamp, ticket_id=ticket_id)
+                count += 1
+            return count
+
+        return await self.db.transact(work, now.isoformat())
+
+    async def _resume(self, now: datetime) -> int:
+        cutoff = (now - timedelta(hours=self.slack.auto_resume_hours)).isoformat()
+        marks = ",".join("?" * len(STAFF_KINDS))
+        rows = await self.db.run(lambda conn: conn.execute(
+            f"SELECT t.id FROM tickets t WHERE t.status != 'resolved' AND COALESCE((SELECT MAX(e.created_at)"
+            f" FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind IN ({marks})), t.created_at) <= ?",
+            (*STAFF_KINDS, cutoff)).fetchall())
+        resumed = 0
+        for (ticket_id,) in rows:
+            try:
+                await self.handoff.resolve(ticket_id, AUTO_RESUMER)
+                resumed += 1
+                log.info("slack.auto_resumed ticket=%s hours=%s", ticket_id, self.slack.auto_resume_hours)
+            except Exception as exc:  # resolved meanwhile, or gone
+                log.info("slack.auto_resume_skipped ticket=%s reason=%s", ticket_id, exc)
+        return resumed
+
+    async def run(self, stop: asyncio.Event, interval: float = 60.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.check_once()
+            except Exception:
+                log.exception("slack.clock_error")
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except asyncio.TimeoutError:
+                pass
+
+
+class SlackStaff:
+    """Slack for staff over a started Homeroom: the app, listeners, outbox sender and clock.
+
+    `pace`: seconds between posts to one Slack channel (0: off). `clock`: the time source for
+    reminders, stats and notices (default: the outbox's; tests pass a fake one)."""
+
+    def __init__(self, settings: Settings, homeroom, *, client: AsyncWebClient | None = None,
+                 pace: float = 1.0, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings, self.homeroom = settings, homeroom
+        self.slack = slack_profile(homeroom.profile)
+        self._session = None
+        if client is None:  # ours: one connection pool for every call (closed by close())
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            client = build_client(settings, self._session)
+        self.client = client
+        self.app = build_app(settings, self.client)
+        self.clock = clock or (lambda: homeroom.delivery.clock())
+        base = homeroom.handoff
+        if base.note_prefix == self.slack.note_prefix.lower():
+            self.handoff = base
+        else:  # the profile's prefix (bot.app.start builds the shared Handoff with the default)
+            self.handoff = Handoff(homeroom.db, base.localizer, homeroom.profile, clock=lambda: base.clock(),
+                                   note_prefix=self.slack.note_prefix)
+        self.directory = listeners.StaffDirectory(self.client, self.slack)
+        self.sender = SlackSender(self.client, homeroom.db, self.slack, homeroom.catalog, pace=pace,
+                                  wake=homeroom.delivery.wake)
+        self.ticket_clock = TicketClock(homeroom.db, self.handoff, homeroom.profile, self.slack, self.clock,
+                                        homeroom.delivery.wake)
+        listeners.register(self.app, listeners.Staffing(
+            db=homeroom.db, handoff=self.handoff, profile=homeroom.profile, slack=self.slack,
+            directory=self.directory, client=self.client, wake=homeroom.delivery.wake, clock=self.clock))
+        homeroom.delivery.register(STAFF_CHANNEL, self.sender, accepts=self.sender.accepts)
+        self._socket = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def mode(self) -> str:
+        return "socket" if self.settings.slack_app_token else "http"
+
+    async def check_token(self) -> dict:
+        """auth.test: a refused token is a configuration error, not a crash."""
+        try:
+            answer = await self.client.auth_test()
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+                raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({error}); copy the Bot User OAuth "
+                                  "Token (xoxb-…) from your app's OAuth & Permissions page") from None
+            raise
+        return answer.data if isinstance(answer.data, dict) else {}
+
+    async def start(self) -> None:
+        me = await self.check_token()
+        if self.settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+            await self._socket.connect_async()
+        else:
+            host, _, port = self.settings.slack_listen.rpartition(":")
+            server = self.app.server(port=int(port), path=EVENTS_PATH, host=host)
+            self._runner = web.AppRunner(server.web_app, access_log=None)
+            await self._runner.setup()
+            await web.TCPSite(self._runner, host, int(port)).start()
+        log.info("slack.started mode=%s bot=%s team=%s listen=%s", self.mode, me.get("user_id"), me.get("team_id"),
+                 self.settings.slack_listen if self.mode == "http" else "-")
+
+    async def stop(self) -> None:
+        """Stop listening (Socket Mode or HTTP) and close our connections to Slack. The
+        outbox worker is the caller's to stop (before this, if it should finish its round)."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.close()
+        log.info("slack.stopped posted=%d", self.sender.posted)
+
+    async def close(self) -> None:
+        await self.sender.close()
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
+async def serve_slack(settings: Settings, homeroom, stop: asyncio.Event, *, pace: float = 1.0) -> int:
+    """Run Slack for staff on an already started Homeroom until `stop` is set: the listeners
+    (Socket Mode or HTTP), the outbox worker, the ticket clock. Returns an exit code."""
+    slack = SlackStaff(settings, homeroom, pace=pace)
+    try:
+        await slack.start()
+    except BaseException:
+        await slack.stop()
+        raise
+    tasks = [asyncio.ensure_future(homeroom.delivery.run(stop)), asyncio.ensure_future(slack.ticket_clock.run(stop))]
+    try:
+        await stop.wait()
+        return 0
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)  # the worker finishes its round first
+        await slack.stop()
+
+
+async def run_slack(settings: Settings) -> int:
+    """`homeroom run` with SLACK_BOT_TOKEN: Slack for staff (and Telegram for families when
+    TELEGRAM_BOT_TOKEN is set) until SIGTERM/SIGINT, then a graceful stop."""
+    from bot.app import start
+
+    homeroom = await start(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    telegram = None
+    try:
+        slack_profile(homeroom.profile)  # a missing [slack] table stops us before anything connects
+        if settings.telegram_token:
+            telegram = await _start_telegram(settings, homeroom)
+        return await serve_slack(settings, homeroom, stop)
+    except OSError as exc:  # the listen address is taken, or Slack is unreachable at start
+        print(f"homeroom: Slack could not start ({exc.__class__.__name__}: {exc}); check SLACK_LISTEN "
+              f"({settings.slack_listen}) and SLACK_API_URL ({settings.slack_api_url})", file=sys.stderr)
+        return 1
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        if telegram is not None:
+            await telegram.stop()
+        await homeroom.close()
+
+
+async def _start_telegram(settings: Settings, homeroom):
+    """Families on Telegram in the same process; staff replies reach them through the outbox."""
+    from bot.channels.telegram import CHANNEL, SendFailed, build_channel
+    from bot.core.messages import Outgoing
+
+    channel = build_channel(settings, homeroom)
+
+    async def deliver(item: outbox.Item) -> None:
+        p = item.payload
+        reply = Outgoing(CHANNEL, item.target, str(p.get("text") or ""), language=str(p.get("language") or "en"),
+                         machine_translated=bool(p.get("machine")))
+        try:
+            await channel.deliver(item.target, reply)
+        except SendFailed as exc:
+            if not exc.permanent:
+                raise
+            log.warning("telegram.outbox_undeliverable id=%s reason=%s", item.id, exc.reason)
+
+    homeroom.delivery.register(CHANNEL, deliver)
+    await channel.start()
+    return channel

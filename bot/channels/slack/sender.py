@@ -1,0 +1,280 @@
+"""The outbox sender for channel "staff": tickets and their threads in Slack.
+
+`Delivery` calls `SlackSender(item)` for each pending row, in order per ticket, and marks it sent
+when the call returns. Kinds (written by the engine, `bot.handoff` and our ticket clock):
+
+- `ticket_new` → one `chat.postMessage` to the topic's channel (urgent: the urgent channel, with
+  the configured mention); its "<channel>:<ts>" is stored as the ticket's `staff_ref` at once.
+  A row whose ticket already has a `staff_ref` was posted before a crash: it is not posted again.
+- `ticket_update` → `chat.update` of that message (status, who, when); a ticket that turned urgent
+  outside the urgent channel also gets a pointer posted there, with the mention.
+- `ticket_thread`, `ticket_context`, `ticket_reminder` → `chat.postMessage` in the thread.
+
+Errors: no `staff_ref` yet → `RetryLater`; HTTP 429 → `RetryLater(after=Retry-After)` (the client
+already waited out one 429 itself); 5xx, network, timeouts → `RetryLater` and a circuit breaker:
+while it is open, `accepts()` says no and Delivery leaves every row alone (no request, no attempt
+counted), and a probe (`auth.test` after 1 s, doubling up to 15 s) closes it when Slack answers
+again, then wakes Delivery. So an outage costs one cheap request per window, not one per pending
+ticket, no row uses up its attempts however long it lasts (the outbox gives a row up after 50),
+and delivery resumes within ~15 s of Slack's return. Any other Slack error (e.g.
+`channel_not_found`) is raised, and Delivery retries it with backoff.
+Posts to one Slack channel are paced (~1 per second by default, Slack's own limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channels.slack import blocks
+from bot.config import SlackProfile
+from bot.delivery import RetryLater
+from bot.storage import Database, families, outbox, tickets
+from bot.understanding.catalog import Catalog
+from bot.understanding.language import ENGLISH_NAMES
+
+log = logging.getLogger("bot.slack")
+
+TURNS = 6           # earlier messages shown on a new ticket
+HINTS = {"not_in_channel": "invite the Homeroom app to the channel",
+         "channel_not_found": "check the channel ids in the school profile's [slack] table, and invite the app",
+         "is_archived": "the channel is archived; pick another in the school profile",
+         "missing_scope": "add the missing scope under OAuth & Permissions and reinstall the app",
+         "invalid_auth": "SLACK_BOT_TOKEN is wrong or was revoked"}
+KINDS = ("ticket_new", "ticket_update", "ticket_thread", "ticket_context", "ticket_reminder")
+
+
+class ChannelPacer:
+    """At most one post per `interval` seconds to each Slack channel (0: off)."""
+
+    def __init__(self, interval: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval, self.clock = interval, clock
+        self._next: dict[str, float] = {}
+
+    async def wait(self, channel: str) -> None:
+        if self.interval <= 0:
+            return
+        now = self.clock()
+        ready = self._next.get(channel, now)
+        if ready > now:
+            await asyncio.sleep(ready - now)
+        self._next[channel] = max(ready, now) + self.interval
+
+
+class SlackSender:
+    """`pace`: seconds between posts to one channel. `wake`: called when Slack is back (Delivery.wake).
+    `probe_delay`/`max_backoff`: the breaker's first and longest wait between health probes."""
+
+    def __init__(self, client: AsyncWebClient, db: Database, slack: SlackProfile, catalog: Catalog | None = None,
+                 *, pace: float = 1.0, wake: Callable[[], None] = lambda: None, probe_delay: float = 1.0,
+                 max_backoff: float = 15.0) -> None:
+        self.client, self.db, self.slack, self.catalog = client, db, slack, catalog
+        self.pacer = ChannelPacer(pace)
+        self.wake = wake
+        self.probe_delay, self.max_backoff = probe_delay, max_backoff
+        self._probe: asyncio.Future[None] | None = None
+        self.posted = 0
+        self.probes = 0
+
+    def accepts(self, target: str) -> bool:
+        """Delivery asks before each row. While the breaker is open (Slack down) rows are left
+        alone — neither sent nor counted as failed attempts — so however long the outage, no
+        row uses up its attempts (the outbox gives a row up after 50)."""
+        return target.startswith("ticket:") and not self.breaker_open()
+
+    def breaker_open(self) -> bool:
+        return self._probe is not None and not self._probe.done()
+
+    async def close(self) -> None:
+        if self._probe is not None and not self._probe.done():
+            self._probe.cancel()
+            await asyncio.gather(self._probe, return_exceptions=True)
+
+    # -- the outbox entry point -----------------------------------------------------------
+    async def __call__(self, item: outbox.Item) -> None:
+        if item.kind not in KINDS:
+            log.error("slack.unknown_kind id=%s kind=%s (dropped)", item.id, item.kind)
+            return
+        ticket_id = item.ticket_id or _ticket_from_target(item.target)
+        ticket = await self.db.run(tickets.get, ticket_id) if ticket_id else None
+        if ticket is None:  # the family's data was deleted: nothing to show staff
+            log.warning("slack.no_ticket id=%s target=%s (dropped)", item.id, item.target)
+            return
+        if item.kind == "ticket_new":
+            await self._post_ticket(ticket)
+            return
+        if not ticket.staff_ref:
+            raise RetryLater(f"ticket {ticket.id}: its Slack message is not posted yet", after=5.0)
+        channel, _, ts = ticket.staff_ref.partition(":")
+        if item.kind == "ticket_update":
+            await self._update_ticket(ticket, channel, ts, item.payload)
+        elif item.kind == "ticket_thread":
+            p = item.payload
+            urgent = bool(p.get("urgent"))
+            text, body = blocks.thread_message(str(p.get("text") or ""), p.get("translation"),
+                                               _language_name(p.get("language") or ticket.language), urgent,
+                                               self.slack.urgent_mention)
+            await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text, blocks=body,
+                             reply_broadcast=urgent, unfurl_links=False, unfurl_media=False)
+        elif item.kind == "ticket_context":
+            text, body = blocks.context_message(str(item.payload.get("text") or ""))
+            await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text, blocks=body,
+                             unfurl_links=False, unfurl_media=False)
+        elif item.kind == "ticket_reminder":
+            text, body = blocks.reminder_message(int(item.payload.get("minutes") or 0),
+                                                 ticket.priority == "urgent", self.slack.urgent_mention)
+            await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text, blocks=body)
+
+    # -- kinds ------------------------------------------------------------------------------
+    async def _post_ticket(self, ticket: tickets.Ticket) -> None:
+        if ticket.staff_ref:
+            log.info("slack.already_posted ticket=%s ref=%s", ticket.id, ticket.staff_ref)
+            return
+        channel = self.slack.channel_for(ticket.topic, ticket.priority)
+        text, body = blocks.ticket_message(await self.card(ticket))
+        answer = await self._call(channel, "chat_postMessage", channel=channel, text=text, blocks=body,
+                                  unfurl_links=False, unfurl_media=False)
+        ref = f"{answer['channel']}:{answer['ts']}"
+        await self.db.transact(tickets.set_staff_ref, ticket.id, ref)
+        log.info("slack.ticket_posted ticket=%s priority=%s channel=%s", ticket.id, ticket.priority, answer["channel"])
+
+    async def _update_ticket(self, ticket: tickets.Ticket, channel: str, ts: str, payload: dict[str, Any]) -> None:
+        text, body = blocks.ticket_message(await self.card(ticket))
+        try:
+            await self._call(channel, "chat_update", channel=channel, ts=ts, text=text, blocks=body)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("message_not_found", "cant_update_message"):
+                raise
+            # someone deleted the ticket's message: post it again, and its thread continues there
+            log.warning("slack.ticket_message_gone ticket=%s ref=%s (posting it again)", ticket.id, ticket.staff_ref)
+            answer = await self._call(channel, "chat_postMessage", channel=channel, text=text, blocks=body,
+                                      unfurl_links=False, unfurl_media=False)
+            await self.db.transact(tickets.set_staff_ref, ticket.id, f"{answer['channel']}:{answer['ts']}")
+            channel, ts = answer["channel"], answer["ts"]
+        urgent_channel = self.slack.urgent_channel
+        if payload.get("priority") == "urgent" and urgent_channel and urgent_channel != channel:
+            link = None
+            try:
+                link = (await self.client.chat_getPermalink(channel=channel, message_ts=ts)).get("permalink")
+            except SlackApiError as exc:
+                log.warning("slack.permalink_failed ticket=%s error=%s", ticket.id, exc.response.get("error"))
+            text, body = blocks.urgent_pointer(ticket.id, link, self.slack.urgent_mention)
+            await self._call(urgent_channel, "chat_postMessage", channel=urgent_channel, text=text, blocks=body)
+
+    async def card(self, ticket: tickets.Ticket) -> blocks.TicketCard:
+        """The ticket's message content, read from the store in one trip."""
+        def read(conn):
+            family = families.get(conn, ticket.family_id)
+            events = tickets.events(conn, ticket.id)
+            earlier = conn.execute(
+                "SELECT direction, text, translation FROM messages WHERE family_id = ? AND created_at < ?"
+                " ORDER BY id DESC LIMIT ?", (ticket.family_id, ticket.created_at, TURNS)).fetchall()
+            return family, events, earlier[::-1]
+
+        family, events, earlier = await self.db.run(read)
+        first = next((e for e in events if e[0] == "parent"), None)
+        status = next((e for e in reversed(events) if e[0] in ("claimed", "resolved", "open")), None)
+        intent = self.catalog.intents.get(ticket.intent) if self.catalog and ticket.intent else None
+        understood = f"{intent.title} ({ticket.intent})" if intent else ticket.intent
+        reason = "" if ticket.reason == f"intent {ticket.intent}" else ticket.reason
+        language = ticket.language
+        return blocks.TicketCard(
+            ticket_id=ticket.id, topic=ticket.topic, priority=ticket.priority, status=ticket.status,
+            family=family.display_name if family else None, language=language,
+            language_name=_language_name(language), words=first[2] if first else "",
+            english=first[4] if first else None, interpreter=ticket.interpreter, understood=understood,
+            reason=reason,
+            turns=tuple(blocks.Turn("Parent" if d == "in" else "Bot", t, tr if d == "in" else None)
+                        for d, t, tr in earlier),
+            created_at=_parse(ticket.created_at), status_by=status[1] if status else None,
+            status_at=_parse(status[5]) if status else None, note_prefix=self.slack.note_prefix,
+            mention=self.slack.urgent_mention if ticket.priority == "urgent" else None)
+
+    # -- calling Slack ----------------------------------------------------------------------
+    async def _call(self, pace_key: str, method: str, **kwargs: Any):
+        """`client.<method>(**kwargs)`, paced per Slack channel (`pace_key`), errors mapped."""
+        if self.breaker_open():
+            raise RetryLater("Slack is unavailable; waiting for it to come back")
+        await self.pacer.wait(pace_key)
+        try:
+            answer = await getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            if status == 429:
+                after = _retry_after(exc.response.headers)
+                raise RetryLater(f"Slack rate limit on {method}", after=after) from None
+            if status >= 500:
+                self._trip()
+                raise RetryLater(f"Slack answered HTTP {status} on {method}") from None
+            hint = HINTS.get(str(error), "")
+            log.warning("slack.api_error method=%s channel=%s status=%s error=%s%s", method, pace_key, status, error,
+                        f" ({hint})" if hint else "")
+            raise
+        except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            self._trip()
+            raise RetryLater(f"Slack unreachable on {method}: {exc.__class__.__name__}") from None
+        self.posted += 1
+        return answer
+
+    def _trip(self) -> None:
+        """Open the breaker: rows wait while a probe (auth.test, 1 s then doubling up to
+        `max_backoff`) checks whether Slack is back; then the outbox is woken."""
+        if not self.breaker_open():
+            log.warning("slack.unavailable (holding the outbox until Slack answers again)")
+            self._probe = asyncio.ensure_future(self._probe_until_up())
+
+    async def _probe_until_up(self) -> None:
+        delay = self.probe_delay
+        while True:
+            await asyncio.sleep(delay)
+            self.probes += 1
+            try:
+                await self.client.auth_test()
+                break
+            except SlackApiError as exc:
+                if exc.response.status_code < 500 and exc.response.status_code != 429:
+                    break  # Slack answered (an error of ours is not an outage)
+            except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                pass
+            delay = min(self.max_backoff, delay * 2)
+        log.info("slack.available_again probes=%d", self.probes)
+        self._probe = None
+        self.wake()
+
+
+def _retry_after(headers: Any) -> float:
+    for key, value in dict(headers or {}).items():
+        if key.lower() == "retry-after":
+            value = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                break
+    return 1.0
+
+
+def _ticket_from_target(target: str) -> int | None:
+    _, _, number = target.partition(":")
+    return int(number) if number.isdigit() else None
+
+
+def _language_name(code: str) -> str:
+    return ENGLISH_NAMES.get(code, code)
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
