@@ -12,6 +12,7 @@ from bot.core.engine import Engine
 from bot.delivery import Delivery
 from bot.handoff import Handoff
 from bot.i18n import Locales
+from bot.signups import start_signups
 from bot.storage import Database
 from bot.understanding.catalog import Catalog, CatalogError, load_catalog
 from bot.understanding.matcher import Matcher
@@ -72,10 +73,18 @@ async def start(settings: Settings, translator=None) -> Homeroom:
     db = await Database(settings.db_path).open()
     if translator is None:
         translator = await machine_translator(settings, profile)
-    engine = Engine(db, catalog, matcher, profile, Locales(settings.locales_dir), translator=translator)
+    locales = Locales(settings.locales_dir)
+    try:
+        signups = await start_signups(db, profile, locales, settings.signups_dir, matcher)
+    except BaseException:
+        await db.close()
+        raise
+    engine = Engine(db, catalog, matcher, profile, locales, translator=translator, flows=signups.flows())
     # the first message should not pay for loading the language models
     _background.add(asyncio.get_running_loop().run_in_executor(None, engine.detector.warm))
-    handoff = Handoff(db, engine.localizer, profile)
+    handoff = Handoff(db, engine.localizer, profile,
+                      note_prefix=profile.slack.note_prefix if profile.slack else "note:")
     delivery = Delivery(db)
     engine.on_outbox = delivery.wake
+    signups.on_outbox = delivery.wake
     return Homeroom(settings, profile, catalog, matcher, db, engine, translator, handoff, delivery)

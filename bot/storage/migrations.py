@@ -129,6 +129,87 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             PRIMARY KEY (channel, chat_id)
         );
     """),
+    (7, "sign-ups", """
+        CREATE TABLE signup_opportunities (
+            id              TEXT PRIMARY KEY,
+            title           TEXT NOT NULL,
+            description     TEXT NOT NULL DEFAULT '',
+            location        TEXT NOT NULL DEFAULT '',
+            requirements    TEXT NOT NULL DEFAULT '[]',
+            who_may_sign_up TEXT,
+            bring           TEXT,
+            source          TEXT,
+            active          INTEGER NOT NULL DEFAULT 1,
+            updated_at      TEXT NOT NULL
+        );
+        CREATE TABLE signup_shifts (
+            id              INTEGER PRIMARY KEY,
+            opportunity_id  TEXT NOT NULL REFERENCES signup_opportunities(id),
+            key             TEXT NOT NULL,
+            starts_at       TEXT NOT NULL,
+            ends_at         TEXT NOT NULL,
+            tz              TEXT NOT NULL,
+            capacity        INTEGER NOT NULL CHECK (capacity >= 0),
+            active          INTEGER NOT NULL DEFAULT 1,
+            UNIQUE (opportunity_id, key)
+        );
+        CREATE TABLE conference_teachers (
+            id          TEXT PRIMARY KEY,
+            name        TEXT NOT NULL,
+            class_name  TEXT NOT NULL DEFAULT '',
+            room        TEXT,
+            video_link  TEXT,
+            languages   TEXT NOT NULL DEFAULT '["en"]',
+            source      TEXT,
+            active      INTEGER NOT NULL DEFAULT 1,
+            updated_at  TEXT NOT NULL
+        );
+        CREATE TABLE conference_slots (
+            id          INTEGER PRIMARY KEY,
+            teacher_id  TEXT NOT NULL REFERENCES conference_teachers(id),
+            key         TEXT NOT NULL,
+            starts_at   TEXT NOT NULL,
+            ends_at     TEXT NOT NULL,
+            tz          TEXT NOT NULL,
+            active      INTEGER NOT NULL DEFAULT 1,
+            UNIQUE (teacher_id, key)
+        );
+        CREATE INDEX conference_slots_by_teacher ON conference_slots (teacher_id, starts_at);
+        CREATE TABLE signup_bookings (
+            id              INTEGER PRIMARY KEY,
+            family_id       INTEGER NOT NULL REFERENCES families(id) ON DELETE CASCADE,
+            kind            TEXT NOT NULL CHECK (kind IN ('volunteer', 'conference')),
+            shift_id        INTEGER REFERENCES signup_shifts(id),
+            slot_id         INTEGER REFERENCES conference_slots(id),
+            teacher_id      TEXT REFERENCES conference_teachers(id),
+            name            TEXT NOT NULL,
+            language        TEXT NOT NULL,
+            status          TEXT NOT NULL CHECK (status IN ('confirmed', 'waitlisted', 'cancelled')),
+            position        INTEGER,
+            created_at      TEXT NOT NULL,
+            updated_at      TEXT NOT NULL,
+            promoted_at     TEXT,
+            cancelled_at    TEXT,
+            idempotency_key TEXT UNIQUE,
+            CHECK ((kind = 'volunteer' AND shift_id IS NOT NULL AND slot_id IS NULL)
+                   OR (kind = 'conference' AND slot_id IS NOT NULL AND teacher_id IS NOT NULL
+                       AND shift_id IS NULL)),
+            CHECK ((status = 'waitlisted') = (position IS NOT NULL))
+        );
+        CREATE UNIQUE INDEX signup_bookings_family_shift ON signup_bookings (family_id, shift_id)
+            WHERE kind = 'volunteer' AND status != 'cancelled';
+        CREATE UNIQUE INDEX signup_bookings_family_teacher ON signup_bookings (family_id, teacher_id)
+            WHERE kind = 'conference' AND status != 'cancelled';
+        CREATE UNIQUE INDEX signup_bookings_slot ON signup_bookings (slot_id)
+            WHERE kind = 'conference' AND status != 'cancelled';
+        CREATE INDEX signup_bookings_by_shift ON signup_bookings (shift_id, status, position);
+        CREATE INDEX signup_bookings_by_family ON signup_bookings (family_id, status);
+        CREATE TABLE signup_reminders (
+            booking_id  INTEGER PRIMARY KEY REFERENCES signup_bookings(id) ON DELETE CASCADE,
+            sent_at     TEXT NOT NULL,
+            outbox_id   INTEGER
+        );
+    """),
 ]
 
 MIGRATIONS.sort(key=lambda m: m[0])  # kept in version order whatever order steps were added in

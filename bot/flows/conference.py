@@ -1,0 +1,404 @@
+"""Parent–teacher conference booking, with buttons only (never a typed date): teacher → day →
+free time (pages of buttons) → confirm → confirmation with a calendar file.
+
+One booking per family per teacher: picking a teacher the family already has a conference
+with offers to move it, and the move frees the old slot in the same transaction as it takes
+the new one (`booking.book_slot(reschedule=True)`). The family's language is recorded on the
+booking; when the teacher does not speak it, the family is told an interpreter will be
+arranged and staff lists show "interpreter: <language>".
+
+State: `turn.state.step` is teachers | has_booking | days | slots | confirm; the picks live in
+`turn.state.data["conference"]` (teacher, day, slot, token, resched, page, tpage).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.core.dialog import Turn
+from bot.core.localize import Text
+from bot.i18n import N_
+from bot.signups import booking, ics, store
+from bot.signups import flowkit as kit
+from bot.signups import text as fmt
+from bot.understanding.normalize import normalize
+
+KEY = "conference"
+PER_PAGE = 8
+
+TEACHERS = N_("Which teacher would you like to meet? Pick your child's teacher:")
+NO_TEACHERS = N_("There are no parent–teacher conference times open right now. Please check again later, "
+                 "or call the office.")
+TEACHER_LABEL = N_("{teacher} · {class_name}")
+TEACHER_MINE = N_("✓ {teacher} · {class_name}")
+TEACHER_GONE = N_("Sorry, conferences with that teacher are no longer offered.")
+TEACHER_NO_TIMES = N_("Sorry, {teacher} has no free conference times left. Please call the office to find "
+                      "another time.")
+HAS_BOOKING = N_("You already have a conference with {teacher} on {when}. Would you like to move it to another time?")
+MOVE = N_("Pick a new time")
+KEEP = N_("Keep my time")
+KEPT = N_("OK, your conference with {teacher} stays on {when}.")
+DAYS = N_("Conferences with {teacher} ({class_name}). Pick a day:")
+DAY_LABEL = N_("{day} · {count} free")
+SLOTS = N_("Free times with {teacher} on {day}. Pick one:")
+SLOT_TAKEN = N_("Sorry, that time was just booked by another family. Here are the times still free:")
+SLOT_PAST = N_("Sorry, that time has already passed. Here are the times still free:")
+SLOT_GONE = N_("Sorry, that time is no longer offered. Here are the times still free:")
+CHECK = N_("Please check your conference:\n\n👩‍🏫 {teacher} ({class_name})\n🗓 {when}\n📍 {place}\n👤 {name}"
+           "\n🌐 {language}{note}")
+NOTE_INTERPRETER = N_("{teacher} does not speak {language}, so the school will arrange an interpreter.")
+NOTE_MOVE = N_("This moves your conference from {when}.")
+CONFIRM = N_("✅ Confirm")
+DONE = N_("Your conference is booked! ✅\n\n👩‍🏫 {teacher} ({class_name})\n🗓 {when}\n📍 {place}{note}\n\n"
+          "A calendar file is attached. To change or cancel, type /mysignups.")
+MOVED = N_("Your conference has been moved. ✅\n\n👩‍🏫 {teacher} ({class_name})\n🗓 {when}\n📍 {place}{note}\n\n"
+           "A calendar file is attached. To change or cancel, type /mysignups.")
+ALREADY = N_("That is already your conference time.")
+STOPPED = N_("OK, I've stopped. Nothing was booked.")
+UNCHANGED = N_("OK, nothing was changed.")
+SUMMARY = N_("Parent–teacher conference with {teacher}")
+ICS_DETAILS = N_("Class: {class_name}\nName: {name}\nLanguage: {language}")
+
+
+class ConferenceFlow:
+    name = "conference"
+
+    def __init__(self, signups) -> None:
+        self.s = signups
+
+    # -- the Flow protocol -----------------------------------------------------------------
+    async def start(self, turn: Turn, arg: str | None = None) -> None:
+        turn.state.flow, turn.state.step = self.name, "teachers"
+        turn.state.data[KEY] = {}
+        if arg:
+            view = await self._view(turn, arg.strip().lower())
+            if view.teacher is not None and view.teacher.active:
+                await self._pick_teacher(turn, view.teacher.id, view)
+                return
+        await self._teachers(turn)
+
+    async def change(self, turn: Turn, item: store.Item) -> None:
+        """Move an existing conference (from /mysignups)."""
+        turn.state.flow = self.name
+        turn.state.data[KEY] = {"teacher": item.booking.teacher_id, "resched": True, "from_mine": True}
+        await self._days(turn)
+
+    async def on_text(self, turn: Turn, text: str) -> bool:
+        if turn.state.flow != self.name:
+            return False
+        meant = kit.word(text)
+        if meant == "cancel":
+            self._quit(turn)
+        elif meant == "back":
+            await self._back(turn)
+        elif turn.state.step == "teachers" and (teacher_id := await self._teacher_named(turn, text)):
+            await self._pick_teacher(turn, teacher_id)
+        elif kit.new_question(self.s, turn, text):
+            kit.leave(turn, KEY)  # nothing is held: the engine answers the new question
+            return False
+        else:
+            turn.say(kit.USE_BUTTONS)
+            await self._show(turn)
+        return True
+
+    async def _teacher_named(self, turn: Turn, text: str) -> str | None:
+        """A typed teacher name or class ('rivera', 'kindergarten') that fits exactly one teacher."""
+        wanted = normalize(text)
+        if len(wanted) < 3:
+            return None
+        rows, mine = await self._db.run(store.teacher_list, kit.now_iso(turn), turn.family.id)
+        hits = [t.id for t, free in rows if (free or t.id in mine) and (
+            wanted in normalize(t.name) or wanted == normalize(t.class_name) or wanted in normalize(t.name).split())]
+        return hits[0] if len(hits) == 1 else None
+
+    async def on_payload(self, turn: Turn, payload: str) -> bool:
+        action, value = kit.split(payload)
+        if action == "start":
+            await self.start(turn)
+            return True
+        if turn.state.flow != self.name or KEY not in turn.state.data:
+            return False
+        if action == "quit":
+            self._quit(turn)
+        elif action == "back":
+            await self._back(turn)
+        elif action == "tpage":
+            await self._teachers(turn, kit.as_int(value) or 0)
+        elif action == "t":
+            await self._pick_teacher(turn, value)
+        elif action == "resched":
+            self._data(turn)["resched"] = True
+            await self._days(turn)
+        elif action == "keep":
+            await self._keep(turn)
+        elif action == "d":
+            await self._pick_day(turn, value)
+        elif action == "sp":
+            await self._slots(turn, kit.as_int(value) or 0)
+        elif action == "s":
+            await self._pick_slot(turn, kit.as_int(value))
+        elif action == "confirm":
+            await self._confirm(turn, value)
+        else:
+            return False
+        return True
+
+    # -- steps -------------------------------------------------------------------------------
+    @property
+    def _db(self):
+        return self.s.db
+
+    def _data(self, turn: Turn) -> dict:
+        return turn.state.data.setdefault(KEY, {})
+
+    async def _show(self, turn: Turn) -> None:
+        step, data = turn.state.step, self._data(turn)
+        if step == "has_booking":
+            await self._pick_teacher(turn, data.get("teacher", ""))
+        elif step == "days":
+            await self._days(turn)
+        elif step == "slots":
+            await self._slots(turn, data.get("page", 0))
+        elif step == "confirm":
+            await self._check(turn)
+        else:
+            await self._teachers(turn, data.get("tpage", 0))
+
+    async def _teachers(self, turn: Turn, number: int = 0) -> None:
+        rows, mine = await self._db.run(store.teacher_list, kit.now_iso(turn), turn.family.id)
+        rows = [(t, free) for t, free in rows if free or t.id in mine]
+        if not rows:
+            kit.leave(turn, KEY)
+            turn.say(NO_TEACHERS, kit.after_choices())
+            return
+        data = self._data(turn)
+        for key in ("teacher", "day", "slot", "token", "resched", "from_mine", "page"):
+            data.pop(key, None)
+        items, number, earlier, later = kit.page(rows, number, PER_PAGE)
+        data["tpage"] = number
+        turn.state.flow, turn.state.step = self.name, "teachers"
+        choices: list = []
+        for teacher, free in items:
+            values = {"teacher": teacher.name, "class_name": teacher.class_name or teacher.place}
+            label = TEACHER_MINE if teacher.id in mine else TEACHER_LABEL
+            choices.append((Text(label, values), f"conference:t:{teacher.id}"))
+        choices += kit.paging(self.name, "tpage", number, earlier, later)
+        choices += kit.nav(self.name, back=False)
+        turn.say(TEACHERS, choices)
+
+    async def _view(self, turn: Turn, teacher_id: str) -> store.TeacherView:
+        return await self._db.run(store.teacher_view, teacher_id, kit.now_iso(turn), turn.family.id)
+
+    async def _pick_teacher(self, turn: Turn, teacher_id: str, view: store.TeacherView | None = None) -> None:
+        view = view or await self._view(turn, teacher_id)
+        teacher = view.teacher
+        if teacher is None or not teacher.active:
+            turn.say(TEACHER_GONE)
+            await self._teachers(turn)
+            return
+        data = self._data(turn)
+        data["teacher"] = teacher.id
+        item = view.existing
+        if item is not None and not data.get("resched") and store.iso(item.ends_at) > kit.now_iso(turn):
+            turn.state.flow, turn.state.step = self.name, "has_booking"
+            turn.say(Text(HAS_BOOKING, {"teacher": teacher.name,
+                                        "when": fmt.when(item.starts_at, item.ends_at, turn.lang)}),
+                     [(MOVE, "conference:resched"), (KEEP, "conference:keep"), *kit.nav(self.name)])
+            return
+        await self._days(turn, view)
+
+    async def _keep(self, turn: Turn) -> None:
+        view = await self._view(turn, self._data(turn).get("teacher", ""))
+        teacher, item = view.teacher, view.existing
+        kit.leave(turn, KEY)
+        if teacher is None or item is None:
+            turn.say(UNCHANGED, kit.after_choices())
+            return
+        turn.say(Text(KEPT, {"teacher": teacher.name, "when": fmt.when(item.starts_at, item.ends_at, turn.lang)}),
+                 kit.after_choices())
+
+    async def _days(self, turn: Turn, view: store.TeacherView | None = None) -> None:
+        data = self._data(turn)
+        view = view or await self._view(turn, data.get("teacher", ""))
+        teacher = view.teacher
+        if teacher is None or not teacher.active:
+            turn.say(TEACHER_GONE)
+            await self._teachers(turn)
+            return
+        slots = view.free
+        if not slots:
+            turn.say(Text(TEACHER_NO_TIMES, {"teacher": teacher.name}))
+            if data.get("resched"):
+                kit.leave(turn, KEY)
+                turn.say(UNCHANGED, kit.after_choices())
+            else:
+                await self._teachers(turn)
+            return
+        for key in ("day", "slot", "token", "page"):
+            data.pop(key, None)
+        days: dict[date, int] = {}
+        for slot in slots:
+            days[slot.starts_at.date()] = days.get(slot.starts_at.date(), 0) + 1
+        turn.state.flow, turn.state.step = self.name, "days"
+        choices: list = [(Text(DAY_LABEL, {"day": fmt.day(d, turn.lang), "count": n}), f"conference:d:{d.isoformat()}")
+                         for d, n in sorted(days.items())]
+        choices += kit.nav(self.name)
+        turn.say(Text(DAYS, {"teacher": teacher.name, "class_name": teacher.class_name or teacher.place}), choices)
+
+    async def _pick_day(self, turn: Turn, value: str) -> None:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            await self._days(turn)
+            return
+        self._data(turn)["day"] = day.isoformat()
+        await self._slots(turn)
+
+    async def _slots(self, turn: Turn, number: int = 0, notice: str | None = None) -> None:
+        data = self._data(turn)
+        view = await self._view(turn, data.get("teacher", ""))
+        teacher = view.teacher
+        if teacher is None or not teacher.active:
+            turn.say(TEACHER_GONE)
+            await self._teachers(turn)
+            return
+        day = data.get("day")
+        slots = [s for s in view.free if s.starts_at.date().isoformat() == day]
+        if notice:
+            turn.say(notice)
+        if not slots:  # the day filled up: pick another day
+            await self._days(turn, view)
+            return
+        for key in ("slot", "token"):
+            data.pop(key, None)
+        items, number, earlier, later = kit.page(slots, number, PER_PAGE)
+        data["page"] = number
+        turn.state.flow, turn.state.step = self.name, "slots"
+        choices: list = [(Text(fmt.clock(s.starts_at, turn.lang), kind="fixed"), f"conference:s:{s.id}") for s in items]
+        choices += kit.paging(self.name, "sp", number, earlier, later)
+        choices += kit.nav(self.name)
+        turn.say(Text(SLOTS, {"teacher": teacher.name, "day": fmt.day(slots[0].starts_at, turn.lang)}), choices)
+
+    async def _pick_slot(self, turn: Turn, slot_id: int | None) -> None:
+        data = self._data(turn)
+        view = await self._db.run(store.slot_view, slot_id or 0, turn.family.id)
+        slot = view.slot
+        if slot is None or not slot.active or slot.teacher_id != data.get("teacher"):
+            await self._slots(turn, data.get("page", 0), SLOT_GONE)
+            return
+        if store.iso(slot.starts_at) <= kit.now_iso(turn):
+            await self._slots(turn, data.get("page", 0), SLOT_PAST)
+            return
+        if slot.booked_by is not None:
+            await self._slots(turn, data.get("page", 0), SLOT_TAKEN)
+            return
+        data["slot"] = slot.id
+        await self._check(turn, view)
+
+    def _note_interpreter(self, turn: Turn, teacher: store.Teacher, lang: str) -> str | None:
+        if turn.lang in teacher.languages:
+            return None
+        return fmt.say(self.s.locales, lang, NOTE_INTERPRETER,
+                       {"teacher": teacher.name, "language": fmt.language_label(turn.lang)})
+
+    async def _check(self, turn: Turn, view: store.SlotView | None = None) -> None:
+        data = self._data(turn)
+        view = view or await self._db.run(store.slot_view, data.get("slot") or 0, turn.family.id)
+        slot, teacher = view.slot, view.teacher
+        if slot is None or teacher is None or not slot.active or not teacher.active:
+            await self._slots(turn, data.get("page", 0), SLOT_GONE)
+            return
+        lang = turn.lang
+        parts_lang = lang if self.s.locales.lookup(lang, CHECK) else "en"
+        notes = [n for n in [self._note_interpreter(turn, teacher, parts_lang)] if n]
+        if data.get("resched"):
+            old = view.existing
+            if old is not None:
+                notes.append(fmt.say(self.s.locales, parts_lang, NOTE_MOVE,
+                                     {"when": fmt.when(old.starts_at, old.ends_at, lang)}))
+        data["token"] = kit.token()
+        turn.state.step = "confirm"
+        values = {"teacher": teacher.name, "class_name": teacher.class_name, "place": teacher.place,
+                  "when": fmt.when(slot.starts_at, slot.ends_at, lang), "name": self._name(turn),
+                  "language": fmt.language_label(lang), "note": "".join("\n\n" + n for n in notes)}
+        turn.say(Text(CHECK, values), [(CONFIRM, f"conference:confirm:{data['token']}"), *kit.nav(self.name)])
+
+    def _name(self, turn: Turn) -> str:
+        return kit.name_for(turn) or f"Family {turn.family.id}"
+
+    async def _confirm(self, turn: Turn, token: str) -> None:
+        data = self._data(turn)
+        if turn.state.step != "confirm" or not token or token != data.get("token"):
+            turn.say(kit.EXPIRED)
+            await self._show(turn)
+            return
+        key = f"{turn.family.id}:{token}"
+        args = (turn.family.id, data["slot"], self._name(turn), turn.lang, key, kit.now_iso(turn),
+                bool(data.get("resched")))
+
+        def book(conn):  # the booking, and what the reply shows about it, in one trip
+            result = booking.book_slot(conn, *args)
+            ok = result.status == "confirmed" and result.booking is not None
+            return result, (store.slot_view(conn, result.booking.slot_id, args[0]) if ok else None)
+
+        try:
+            result, view = await self._db.transact(book)
+        except booking.SlotTaken:
+            result, view = booking.Result("taken"), None
+        status = result.status
+        if status == "confirmed" and view is not None:
+            kit.leave(turn, KEY)
+            self._done(turn, result, view)
+        elif status == "already":
+            kit.leave(turn, KEY)
+            turn.say(ALREADY, kit.after_choices())
+        elif status == "has_booking":
+            data.pop("token", None)
+            await self._pick_teacher(turn, data.get("teacher", ""))
+        elif status == "taken":
+            await self._slots(turn, data.get("page", 0), SLOT_TAKEN)
+        elif status == "past":
+            await self._slots(turn, data.get("page", 0), SLOT_PAST)
+        elif status == "gone":
+            await self._slots(turn, data.get("page", 0), SLOT_GONE)
+        else:
+            kit.leave(turn, KEY)
+            turn.say(UNCHANGED, kit.after_choices())
+
+    def _done(self, turn: Turn, result: booking.Result, view: store.SlotView) -> None:
+        assert result.booking is not None
+        item, teacher = view.existing, view.teacher
+        lang = turn.lang
+        body = MOVED if result.previous is not None else DONE
+        parts_lang = lang if self.s.locales.lookup(lang, body) else "en"
+        note = self._note_interpreter(turn, teacher, parts_lang)
+        values = {"teacher": teacher.name, "class_name": teacher.class_name, "place": teacher.place,
+                  "when": fmt.when(item.starts_at, item.ends_at, lang), "note": f"\n\n{note}" if note else ""}
+        summary = fmt.say(self.s.locales, lang, SUMMARY, {"teacher": teacher.name})
+        description = fmt.say(self.s.locales, lang, ICS_DETAILS,
+                              {"class_name": teacher.class_name, "name": result.booking.name,
+                               "language": fmt.language_label(lang)})
+        if note:
+            description += "\n" + fmt.say(self.s.locales, lang, NOTE_INTERPRETER,
+                                          {"teacher": teacher.name, "language": fmt.language_label(lang)})
+        content = ics.calendar(f"homeroom-booking-{result.booking.id}@{self.s.uid_domain}", item.starts_at,
+                               item.ends_at, summary, teacher.place, description, turn.now,
+                               url=teacher.video_link)
+        filename = f"conference-{item.starts_at:%Y-%m-%d}.ics"
+        turn.say(Text(body, values), kit.after_choices(), attachment=ics.attachment(filename, content))
+
+    async def _back(self, turn: Turn) -> None:
+        step, data = turn.state.step, self._data(turn)
+        if step == "confirm":
+            await self._slots(turn, data.get("page", 0))
+        elif step == "slots":
+            await self._days(turn)
+        elif step == "has_booking" or (step == "days" and not data.get("from_mine")):
+            await self._teachers(turn, data.get("tpage", 0))
+        else:  # the teacher list, or the days of a change started from /mysignups
+            self._quit(turn)
+
+    def _quit(self, turn: Turn) -> None:
+        changing = bool(self._data(turn).get("resched"))
+        kit.leave(turn, KEY)
+        turn.say(UNCHANGED if changing else STOPPED, kit.after_choices())

@@ -1,0 +1,84 @@
+"""Volunteer and conference sign-ups: definitions staff edit (YAML, CSV import), the tables
+they are synced into, atomic bookings with a waitlist, calendar files and reminders.
+
+`Signups` ties them together for the app: it loads and syncs the definitions at start-up and
+builds the three flows the engine runs (`volunteer`, `conference`, `mysignups`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+from bot.config import SchoolProfile
+from bot.core.messages import utcnow
+from bot.i18n import Locales
+from bot.signups import booking, store
+from bot.signups.definitions import DefinitionError, Definitions, load_definitions
+from bot.storage import Database
+
+log = logging.getLogger("bot.signups")
+
+__all__ = ["Signups", "DefinitionError", "Definitions", "load_definitions", "start_signups"]
+
+
+class Signups:
+    """The sign-up service the flows, the CLI and the reminder loop share."""
+
+    def __init__(self, db: Database, profile: SchoolProfile, locales: Locales,
+                 clock: Callable[[], datetime] = utcnow, matcher=None) -> None:
+        self.db, self.profile, self.locales, self.clock = db, profile, locales, clock
+        # the intent matcher, so a flow can tell a new question typed mid-flow from a bad answer
+        self.matcher = matcher
+        self.notifier = booking.Notifier(locales)
+        self.on_outbox: Callable[[], None] | None = None  # e.g. Delivery.wake: a message waits
+        website = urlparse(str(profile.info.get("website", ""))).hostname
+        self.uid_domain = website or "homeroom.invalid"
+
+    @property
+    def tz(self):
+        return self.profile.tz
+
+    async def sync(self, defs: Definitions, now: datetime | None = None) -> store.SyncReport:
+        """Make the tables match the definitions (one transaction); refusals are logged."""
+        defs.check()
+        stamp = store.iso(now or self.clock())
+        report = await self.db.transact(
+            lambda conn: store.sync(conn, defs, stamp,
+                                    lambda c, shift_id, at: booking.promote(c, shift_id, at, self.notifier)))
+        for refusal in report.refusals:
+            log.warning("signups.sync_refused %s", refusal)
+        if report.promoted:
+            self.wake()
+        log.info("signups.synced opportunities=%d teachers=%d added=%d updated=%d deactivated=%d refused=%d",
+                 len(defs.opportunities), len(defs.teachers), report.added, report.updated, report.deactivated,
+                 len(report.refusals))
+        return report
+
+    def wake(self) -> None:
+        if self.on_outbox is not None:
+            self.on_outbox()
+
+    def flows(self) -> dict[str, object]:
+        """The engine's flows, by the name `turn.state.flow` holds while each runs."""
+        from bot.flows.conference import ConferenceFlow
+        from bot.flows.mysignups import MySignupsFlow
+        from bot.flows.volunteer import VolunteerFlow
+
+        volunteer, conference = VolunteerFlow(self), ConferenceFlow(self)
+        mine = MySignupsFlow(self, volunteer, conference)
+        return {flow.name: flow for flow in (volunteer, conference, mine)}
+
+
+async def start_signups(db: Database, profile: SchoolProfile, locales: Locales, directory: Path,
+                        matcher=None) -> Signups:
+    """Load the definitions in `directory` (DefinitionError on problems) and sync them."""
+    signups = Signups(db, profile, locales, matcher=matcher)
+    defs = load_definitions(Path(directory), profile.timezone)
+    if not Path(directory).is_dir():
+        log.warning("signups.no_definitions dir=%s", directory)
+    await signups.sync(defs)
+    return signups

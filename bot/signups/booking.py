@@ -1,0 +1,219 @@
+"""The atomic sign-up operations. Each function here is one unit of work for
+`Database.transact` (BEGIN IMMEDIATE … COMMIT): it reads the seats, decides, writes and
+returns — nothing else can run in between, so no race overbooks a shift or double-books a
+slot, and the partial UNIQUE indexes of migration 7 guard the same rules once more.
+
+- A booking carries an idempotency key (the flow's confirm token): the same key twice —
+  a redelivered update, an engine retry — returns the first booking and writes nothing.
+- A full shift puts the family on its waitlist with a position (1 = next in line).
+- Cancelling a confirmed seat promotes the first on the waitlist in the same transaction and
+  writes the promoted family an outbox message with a Decline button (declining is a cancel:
+  it passes the seat on). Cancelling a waitlist place moves those behind it up.
+- A conference reschedule frees the old slot in the same transaction as it takes the new one.
+
+Outbox messages are rendered here, inside the transaction, from the curated catalogs (who is
+promoted is only known here; machine translation must not run inside a transaction). The
+payload also keeps the msgid and values, so a sender that has a translator can re-render
+for a language without curated text (`rendered` says which it got: "curated" or "english").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from bot.i18n import N_, Locales, fill
+from bot.signups import store, text
+from bot.signups.store import Booking
+from bot.storage import conversations, families, outbox
+
+PROMOTED = N_("Good news! A place opened up and you are now signed up for {title} on {when} ({place}). "
+              "If you can no longer come, tap Decline and we will offer it to the next family.")
+DECLINE = N_("Decline")
+MY_SIGNUPS = N_("My sign-ups")
+
+
+@dataclass
+class Result:
+    """What a booking operation did. `status`: confirmed, waitlisted, cancelled, or why not:
+    already (the family has it), has_booking (a conference with this teacher exists: offer a
+    reschedule), taken (the slot was just booked), gone (no longer offered), past (started),
+    not_found (no such booking of this family), already_cancelled."""
+
+    status: str
+    booking: Booking | None = None
+    previous: Booking | None = None       # the booking replaced, or the one the family already has
+    promoted: list[Booking] = field(default_factory=list)
+    duplicate: bool = False               # the same idempotency key was seen before: nothing written
+
+    @property
+    def position(self) -> int | None:
+        return self.booking.position if self.booking else None
+
+
+class Notifier:
+    """Writes the messages a booking change owes other families, in their language."""
+
+    def __init__(self, locales: Locales) -> None:
+        self.locales = locales
+
+    def promoted(self, conn: sqlite3.Connection, booking: Booking, now: str) -> int | None:
+        family = families.get(conn, booking.family_id)
+        info = store.item(conn, booking.id)
+        if family is None or info is None:
+            return None
+        lang = family.language or booking.language
+        values = {"title": text.curated(self.locales, lang, info.title),
+                  "when": text.when(info.starts_at, info.ends_at, lang),
+                  "place": text.curated(self.locales, lang, info.place)}
+        choices = [(DECLINE, f"volunteer:decline:{booking.id}"), (MY_SIGNUPS, "mysignups:list")]
+        return send(conn, self.locales, family, lang, PROMOTED, values, choices, now, "signup_promoted")
+
+
+def send(conn: sqlite3.Connection, locales: Locales, family: families.Family, lang: str, msgid: str,
+         values: dict, choices: list[tuple[str, str]], now: str, event: str,
+         rendered_text: str | None = None, labels: list[str] | None = None) -> int:
+    """One outbox message to a family (kind "message", like a staff reply) with buttons. The
+    buttons' payloads are added to the family's offered choices, so a tap on them is accepted
+    by the engine (until the family's next reply with buttons replaces them)."""
+    curated = locales.lookup(lang, msgid)
+    body = rendered_text if rendered_text is not None else fill(curated or msgid, values)
+    if labels is None:
+        labels = [fill(locales.lookup(lang, label) or label, {}) for label, _ in choices]
+    payload = {"text": body, "language": lang, "from": "bot", "event": event,
+               "choices": [{"label": label, "payload": data} for label, (_, data) in zip(labels, choices)],
+               "msgid": msgid, "values": values,
+               "rendered": "localizer" if rendered_text is not None else
+               ("curated" if curated or lang == "en" else "english")}
+    # the engine hands sign-up buttons to the flows whatever was offered last (they check
+    # ownership and status), so the family's conversation state is left alone here
+    return outbox.add(conn, family.channel, family.chat_id, "message", payload, now)
+
+
+# -- volunteer shifts -------------------------------------------------------------------------
+
+def book_shift(conn: sqlite3.Connection, family_id: int, shift_id: int, name: str, language: str, key: str,
+               now: str, replace_id: int | None = None, notifier: Notifier | None = None) -> Result:
+    """Take a seat on a shift (or a waitlist place when it is full). With `replace_id`, the
+    family's booking being changed is cancelled in the same transaction."""
+    seen = store.booking_by_key(conn, key)
+    if seen is not None:
+        return Result(seen.status if seen.status != "cancelled" else "already_cancelled", seen, duplicate=True)
+    shift = store.get_shift(conn, shift_id)
+    opp = store.get_opportunity(conn, shift.opportunity_id) if shift else None
+    if shift is None or opp is None or not shift.active or not opp.active:
+        return Result("gone")
+    if store.iso(shift.starts_at) <= now:
+        return Result("past")
+    mine = store.active_for_shift(conn, family_id, shift_id)
+    if mine is not None:
+        return Result("already", mine, previous=mine)
+    previous = None
+    promoted: list[Booking] = []
+    if replace_id is not None:
+        replaced = cancel(conn, family_id, replace_id, now, notifier)
+        if replaced.status != "cancelled":
+            return Result(replaced.status)
+        previous, promoted = replaced.booking, replaced.promoted
+    shift = store.get_shift(conn, shift_id) or shift  # counts after the replaced seat was freed
+    if shift.confirmed < shift.capacity:
+        status, position = "confirmed", None
+    else:
+        status = "waitlisted"
+        position = conn.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM signup_bookings"
+                                " WHERE shift_id = ? AND status = 'waitlisted'", (shift_id,)).fetchone()[0]
+    try:
+        cur = conn.execute(
+            "INSERT INTO signup_bookings (family_id, kind, shift_id, name, language, status, position, created_at,"
+            " updated_at, idempotency_key) VALUES (?, 'volunteer', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (family_id, shift_id, name, language, status, position, now, now, key))
+    except sqlite3.IntegrityError:  # the UNIQUE indexes: cannot happen after the checks above
+        return Result("already", store.active_for_shift(conn, family_id, shift_id))
+    return Result(status, store.get_booking(conn, cur.lastrowid), previous, promoted)
+
+
+def promote(conn: sqlite3.Connection, shift_id: int, now: str, notifier: Notifier | None = None) -> list[Booking]:
+    """Fill free seats from the head of the waitlist; tell each promoted family."""
+    promoted: list[Booking] = []
+    shift = store.get_shift(conn, shift_id)
+    if shift is None or not shift.active or store.iso(shift.starts_at) <= now:
+        return promoted
+    free = shift.capacity - shift.confirmed
+    while free > 0:
+        row = conn.execute("SELECT id, position FROM signup_bookings WHERE shift_id = ? AND status = 'waitlisted'"
+                           " ORDER BY position, id LIMIT 1", (shift_id,)).fetchone()
+        if row is None:
+            break
+        conn.execute("UPDATE signup_bookings SET status = 'confirmed', position = NULL, promoted_at = ?,"
+                     " updated_at = ? WHERE id = ?", (now, now, row[0]))
+        conn.execute("UPDATE signup_bookings SET position = position - 1, updated_at = ? WHERE shift_id = ?"
+                     " AND status = 'waitlisted' AND position > ?", (now, shift_id, row[1]))
+        booking = store.get_booking(conn, row[0])
+        assert booking is not None
+        promoted.append(booking)
+        if notifier is not None:
+            notifier.promoted(conn, booking, now)
+        free -= 1
+    return promoted
+
+
+# -- conference slots -------------------------------------------------------------------------
+
+def book_slot(conn: sqlite3.Connection, family_id: int, slot_id: int, name: str, language: str, key: str,
+              now: str, reschedule: bool = False) -> Result:
+    """Take a conference slot. One booking per family per teacher: with one already, the
+    answer is `has_booking` unless `reschedule`, which moves it here in this transaction."""
+    seen = store.booking_by_key(conn, key)
+    if seen is not None:
+        return Result(seen.status if seen.status != "cancelled" else "already_cancelled", seen, duplicate=True)
+    slot = store.get_slot(conn, slot_id)
+    teacher = store.get_teacher(conn, slot.teacher_id) if slot else None
+    if slot is None or teacher is None or not slot.active or not teacher.active:
+        return Result("gone")
+    if store.iso(slot.starts_at) <= now:
+        return Result("past")
+    existing = store.active_for_teacher(conn, family_id, teacher.id)
+    if existing is not None and existing.slot_id == slot_id:
+        return Result("already", existing, previous=existing)
+    if slot.booked_by is not None:
+        return Result("taken")
+    if existing is not None:
+        if not reschedule:
+            return Result("has_booking", previous=existing)
+        conn.execute("UPDATE signup_bookings SET status = 'cancelled', cancelled_at = ?, updated_at = ? WHERE id = ?",
+                     (now, now, existing.id))
+    try:
+        cur = conn.execute(
+            "INSERT INTO signup_bookings (family_id, kind, slot_id, teacher_id, name, language, status, created_at,"
+            " updated_at, idempotency_key) VALUES (?, 'conference', ?, ?, ?, ?, 'confirmed', ?, ?, ?)",
+            (family_id, slot_id, teacher.id, name, language, now, now, key))
+    except sqlite3.IntegrityError:  # belt and braces: the UNIQUE indexes
+        raise SlotTaken() from None
+    return Result("confirmed", store.get_booking(conn, cur.lastrowid),
+                  previous=store.get_booking(conn, existing.id) if existing else None)
+
+
+class SlotTaken(Exception):
+    """Raised to roll the unit back (its SAVEPOINT) when an index refuses a conference booking."""
+
+
+# -- cancel -----------------------------------------------------------------------------------
+
+def cancel(conn: sqlite3.Connection, family_id: int, booking_id: int, now: str,
+           notifier: Notifier | None = None) -> Result:
+    """Cancel the family's booking: a freed seat goes to the first on the waitlist at once."""
+    booking = store.get_booking(conn, booking_id)
+    if booking is None or booking.family_id != family_id:
+        return Result("not_found")
+    if booking.status == "cancelled":
+        return Result("already_cancelled", booking)
+    conn.execute("UPDATE signup_bookings SET status = 'cancelled', position = NULL, cancelled_at = ?,"
+                 " updated_at = ? WHERE id = ?", (now, now, booking_id))
+    promoted: list[Booking] = []
+    if booking.kind == "volunteer" and booking.shift_id is not None:
+        if booking.status == "waitlisted":
+            conn.execute("UPDATE signup_bookings SET position = position - 1, updated_at = ? WHERE shift_id = ?"
+                         " AND status = 'waitlisted' AND position > ?", (now, booking.shift_id, booking.position))
+        else:
+            promoted = promote(conn, booking.shift_id, now, notifier)
+    return Result("cancelled", store.get_booking(conn, booking_id), booking, promoted)

@@ -1,0 +1,113 @@
+"""What the sign-up flows share: navigation buttons, pages of choices, leaving a flow, the
+words that mean "cancel" or "back" when typed, and the confirm token.
+
+Payloads are `<flow>:<action>[:<value>]`, well under Telegram's 64 bytes of callback data.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Sequence, TypeVar
+
+from bot.core.dialog import Turn
+from bot.i18n import N_
+from bot.signups import store
+from bot.understanding.normalize import normalize
+
+T = TypeVar("T")
+
+BACK = N_("⬅ Back")
+CANCEL = N_("✖ Cancel")
+MORE = N_("More ▶")
+EARLIER = N_("◀ Earlier")
+MENU = N_("Main menu")
+MY_SIGNUPS = N_("My sign-ups")
+USE_BUTTONS = N_("Please pick one of the options below, or type “cancel” to stop.")
+EXPIRED = N_("That button is from an earlier message. Here are the current choices:")
+
+CANCEL_WORDS = {"cancel", "stop", "quit", "exit", "abort", "cancelar", "parar", "salir", "annuler", "huy",
+                "hủy", "取消", "إلغاء", "anile", "jooji", "отмена", "отменить"}
+BACK_WORDS = {"back", "go back", "previous", "atras", "atrás", "volver", "regresar", "voltar", "quay lai",
+              "返回", "رجوع", "retounen", "dib", "назад"}
+
+
+def word(text: str) -> str | None:
+    """'cancel' or 'back' when the typed text means it, else None."""
+    norm = normalize(text)
+    if norm in {normalize(w) for w in CANCEL_WORDS}:
+        return "cancel"
+    if norm in {normalize(w) for w in BACK_WORDS}:
+        return "back"
+    return None
+
+
+def new_question(signups, turn: Turn, text: str) -> bool:
+    """Typed text mid-flow that the matcher confidently reads as a question or request of its
+    own ("when does school start?"): the flow steps aside and the engine answers it. Anything
+    else (a typo, "what?") gets the current choices again."""
+    matcher = getattr(signups, "matcher", None)
+    if matcher is None:
+        return False
+    result = matcher.classify(text, turn.lang)
+    return result.decision == "answer" and result.intent is not None
+
+
+def nav(flow: str, back: bool = True) -> list[tuple[str, str]]:
+    out = [(BACK, f"{flow}:back")] if back else []
+    out.append((CANCEL, f"{flow}:quit"))
+    return out
+
+
+def page(items: Sequence[T], number: int, size: int) -> tuple[list[T], int, bool, bool]:
+    """The items of page `number` (clamped), the page used, and whether there are earlier/later pages."""
+    pages = max(1, -(-len(items) // size))
+    number = max(0, min(number, pages - 1))
+    return list(items[number * size:(number + 1) * size]), number, number > 0, number < pages - 1
+
+
+def paging(flow: str, action: str, number: int, earlier: bool, later: bool) -> list[tuple[str, str]]:
+    out = []
+    if earlier:
+        out.append((EARLIER, f"{flow}:{action}:{number - 1}"))
+    if later:
+        out.append((MORE, f"{flow}:{action}:{number + 1}"))
+    return out
+
+
+def after_choices() -> list[tuple[str, str]]:
+    return [(MY_SIGNUPS, "mysignups:list"), (MENU, "menu")]
+
+
+def leave(turn: Turn, key: str) -> None:
+    """End the flow: nothing of it stays in the state (a flow abandoned midway holds no seat)."""
+    turn.state.flow = None
+    turn.state.step = None
+    turn.state.data.pop(key, None)
+
+
+def token() -> str:
+    return secrets.token_hex(4)
+
+
+def now_iso(turn: Turn) -> str:
+    return store.iso(turn.now)
+
+
+def split(payload: str) -> tuple[str, str]:
+    """'volunteer:shift:12' -> ('shift', '12')."""
+    _, _, rest = payload.partition(":")
+    action, _, value = rest.partition(":")
+    return action, value
+
+
+def as_int(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def name_for(turn: Turn) -> str:
+    """The name the channel gave us (prefill for the list), at most 100 characters."""
+    name = (turn.family.display_name or turn.incoming.display_name or "").strip()
+    return " ".join(name.split())[:100]
