@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     locales.add_argument("action", choices=["extract", "update", "check"])
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["migrate", "info"])
+    signups = sub.add_parser("signups", help="volunteer and conference sign-ups: list, export, import")
+    signups.add_argument("action", choices=["list", "export", "import"])
+    signups.add_argument("file", nargs="?", help="the CSV file to import")
+    signups.add_argument("--csv", action="store_true", help="export: write CSV to stdout")
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -83,11 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    pending = [name for name, token in (("SLACK_BOT_TOKEN", settings.slack_bot_token),) if token]
-    if pending:
-        print(f"homeroom: {', '.join(pending)} is set, but this version has no Telegram or Slack "
-              "channel yet; unset it to use the terminal chat.", file=sys.stderr)
-        return EXIT_USAGE
+    """Every configured channel: Slack staff hand-off (with Telegram when both are set),
+    Telegram alone, or the terminal chat when no token is set."""
+    if settings.slack_bot_token:
+        from bot.channels.slack import run_slack
+
+        return asyncio.run(run_slack(settings))  # also runs Telegram when TELEGRAM_BOT_TOKEN is set
     if settings.telegram_token:
         from bot.channels.telegram import run_telegram
 
@@ -103,7 +108,8 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
         app = await start(settings)
         try:
             return await run_terminal(app.engine, app.profile.name, user=getattr(args, "user", None),
-                                      language=getattr(args, "lang", None), delivery=app.delivery)
+                                      language=getattr(args, "lang", None), delivery=app.delivery,
+                                      staff_tool=bool(settings.slack_bot_token))
         finally:
             await app.close()
     return asyncio.run(go())
@@ -178,6 +184,12 @@ def _db(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await db.close()
     return asyncio.run(go())
+
+
+def _signups(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.signups.cli import signups_command
+
+    return signups_command(settings, args)
 
 
 def _tickets(settings: Settings, args: argparse.Namespace) -> int:
@@ -346,4 +358,4 @@ def _locales(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FAIL if problems else EXIT_OK
 
 
-_COMMANDS = {"run": _run, "chat": _chat, "classify": _classify, "catalog": _catalog, "locales": _locales, "languages": _languages, "tickets": _tickets, "db": _db}
+_COMMANDS = {"run": _run, "chat": _chat, "classify": _classify, "catalog": _catalog, "locales": _locales, "languages": _languages, "tickets": _tickets, "signups": _signups, "db": _db}

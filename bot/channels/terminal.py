@@ -91,7 +91,8 @@ class TerminalChat:
 
 async def run_terminal(engine: Engine, school_name: str, stdin: BinaryIO | None = None,
                        stdout: TextIO | None = None, user: str | None = None,
-                       language: str | None = None, delivery: Delivery | None = None) -> int:
+                       language: str | None = None, delivery: Delivery | None = None,
+                       staff_tool: bool = False) -> int:
     chat = TerminalChat(engine, school_name, stdin or sys.stdin.buffer, stdout or sys.stdout,
                         user or _local_user(), language)
     stop = asyncio.Event()
@@ -101,7 +102,8 @@ async def run_terminal(engine: Engine, school_name: str, stdin: BinaryIO | None 
             """Without Slack, staff work from `homeroom tickets`: there is nowhere to post."""
 
         delivery.register("terminal", chat.deliver, accepts=lambda target: target == chat.user)
-        delivery.register("staff", no_staff_tool)
+        if not staff_tool:  # with Slack configured, the Slack runner posts staff rows: leave them
+            delivery.register("staff", no_staff_tool)
         worker = asyncio.ensure_future(delivery.run(stop))
     try:
         return await chat.run()

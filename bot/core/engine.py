@@ -239,13 +239,15 @@ class Engine:
             turn.say(N_("I don't know that command. Here is what I can help with:"), self._menu_choices())
 
     async def _on_payload(self, turn: Turn, payload: str) -> None:
+        kind, _, value = payload.partition(":")
+        # a flow's buttons name what they act on and the flow checks ownership and status, so
+        # they stay valid on older messages (e.g. a reminder's Cancel) — flows get them first
+        if kind in self.flows and await self.flows[kind].on_payload(turn, payload):
+            turn.decision = turn.decision or "flow"
+            return
         if payload not in turn.state.choices:
             turn.decision = "stale_choice"
             turn.say(N_("Sorry, that option has expired. Here is the menu:"), self._menu_choices())
-            return
-        kind, _, value = payload.partition(":")
-        if kind in self.flows and await self.flows[kind].on_payload(turn, payload):
-            turn.decision = turn.decision or "flow"
             return
         if kind == "intent" and value in self.catalog:
             await self._answer(turn, value)
