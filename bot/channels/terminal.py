@@ -56,9 +56,12 @@ class TerminalChat:
 
     async def deliver(self, item: Item) -> None:
         """An outbox message for this parent (a staff reply or a notice)."""
-        speaker = "School staff" if item.payload.get("from") == "staff" else "Homeroom"
-        self.show([Outgoing("terminal", self.user, str(item.payload.get("text", "")),
-                            language=str(item.payload.get("language", "en")))], speaker)
+        p = item.payload
+        speaker = "School staff" if p.get("from") == "staff" else "Homeroom"
+        choices = tuple(Choice(str(c["label"]), str(c["payload"])) for c in p.get("choices") or ()
+                        if isinstance(c, dict) and "label" in c and "payload" in c)
+        self.show([Outgoing("terminal", self.user, str(p.get("text", "")), choices,
+                            language=str(p.get("language", "en")))], speaker)
 
     async def send(self, text: str, payload: str | None = None) -> None:
         self.counter += 1

@@ -273,22 +273,9 @@ async def run_slack(settings: Settings) -> int:
 
 async def _start_telegram(settings: Settings, homeroom):
     """Families on Telegram in the same process; staff replies reach them through the outbox."""
-    from bot.channels.telegram import CHANNEL, SendFailed, build_channel
-    from bot.core.messages import Outgoing
+    from bot.channels.telegram.channel import build_channel, register_outbox
 
     channel = build_channel(settings, homeroom)
-
-    async def deliver(item: outbox.Item) -> None:
-        p = item.payload
-        reply = Outgoing(CHANNEL, item.target, str(p.get("text") or ""), language=str(p.get("language") or "en"),
-                         machine_translated=bool(p.get("machine")))
-        try:
-            await channel.deliver(item.target, reply)
-        except SendFailed as exc:
-            if not exc.permanent:
-                raise
-            log.warning("telegram.outbox_undeliverable id=%s reason=%s", item.id, exc.reason)
-
-    homeroom.delivery.register(CHANNEL, deliver)
+    register_outbox(homeroom, channel, staff_tool=True)
     await channel.start()
     return channel

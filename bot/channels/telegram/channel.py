@@ -483,21 +483,24 @@ async def run_telegram(settings: Settings) -> int:
 
 
 def register_outbox(homeroom, channel: TelegramChannel, staff_tool: bool = False) -> None:
-    """Deliver the outbox's Telegram rows (staff replies, notices) through this channel; without
-    a staff tool (Slack), staff rows need no posting: staff use `homeroom tickets`."""
-    from bot.core.messages import Outgoing
+    """Deliver the outbox's Telegram rows (staff replies, promotions, reminders — with their
+    buttons) through this channel. Without a staff tool (Slack), staff rows need no posting:
+    staff use `homeroom tickets`."""
+    from bot.core.messages import Choice, Outgoing
     from bot.delivery import RetryLater
 
     async def send(item) -> None:
-        reply = Outgoing(CHANNEL, item.target, str(item.payload.get("text", "")),
-                         language=str(item.payload.get("language", "en")))
+        p = item.payload
+        choices = tuple(Choice(str(c["label"]), str(c["payload"])) for c in p.get("choices") or ()
+                        if isinstance(c, dict) and "label" in c and "payload" in c)
+        reply = Outgoing(CHANNEL, item.target, str(p.get("text") or ""), choices,
+                         language=str(p.get("language") or "en"), machine_translated=bool(p.get("machine")))
         try:
             await channel.deliver(item.target, reply)
-        except RetryAfter as exc:
-            raise RetryLater("telegram rate limit", after=float(exc.retry_after.total_seconds()
-                             if hasattr(exc.retry_after, "total_seconds") else exc.retry_after)) from exc
-        except NetworkError as exc:
-            raise RetryLater(f"telegram unreachable: {exc}") from exc
+        except SendFailed as exc:
+            if not exc.permanent:
+                raise RetryLater(f"telegram: {exc.reason}") from exc
+            log.warning("telegram.outbox_undeliverable id=%s reason=%s", item.id, exc.reason)
 
     async def no_staff_tool(item) -> None:
         """Tickets are in the store; staff work from `homeroom tickets`."""
