@@ -33,6 +33,12 @@ class Homeroom:
     handoff: Handoff | None = None
     delivery: Delivery | None = None
 
+    async def reminders(self, stop: asyncio.Event) -> None:
+        """The day-before sign-up reminders, checked every few minutes until `stop` (production runners)."""
+        from bot.signups.reminders import reminder_loop
+
+        await reminder_loop(self.db, self.engine.localizer, stop, on_written=self.delivery.wake)
+
     async def close(self) -> None:
         await self.db.close()
         if self.translator is not None and hasattr(self.translator, "close"):

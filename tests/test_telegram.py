@@ -112,7 +112,8 @@ async def test_start_in_spanish_with_keyboard_and_commands(fake, tg_settings, ho
     assert "language" in payloads  # the language button row
     assert "Hablar con una persona" in [row[0]["text"] for row in rows]
     # the command menu: English by default, Spanish for Spanish apps; only commands the engine knows
-    assert [c["command"] for c in fake.commands[(DEFAULT_SCOPE, "")]] == ["start", "help", "language", "human"]
+    assert [c["command"] for c in fake.commands[(DEFAULT_SCOPE, "")]] == ["start", "help", "language", "human",
+                                                                     "volunteer", "conference", "mysignups"]
     spanish = fake.commands[(DEFAULT_SCOPE, "es")]
     locales = homeroom.engine.locales
     assert [c["description"] for c in spanish] == [locales.text("es", text) for _, text in COMMANDS]

@@ -232,7 +232,8 @@ async def serve_slack(settings: Settings, homeroom, stop: asyncio.Event, *, pace
     except BaseException:
         await slack.stop()
         raise
-    tasks = [asyncio.ensure_future(homeroom.delivery.run(stop)), asyncio.ensure_future(slack.ticket_clock.run(stop))]
+    tasks = [asyncio.ensure_future(homeroom.delivery.run(stop)), asyncio.ensure_future(slack.ticket_clock.run(stop)),
+             asyncio.ensure_future(homeroom.reminders(stop))]
     try:
         await stop.wait()
         return 0

@@ -79,6 +79,9 @@ COMMANDS = (
     ("help", N_("What I can help with")),
     ("language", N_("Choose your language")),
     ("human", N_("Talk to a person")),
+    ("volunteer", N_("Volunteer sign-up")),
+    ("conference", N_("Book a parent–teacher conference")),
+    ("mysignups", N_("My sign-ups: change or cancel")),
 )
 _MEDIA = ("photo", "voice", "audio", "video", "video_note", "animation", "document", "sticker",
           "location", "venue", "contact", "poll", "dice")
@@ -469,10 +472,11 @@ async def run_telegram(settings: Settings) -> int:
                   f"({exc}); check the network or TELEGRAM_API_BASE_URL", file=sys.stderr)
             return 1
         register_outbox(homeroom, channel)
-        worker = asyncio.ensure_future(homeroom.delivery.run(stop))
+        workers = [asyncio.ensure_future(homeroom.delivery.run(stop)),
+                   asyncio.ensure_future(homeroom.reminders(stop))]
         await stop.wait()
         log.info("telegram.stopping reason=signal")
-        await worker
+        await asyncio.gather(*workers)
         return 0
     finally:
         for sig in signals:
