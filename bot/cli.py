@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 from typing import Sequence
@@ -12,6 +13,8 @@ from bot import __version__
 from bot.config import ConfigError, Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+# Modules with `register(subparsers) -> {command: handler}`; they import heavy things lazily.
+PLUGINS = ("bot.ops.cli", "bot.privacy.cli", "bot.reports.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,13 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     install_file.add_argument("path")
     locales = sub.add_parser("locales", help="gettext catalogs: extract the template, update languages, check")
     locales.add_argument("action", choices=["extract", "update", "check"])
-    db = sub.add_parser("db", help="database maintenance")
-    db.add_argument("action", choices=["migrate", "info"])
     signups = sub.add_parser("signups", help="volunteer and conference sign-ups: list, export, import")
     signups.add_argument("action", choices=["list", "export", "import"])
     signups.add_argument("file", nargs="?", help="the CSV file to import")
     signups.add_argument("--csv", action="store_true", help="export: write CSV to stdout")
     sub.add_parser("version", help="print the version")
+    for module in PLUGINS:  # packages that bring their own sub-commands
+        _COMMANDS.update(importlib.import_module(module).register(sub))
     return parser
 
 
@@ -164,26 +167,6 @@ def _catalog(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_FAIL
     print(quality.stats_report(catalog))
     return EXIT_OK
-
-
-def _db(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.storage import Database
-    from bot.storage.migrations import LATEST
-
-    async def go() -> int:
-        db = Database(settings.db_path)
-        await db.open(migrate=args.action == "migrate")
-        try:
-            version = await db.schema_version()
-            print(f"database: {settings.db_path}\nschema version: {version} (this Homeroom: {LATEST})")
-            if args.action == "info" and version:
-                for table in ("families", "messages", "tickets"):  # fixed names, not input
-                    count = await db.run(lambda c, t=table: c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
-                    print(f"{table}: {count}")
-            return EXIT_OK
-        finally:
-            await db.close()
-    return asyncio.run(go())
 
 
 def _signups(settings: Settings, args: argparse.Namespace) -> int:
@@ -358,4 +341,4 @@ def _locales(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FAIL if problems else EXIT_OK
 
 
-_COMMANDS = {"run": _run, "chat": _chat, "classify": _classify, "catalog": _catalog, "locales": _locales, "languages": _languages, "tickets": _tickets, "signups": _signups, "db": _db}
+_COMMANDS = {"run": _run, "chat": _chat, "classify": _classify, "catalog": _catalog, "locales": _locales, "languages": _languages, "tickets": _tickets, "signups": _signups}

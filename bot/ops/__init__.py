@@ -1,0 +1,1 @@
+"""Operating Homeroom: database backups and checks, health and status."""
