@@ -43,6 +43,8 @@ class SlackProfile:
     note_prefix: str = "note:"
     first_response_minutes: int = 30
     auto_resume_hours: int = 48                # 0: never resume on its own
+    signups_channel: str | None = None         # sign-up alerts, digest (None: default_channel)
+    digest_time: time = time(16, 0)            # the daily sign-ups digest, school time
 
     def channel_for(self, topic: str, priority: str) -> str:
         if priority == "urgent" and self.urgent_channel:
@@ -56,6 +58,16 @@ class SlackProfile:
         if self.urgent_channel:
             found.append(self.urgent_channel)
         return tuple(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """The profile's [retention] table: how long families' data is kept (days). The audit log
+    is never purged by Homeroom: its triggers refuse DELETE (see `bot.privacy.retention`)."""
+
+    messages_days: int = 180       # message text and translations, inbox and sent outbox rows
+    tickets_days: int = 730         # after a ticket was resolved (open/claimed tickets are kept)
+    signups_days: int = 30          # after the event ended
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,7 @@ class SchoolProfile:
     # Never machine-translated: program and product names, the school's own names.
     glossary: tuple[str, ...] = ()
     slack: SlackProfile | None = None  # None: the profile has no [slack] table
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
     @property
     def name(self) -> str:
@@ -104,6 +117,14 @@ class Settings:
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = "https://slack.com/api/"
     slack_listen: str = "127.0.0.1:3000"   # HTTP mode (no SLACK_APP_TOKEN): host:port for Slack's requests
+    # Telegram webhook mode (when the URL is set; long polling otherwise)
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    telegram_webhook_listen: str = "0.0.0.0:8443"
+    # Operations (bot/ops): nightly backups (keep 0 = off) and the /healthz endpoint (None = off)
+    backup_dir: Path | None = None          # None: <data_dir>/backups
+    backup_keep: int = 7
+    health_listen: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -143,12 +164,21 @@ class Settings:
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_api_url=_slack_api_url(get("SLACK_API_URL", "https://slack.com/api/")),
             slack_listen=_listen_address(get("SLACK_LISTEN", "127.0.0.1:3000")),
+            telegram_webhook_url=_webhook_url(get("TELEGRAM_WEBHOOK_URL")),
+            telegram_webhook_secret=_webhook_secret(get("TELEGRAM_WEBHOOK_SECRET")),
+            # Procfile platforms tell the web process its port in $PORT
+            telegram_webhook_listen=_listen_address(
+                get("TELEGRAM_WEBHOOK_LISTEN", f"0.0.0.0:{get('PORT', '8443')}"), "TELEGRAM_WEBHOOK_LISTEN"),
+            backup_dir=Path(get("HOMEROOM_BACKUP_DIR", str(data_dir / "backups"))).expanduser(),
+            backup_keep=_backup_keep(get("HOMEROOM_BACKUP_KEEP", "7")),
+            health_listen=_listen_address(get("HOMEROOM_HEALTH_LISTEN"), "HOMEROOM_HEALTH_LISTEN")
+            if get("HOMEROOM_HEALTH_LISTEN") else None,
         )
 
     def secrets(self) -> list[str]:
         """Values that must never be printed (the log filter masks them)."""
-        return [s for s in (self.telegram_token, self.slack_bot_token,
-                            self.slack_signing_secret, self.slack_app_token) if s]
+        return [s for s in (self.telegram_token, self.slack_bot_token, self.slack_signing_secret,
+                            self.slack_app_token, self.telegram_webhook_secret) if s]
 
 
 def _slack_api_url(url: str) -> str:
@@ -157,11 +187,32 @@ def _slack_api_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def _listen_address(value: str) -> str:
+def _listen_address(value: str, name: str = "SLACK_LISTEN") -> str:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"SLACK_LISTEN={value!r}: write it as HOST:PORT, e.g. 127.0.0.1:3000 or 0.0.0.0:3000")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port
+        raise ConfigError(f"{name}={value!r}: write it as HOST:PORT, e.g. 127.0.0.1:3000 or 0.0.0.0:3000")
     return f"{host or '0.0.0.0'}:{port}"
+
+
+def _backup_keep(value: str) -> int:
+    if not value.isdigit():
+        raise ConfigError(f"HOMEROOM_BACKUP_KEEP={value!r}: write how many nightly backups to keep, "
+                          "e.g. 7 (0: no nightly backups)")
+    return int(value)
+
+
+def _webhook_url(url: str | None) -> str | None:
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"TELEGRAM_WEBHOOK_URL={url!r}: write the public HTTPS URL Telegram should call, "
+                          "e.g. https://homeroom.example.org/telegram")
+    return url
+
+
+def _webhook_secret(secret: str | None) -> str | None:
+    """Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and - in a secret_token."""
+    if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET: use 1-256 characters from A-Z, a-z, 0-9, _ and -")
+    return secret
 
 
 def _load_slack(path: Path, raw: object) -> SlackProfile | None:
@@ -171,7 +222,7 @@ def _load_slack(path: Path, raw: object) -> SlackProfile | None:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [slack] must be a table")
     known = {"default_channel", "urgent_channel", "urgent_mention", "channels", "staff", "note_prefix",
-             "first_response_minutes", "auto_resume_hours"}
+             "first_response_minutes", "auto_resume_hours", "signups_channel", "digest_time"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{path}: [slack] {', '.join(unknown)}: unknown key(s); allowed are {', '.join(sorted(known))}")
@@ -208,8 +259,36 @@ def _load_slack(path: Path, raw: object) -> SlackProfile | None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{path}: [slack] {key} = {value!r}: write a whole number, 0 or more (0: off)")
         numbers[key] = value
+    signups_channel = channel("signups_channel", raw["signups_channel"]) if "signups_channel" in raw \
+        else default_channel
+    digest = raw.get("digest_time", "16:00")
+    match = re.match(r"^(\d{1,2}):(\d{2})$", digest) if isinstance(digest, str) else None
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ConfigError(f"{path}: [slack] digest_time = {digest!r}: write a time of day as \"HH:MM\" "
+                          "(24-hour clock, the school's time zone), e.g. \"16:00\"")
     return SlackProfile(default_channel=default_channel, urgent_channel=urgent_channel, urgent_mention=mention,
-                        channels=channels, staff=tuple(staff), note_prefix=prefix.strip(), **numbers)
+                        channels=channels, staff=tuple(staff), note_prefix=prefix.strip(), **numbers,
+                        signups_channel=signups_channel, digest_time=time(int(match[1]), int(match[2])))
+
+
+def _load_retention(path: Path, raw: object) -> RetentionPolicy:
+    """The optional [retention] table: whole numbers of days, at least 1."""
+    if raw is None:
+        return RetentionPolicy()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [retention] must be a table")
+    known = ("messages_days", "tickets_days", "signups_days")
+    for key in raw:
+        if key not in known:
+            hint = (" (the audit log is never purged: it is append-only)" if key.startswith("audit") else "")
+            raise ConfigError(f"{path}: [retention] {key}: unknown key{hint}; allowed are {', '.join(known)}")
+    days = {}
+    for key in known:
+        value = raw.get(key, getattr(RetentionPolicy, key))
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{path}: [retention] {key} = {value!r}: write a whole number of days, 1 or more")
+        days[key] = value
+    return RetentionPolicy(**days)
 
 
 def load_school_profile(path: Path) -> SchoolProfile:
@@ -294,4 +373,5 @@ def load_school_profile(path: Path) -> SchoolProfile:
         office_hours=office_hours,
         holidays=frozenset(holidays),
         slack=_load_slack(path, raw.get("slack")),
+        retention=_load_retention(path, raw.get("retention")),
     )

@@ -155,10 +155,14 @@ class TelegramChannel:
         self.username: str | None = None
         self._initialized = False
         self._fresh: set[int] = set()  # ids this process recorded at fetch and has not handled yet
+        self.webhook = None  # the WebhookServer in webhook mode
+        # GET /healthz in webhook mode: () -> (HTTP status, JSON body); replaceable by the runner
+        self.health: Callable[[], Awaitable[tuple[int, dict[str, Any]]]] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, poll_timeout: float = 10.0, poll_interval: float = 0.0) -> None:
-        """getMe, prune the inbox, register commands, handle what a crash left, then poll."""
+        """getMe, prune the inbox, register commands, handle what a crash left, then receive:
+        long polling, or webhook mode when TELEGRAM_WEBHOOK_URL is set."""
         app = self.application
         await app.initialize()
         self._initialized = True
@@ -169,16 +173,47 @@ class TelegramChannel:
         await self.register_commands()
         await app.start()
         await self.recover()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=poll_interval, timeout=poll_timeout,
-                                        allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False,
-                                        error_callback=self._on_poll_error)
-        log.info("telegram.started bot=@%s languages=%s", self.username, ",".join(self.profile.languages))
+        if self.settings.telegram_webhook_url:
+            await self._start_webhook()
+        else:
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=poll_interval, timeout=poll_timeout,
+                                            allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False,
+                                            error_callback=self._on_poll_error)
+        log.info("telegram.started bot=@%s mode=%s languages=%s", self.username,
+                 "webhook" if self.webhook else "polling", ",".join(self.profile.languages))
+
+    async def _start_webhook(self) -> None:
+        """Listen first, then tell Telegram where to send: no update can arrive unanswered.
+        The webhook stays set on stop, so Telegram holds updates while we are down."""
+        from bot.channels.telegram.webhook import WebhookServer, default_secret, webhook_path
+
+        url = self.settings.telegram_webhook_url
+        assert url is not None and self.settings.telegram_token
+        secret = self.settings.telegram_webhook_secret or default_secret(self.settings.telegram_token)
+        self.webhook = WebhookServer(webhook_path(url), secret, self.settings.telegram_webhook_listen,
+                                     self._accept_webhook, self.health)
+        await self.webhook.start()
+        await self.application.bot.set_webhook(url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES),
+                                               drop_pending_updates=False, max_connections=40)
+
+    async def _accept_webhook(self, raw: dict[str, Any]) -> bool:
+        """Store one POSTed update and queue it if it is new (see webhook.py)."""
+        new = await self.db.transact(inbox.record, CHANNEL, [(raw["update_id"], _raw_chat_id(raw),
+                                                              json.dumps(raw, ensure_ascii=False))],
+                                     utcnow().isoformat())
+        if raw["update_id"] not in new:
+            return False
+        self._fresh.add(raw["update_id"])
+        await self.application.update_queue.put(Update.de_json(raw, self.application.bot))
+        return True
 
     async def stop(self) -> None:
         """Stop polling, finish the updates in flight (their replies too), release PTB.
         The store is the caller's to close (after this returns)."""
         app = self.application
+        if self.webhook is not None:
+            await self.webhook.stop()
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
