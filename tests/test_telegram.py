@@ -91,7 +91,7 @@ def buttons(params: dict) -> list[list[dict]]:
 
 def reply_with(homeroom, monkeypatch, *replies: Outgoing | str) -> None:
     """Make the engine answer every message with these replies (to drive the sender)."""
-    async def handle(incoming):
+    async def handle(incoming, **_):
         return [r if isinstance(r, Outgoing) else Outgoing("telegram", incoming.chat_id, r) for r in replies]
     monkeypatch.setattr(homeroom.engine, "handle", handle)
 
@@ -243,7 +243,7 @@ async def test_one_chat_in_order_while_others_go_on(fake, tg_settings, homeroom,
     """A slow first answer in chat A does not hold chat B, and A's second waits for its first."""
     gate = asyncio.Event()
 
-    async def handle(incoming):
+    async def handle(incoming, **_):
         if incoming.text == "slow":
             await gate.wait()
         return [Outgoing("telegram", incoming.chat_id, f"re: {incoming.text}")]
@@ -357,6 +357,58 @@ async def test_a_crash_mid_handler_loses_nothing(fake, tg_settings, monkeypatch)
         assert (await homeroom.db.run(inbox.status, "telegram", update["update_id"]))[1] == "replied"
     finally:
         await homeroom.close()
+
+
+async def test_a_crash_after_the_turn_committed_sends_its_reply_once_and_does_not_redo_the_turn(
+        fake, tg_settings, monkeypatch):
+    """The engine's transaction marks the update handled and stores the replies (leased to the
+    channel). A crash before they were sent: the restarted bot's outbox worker sends them,
+    once, and the engine does not answer the question a second time."""
+    from bot.channels.telegram.channel import register_outbox
+    from bot.storage import outbox
+
+    homeroom = await start(tg_settings)
+    try:
+        async def die(chat_id, reply):
+            raise RuntimeError("simulated crash after the engine committed")
+        update = fake.push_update(fake.message_update("What time does school start?"))
+        async with running(tg_settings, homeroom) as channel:
+            monkeypatch.setattr(channel.sender, "send", die)
+            await settle(channel, 1)
+        assert fake.sent() == []
+        assert (await homeroom.db.run(inbox.status, "telegram", update["update_id"]))[1] == "replied"
+        assert (await homeroom.db.run(outbox.depth))[0] == 1  # the reply, waiting
+    finally:
+        await homeroom.close()
+    monkeypatch.undo()
+    homeroom = await start(tg_settings)
+    try:
+        async with running(tg_settings, homeroom) as channel:
+            register_outbox(homeroom, channel)
+            assert await homeroom.delivery.run_once() == 1  # released at start: due at once
+            assert await homeroom.delivery.run_once() == 0
+        (sent,) = fake.sent()
+        assert "8:10" in sent["text"]
+        assert channel.outcomes == {}  # the update was not handled again
+        count = await homeroom.db.run(lambda c: c.execute(
+            "SELECT COUNT(*) FROM messages WHERE direction = 'in'").fetchone()[0])
+        assert count == 1  # one turn in the message log
+    finally:
+        await homeroom.close()
+
+
+async def test_replies_sent_directly_are_not_sent_again_by_the_worker(fake, tg_settings, homeroom):
+    from bot.channels.telegram.channel import register_outbox
+    from bot.storage import outbox
+
+    fake.push_update(fake.message_update("/start"))
+    async with running(tg_settings, homeroom) as channel:
+        register_outbox(homeroom, channel)
+        await fake.wait_for("sendMessage")
+        await settle(channel, 1)
+        assert await homeroom.delivery.run_once() == 0
+    assert len(fake.sent()) == 1
+    assert (await homeroom.db.run(outbox.depth))[0] == 0
 
 
 async def test_an_update_is_confirmed_only_once_it_is_in_the_inbox(fake, tg_settings, homeroom, monkeypatch):

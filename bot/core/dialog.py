@@ -36,6 +36,7 @@ class Turn:
     confidence: float | None = None
     decision: str | None = None
     english: str | None = None  # the parent's words in English, when translated
+    family_deleted: bool = False  # an effect deletes the family (/forgetme): save no state, cache nothing
 
     def say(self, text: str | Text, choices: list[tuple[Label, str]] | tuple = (),
             attachment: Attachment | None = None) -> None:

@@ -20,12 +20,12 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import office_hours
 from bot.config import SchoolProfile
-from bot.core.dialog import Turn
+from bot.core.dialog import Effect, Turn
 from bot.core.localize import Localizer, Text
 from bot.core.messages import Incoming, Outgoing, utcnow
 from bot.i18n import N_, Locales
@@ -40,6 +40,7 @@ from bot.understanding.normalize import clean_text, normalize
 log = logging.getLogger("bot.engine")
 
 MAX_TEXT = 4000
+REPLY_KIND = "reply"  # outbox rows holding a turn's replies (see `handle(lease=…)`)
 MENU_WORDS = {"menu", "main menu", "help", "start", "options", "menú", "menu principal", "ayuda",
               "inicio", "opciones", "菜单", "帮助", "thuc don", "tro giup", "القائمة", "مساعدة",
               "meni", "ed", "caawin", "ajuda", "меню", "помощь"}
@@ -73,8 +74,15 @@ class Engine:
         self._outbox_written = False
 
     # -- entry point ---------------------------------------------------------------------
-    async def handle(self, incoming: Incoming) -> list[Outgoing]:
-        """Answer one parent message. Never raises: errors become an apology with a reference."""
+    async def handle(self, incoming: Incoming, *, after: Effect | None = None,
+                     lease: float | None = None) -> list[Outgoing]:
+        """Answer one parent message. Never raises: errors become an apology with a reference.
+
+        For channels that must not lose or repeat a turn: `after(conn, now)` runs in the turn's
+        own transaction (e.g. marking the platform's update handled), and with `lease` (seconds)
+        each reply is also written to the outbox, leased to the caller for that long: the
+        caller sends the replies and marks them sent; if it dies first, the outbox worker sends
+        them. The apology for a failed turn is neither stored nor marked: the turn may be redone."""
         started = time.perf_counter()
         turn: Turn | None = None
         outcome = "ok"
@@ -87,14 +95,17 @@ class Engine:
                     turn.replies = await self.localizer.outgoing(turn.drafts, turn.lang, incoming.channel,
                                                                  incoming.chat_id)
                     try:
-                        await self._finish(turn)
+                        await self._finish(turn, after, lease)
                         break
                     except conversations.StaleState:
                         # someone else changed this family since we cached it: start over from the store
                         self._cache.pop(key, None)
                         if attempt == 2:
                             raise
-                self._remember(key, turn)
+                if turn.family_deleted:  # /forgetme: the next message starts as a new family
+                    self._cache.pop(key, None)
+                else:
+                    self._remember(key, turn)
             if self._outbox_written and self.on_outbox is not None:
                 self._outbox_written = False
                 self.on_outbox()
@@ -158,10 +169,12 @@ class Engine:
             state = conversations.ConversationState(family.id)
         return Turn(incoming, family, state, family.language or self.profile.default_language, now)
 
-    async def _finish(self, turn: Turn) -> None:
+    async def _finish(self, turn: Turn, after: Effect | None = None, lease: float | None = None) -> None:
         """Everything the turn wrote, in one transaction (and one trip to the database thread)."""
         stamp = turn.now.isoformat()
         inc = turn.incoming
+        leased_until = (turn.now + timedelta(seconds=lease)).isoformat() if lease is not None else None
+        outbox_ids: list[int] = []
         if turn.replies and turn.replies[-1].choices:
             turn.state.choices = [c.payload for c in turn.replies[-1].choices]
 
@@ -175,9 +188,17 @@ class Engine:
                 message_log.append(conn, turn.family.id, "out", reply.text, stamp, language=reply.language)
             for effect in turn.effects:
                 effect(conn, stamp)
-            conversations.save(conn, turn.state, stamp)
+            if not turn.family_deleted:  # its state went with it
+                conversations.save(conn, turn.state, stamp)
+            if leased_until is not None:
+                outbox_ids[:] = [outbox.add(conn, inc.channel, inc.chat_id, REPLY_KIND, reply.to_payload(), stamp,
+                                            not_before=leased_until) for reply in turn.replies]
+            if after is not None:
+                after(conn, stamp)
 
         await self.db.transact(write)
+        if outbox_ids:
+            turn.replies = [replace(reply, outbox_id=row) for reply, row in zip(turn.replies, outbox_ids)]
 
     # -- routing -------------------------------------------------------------------------
     async def _route(self, turn: Turn) -> None:

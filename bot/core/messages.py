@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 
 def utcnow() -> datetime:
@@ -53,3 +55,26 @@ class Outgoing:
     attachment: Attachment | None = None
     language: str = "en"
     machine_translated: bool = False
+    outbox_id: int | None = None  # set when the reply was also written to the outbox (see Engine.handle)
+
+    def to_payload(self) -> dict[str, Any]:
+        """JSON for an outbox row (what a worker needs to send it again after a crash)."""
+        payload: dict[str, Any] = {"text": self.text, "language": self.language, "machine": self.machine_translated,
+                                   "choices": [{"label": c.label, "payload": c.payload} for c in self.choices]}
+        if self.attachment is not None:
+            payload["attachment"] = {"filename": self.attachment.filename, "mime_type": self.attachment.mime_type,
+                                     "content_b64": base64.b64encode(self.attachment.content).decode("ascii")}
+        return payload
+
+    @classmethod
+    def from_payload(cls, channel: str, chat_id: str, payload: dict[str, Any]) -> "Outgoing":
+        """The reverse of `to_payload`, tolerant of rows written by older versions."""
+        choices = tuple(Choice(str(c["label"]), str(c["payload"])) for c in payload.get("choices") or ()
+                        if isinstance(c, dict) and "label" in c and "payload" in c)
+        raw = payload.get("attachment")
+        attachment = None
+        if isinstance(raw, dict) and raw.get("content_b64") is not None:
+            attachment = Attachment(str(raw.get("filename") or "file"), base64.b64decode(raw["content_b64"]),
+                                    str(raw.get("mime_type") or "application/octet-stream"))
+        return cls(channel, chat_id, str(payload.get("text") or ""), choices, attachment,
+                   language=str(payload.get("language") or "en"), machine_translated=bool(payload.get("machine")))

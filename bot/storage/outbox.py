@@ -26,12 +26,32 @@ class Item:
 
 
 def add(conn: sqlite3.Connection, channel: str, target: str, kind: str, payload: dict[str, Any],
-        now: str, ticket_id: int | None = None) -> int:
+        now: str, ticket_id: int | None = None, not_before: str | None = None) -> int:
+    """Queue one message. `not_before` leases the row to the caller, who is sending it right
+    now: the worker leaves it alone until then (and takes it over if the caller died)."""
     cur = conn.execute(
         "INSERT INTO outbox (channel, target, kind, ticket_id, payload, next_attempt_at, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (channel, target, kind, ticket_id, json.dumps(payload, ensure_ascii=False), now, now))
+        (channel, target, kind, ticket_id, json.dumps(payload, ensure_ascii=False), not_before or now, now))
     return cur.lastrowid or 0
+
+
+def mark_sent_many(conn: sqlite3.Connection, item_ids: list[int], now: str) -> int:
+    """Rows their writer delivered itself (a turn's replies)."""
+    return sum(mark_sent(conn, item_id, now) for item_id in item_ids)
+
+
+def release(conn: sqlite3.Connection, item_ids: list[int], now: str) -> None:
+    """Hand leased rows to the worker now (their writer could not send them)."""
+    conn.executemany("UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending'",
+                     [(now, item_id) for item_id in item_ids])
+
+
+def release_leases(conn: sqlite3.Connection, channel: str, kind: str, now: str) -> int:
+    """At start-up: rows leased by a previous process (which died before sending them) are due now."""
+    cur = conn.execute("UPDATE outbox SET next_attempt_at = ? WHERE channel = ? AND kind = ? AND status = 'pending'"
+                       " AND next_attempt_at > ?", (now, channel, kind, now))
+    return cur.rowcount
 
 
 def due(conn: sqlite3.Connection, channels: list[str], now: str, limit: int = 50) -> list[Item]:

@@ -50,7 +50,8 @@ from bot.channels.telegram.sender import PARALLEL_SENDS, ChatPacer, SendFailed, 
 from bot.config import ConfigError, Settings
 from bot.core.messages import Incoming, utcnow
 from bot.i18n import N_
-from bot.storage import families, inbox
+from bot.core.engine import REPLY_KIND
+from bot.storage import families, inbox, outbox
 from bot.understanding.language import language_from_hint
 
 log = logging.getLogger("bot.telegram")
@@ -67,6 +68,9 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_membe
 MAX_ATTEMPTS = 3            # start-up replays of one update before it is given up
 KEEP_HANDLED = timedelta(days=2)  # Telegram never redelivers an update older than a day
 DEEP_LINK_PAYLOAD = "hello"
+# A turn's replies are ours to send for this long; after it (or a restart) the outbox worker's.
+# Longer than any wait AIORateLimiter does for a 429, so the two never send the same reply.
+REPLY_LEASE = 120.0
 
 MEDIA_TEXT = N_("I can only read text messages for now. Please type your question, or send /human "
                 "to talk to a person.")
@@ -94,6 +98,7 @@ class _Result:
     outcome: str
     sent: int = 0
     effect: Effect | None = None
+    committed: bool = False  # "handled" was already written, in the engine's transaction
 
 
 class InboxRequest(HTTPXRequest):
@@ -261,7 +266,11 @@ class TelegramChannel:
 
     async def recover(self) -> int:
         """Handle the updates a previous run received but did not finish, in order per chat,
-        before polling starts. Returns how many were replayed."""
+        before polling starts; replies a previous run committed but did not send go to the
+        outbox worker at once. Returns how many updates were replayed."""
+        released = await self.db.transact(outbox.release_leases, CHANNEL, REPLY_KIND, utcnow().isoformat())
+        if released:
+            log.info("telegram.replies_released count=%d", released)
         rows, given_up = await self.db.transact(inbox.take_unhandled, CHANNEL, utcnow().isoformat(), MAX_ATTEMPTS)
         for update_id in given_up:
             log.error("telegram.gave_up update_id=%s attempts=%d", update_id, MAX_ATTEMPTS)
@@ -302,7 +311,8 @@ class TelegramChannel:
                 result = _Result("duplicate")
                 return
             result = await self._dispatch(update)
-            await self.db.transact(_finish, update.update_id, result.outcome, result.effect, utcnow().isoformat())
+            if not result.committed:
+                await self.db.transact(_finish, update.update_id, result.outcome, result.effect, utcnow().isoformat())
         except SendFailed as exc:
             log.warning("telegram.send_failed update_id=%s chat=%s permanent=%s reason=%s", update.update_id,
                         mask(chat), exc.permanent, exc.reason)
@@ -328,7 +338,7 @@ class TelegramChannel:
         if update.my_chat_member is not None:
             return await self._on_membership(update.my_chat_member)
         if update.callback_query is not None:
-            return await self._on_callback(update.callback_query)
+            return await self._on_callback(update.callback_query, update.update_id)
         message = update.message
         if message is None:
             return _Result("ignored_kind")
@@ -340,14 +350,14 @@ class TelegramChannel:
         if message.text is not None:
             return await self._converse(Incoming(
                 CHANNEL, str(user.id), str(chat.id), message.text, message_id=str(message.message_id),
-                display_name=user.first_name, language_hint=user.language_code))
+                display_name=user.first_name, language_hint=user.language_code), update.update_id)
         if any(getattr(message, kind, None) for kind in _MEDIA):
             lang = await self._family_language(user)
             await self.sender.send_text(chat.id, self.locales.text(lang, MEDIA_TEXT))
             return _Result("media", 1)
         return _Result("ignored_service")  # joins, pins and other service messages
 
-    async def _on_callback(self, query: CallbackQuery) -> _Result:
+    async def _on_callback(self, query: CallbackQuery, update_id: int) -> _Result:
         await self._answer(query)
         message, user = query.message, query.from_user
         chat = message.chat if message is not None else None
@@ -362,7 +372,7 @@ class TelegramChannel:
         return await self._converse(Incoming(
             CHANNEL, str(user.id), str(chat.id if chat is not None else user.id), label or "",
             payload=query.data, message_id=str(message.message_id) if message is not None else None,
-            display_name=user.first_name, language_hint=user.language_code))
+            display_name=user.first_name, language_hint=user.language_code), update_id)
 
     async def _answer(self, query: CallbackQuery) -> None:
         """Stop the button's spinner. A replayed (old) query cannot be answered any more."""
@@ -397,12 +407,38 @@ class TelegramChannel:
         key = str(chat_id)
         return _Result("group_notice", 1, effect=lambda conn, now: inbox.remember_group(conn, CHANNEL, key, now))
 
-    async def _converse(self, incoming: Incoming) -> _Result:
-        replies = await self.engine.handle(incoming)  # never raises
-        sent = 0
-        for reply in replies:
-            sent += await self.sender.send(_chat_id(reply.chat_id), reply)
-        return _Result("replied", sent)
+    async def _converse(self, incoming: Incoming, update_id: int) -> _Result:
+        """One turn, exactly once: the engine's transaction also marks the update handled and
+        writes the replies to the outbox, leased to us; we send them and mark them sent. If we
+        die in between, the outbox worker sends what is left (after a restart, at once)."""
+        def handled(conn, now: str) -> None:
+            inbox.finish(conn, CHANNEL, update_id, "replied", now)
+
+        replies = await self.engine.handle(incoming, after=handled, lease=REPLY_LEASE)  # never raises
+        committed = bool(replies) and replies[0].outbox_id is not None
+        sent, delivered = 0, []
+        try:
+            for reply in replies:
+                sent += await self.sender.send(_chat_id(reply.chat_id), reply)
+                if reply.outbox_id is not None:
+                    delivered.append(reply.outbox_id)
+        except SendFailed as exc:
+            if not committed:
+                raise
+            rest = [r.outbox_id for r in replies if r.outbox_id is not None and r.outbox_id not in delivered]
+            now = utcnow().isoformat()
+            if exc.permanent:  # blocked or chat gone: nothing left to deliver, ever
+                delivered.extend(rest)
+            else:  # the worker takes over now, with its backoff
+                await self.db.transact(outbox.release, rest, now)
+            log.warning("telegram.send_deferred update_id=%s permanent=%s reason=%s", update_id, exc.permanent,
+                        exc.reason)
+            if delivered:
+                await self.db.transact(outbox.mark_sent_many, delivered, now)
+            return _Result("undeliverable" if exc.permanent else "send_deferred", sent, committed=True)
+        if delivered:
+            await self.db.transact(outbox.mark_sent_many, delivered, utcnow().isoformat())
+        return _Result("replied", sent, committed=committed)
 
     async def deliver(self, chat_id: str, reply) -> int:
         """Send one `Outgoing` outside a conversation turn (e.g. for an outbox worker)."""
@@ -525,15 +561,11 @@ def register_outbox(homeroom, channel: TelegramChannel, staff_tool: bool = False
     """Deliver the outbox's Telegram rows (staff replies, promotions, reminders — with their
     buttons) through this channel. Without a staff tool (Slack), staff rows need no posting:
     staff use `homeroom tickets`."""
-    from bot.core.messages import Choice, Outgoing
+    from bot.core.messages import Outgoing
     from bot.delivery import RetryLater
 
     async def send(item) -> None:
-        p = item.payload
-        choices = tuple(Choice(str(c["label"]), str(c["payload"])) for c in p.get("choices") or ()
-                        if isinstance(c, dict) and "label" in c and "payload" in c)
-        reply = Outgoing(CHANNEL, item.target, str(p.get("text") or ""), choices,
-                         language=str(p.get("language") or "en"), machine_translated=bool(p.get("machine")))
+        reply = Outgoing.from_payload(CHANNEL, item.target, item.payload)
         try:
             await channel.deliver(item.target, reply)
         except SendFailed as exc:
