@@ -27,7 +27,7 @@ from bot import office_hours
 from bot.config import SchoolProfile
 from bot.core.dialog import Effect, Turn
 from bot.core.localize import Localizer, Text
-from bot.core.messages import Incoming, Outgoing, utcnow
+from bot.core.messages import Incoming, Media, Outgoing, utcnow
 from bot.i18n import N_, Locales
 from bot.storage import Database
 from bot.handoff import STAFF_CHANNEL, staff_target
@@ -47,6 +47,8 @@ MENU_WORDS = {"menu", "main menu", "help", "start", "options", "menú", "menu pr
 HUMAN_TEXT = N_("Talk to a person")
 MENU_TEXT = N_("Main menu")
 OTHER_TEXT = N_("Something else")
+MEDIA_TEXT = N_("I can only read text messages for now. Please type your question, or send /human "
+                "to talk to a person.")
 # A message switches the family's language on its own only when it is this long and this sure;
 # a shorter or less certain one in another language gets a question instead.
 SWITCH_MIN_WORDS, SWITCH_CONFIDENCE, ASK_CONFIDENCE = 6, 0.95, 0.5
@@ -181,7 +183,10 @@ class Engine:
         def write(conn):
             if not families.touch(conn, turn.family, inc.chat_id, inc.display_name, stamp):
                 raise conversations.StaleState(turn.family.id)  # the family was deleted meanwhile
-            message_log.append(conn, turn.family.id, "in", inc.text or (inc.payload or ""), stamp,
+            said = inc.text or (inc.payload or "")
+            if inc.media is not None:
+                said = f"{inc.media.label()} {said}".strip()
+            message_log.append(conn, turn.family.id, "in", said, stamp,
                                language=turn.lang, translation=turn.english, intent=turn.intent,
                                confidence=turn.confidence)
             for reply in turn.replies:
@@ -207,6 +212,9 @@ class Engine:
             await self._on_payload(turn, inc.payload)
             return
         text = clean_text(inc.text)[:MAX_TEXT]
+        if inc.media is not None:
+            await self._on_media(turn, inc.media, text)
+            return
         if not text:
             turn.decision = "empty"
             turn.say(N_("I didn't get any text. Type your question, or pick a topic:"), self._menu_choices())
@@ -471,15 +479,28 @@ class Engine:
                          "reply here as soon as they can (office hours: {office_hours})."), self.profile.info),
                  [(MENU_TEXT, "menu")])
 
-    async def _forward_to_staff(self, turn: Turn, text: str) -> None:
+    async def _on_media(self, turn: Turn, media: Media, caption: str) -> None:
+        """A photo, voice note, file or location. The bot reads text only; during a hand-off
+        the item goes to staff (the file itself is fetched by the staff tool, see bot.media)."""
+        if turn.state.data.get("ticket"):
+            await self._forward_to_staff(turn, caption, media)
+            return
+        turn.decision = "media"
+        turn.say(MEDIA_TEXT, [(HUMAN_TEXT, "human"), (MENU_TEXT, "menu")])
+
+    async def _forward_to_staff(self, turn: Turn, text: str, media: Media | None = None) -> None:
         """A message while a person is handling the family's ticket goes to that person."""
         turn.decision = "to_staff"
         ticket_id, lang = turn.state.data["ticket"], turn.lang
-        english = await self._english(turn, text)
+        english = await self._english(turn, text) if text else None
         # urgent wording still gets the safety guidance at once, and raises the ticket
-        result = self.matcher.classify(english or text, "en" if english else lang)
-        urgent = result.decision == "answer" and result.intent is not None \
+        result = self.matcher.classify(english or text, "en" if english else lang) if text else None
+        urgent = result is not None and result.decision == "answer" and result.intent is not None \
             and self.catalog[result.intent].handoff == "urgent"
+        thread: dict[str, Any] = {"text": text, "language": lang, "translation": english, "urgent": urgent}
+        if media is not None:
+            thread["media"] = {**media.as_dict(), "channel": turn.incoming.channel}
+            text = f"{media.label()} {text}".strip()  # what the ticket's timeline shows
         if urgent:
             turn.intent = result.intent
             turn.say(self._answer_text(result.intent))
@@ -490,8 +511,7 @@ class Engine:
                 tickets.raise_priority(conn, ticket_id, "urgent")
                 outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_update",
                            {"priority": "urgent"}, now, ticket_id=ticket_id)
-            outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_thread",
-                       {"text": text, "language": lang, "translation": english, "urgent": urgent}, now,
+            outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_thread", thread, now,
                        ticket_id=ticket_id)
         turn.effect(record)
         self._outbox_written = True

@@ -30,6 +30,32 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class Media:
+    """A file or item the parent sent (photo, voice note, document, location…). Files travel by
+    the channel's own reference and are fetched only when staff need them (`bot.media`)."""
+
+    kind: str                       # photo, voice, document, location…
+    ref: str = ""                   # the channel's file id ("" when there is no file)
+    filename: str | None = None
+    mime_type: str | None = None
+    size: int | None = None         # bytes, when the channel says
+    description: str = ""           # for items without a file, e.g. "40.71, -74.00"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "ref": self.ref, "filename": self.filename, "mime_type": self.mime_type,
+                "size": self.size, "description": self.description}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Media":
+        return cls(str(raw.get("kind") or "file"), str(raw.get("ref") or ""), raw.get("filename"),
+                   raw.get("mime_type"), raw.get("size"), str(raw.get("description") or ""))
+
+    def label(self) -> str:
+        """How the message log and the ticket show it: "[photo] caption" style."""
+        return f"[{self.kind}{': ' + self.description if self.description else ''}]"
+
+
+@dataclass(frozen=True, slots=True)
 class Incoming:
     """One thing a parent did: typed `text`, or picked a choice (`payload`)."""
 
@@ -42,6 +68,7 @@ class Incoming:
     display_name: str | None = None
     language_hint: str | None = None
     timestamp: datetime = field(default_factory=utcnow)
+    media: Media | None = None      # a photo, file, location…; `text` is then its caption
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,10 @@ from bot.channels.telegram.sender import PARALLEL_SENDS, ChatPacer, SendFailed, 
 from bot.config import ConfigError, Settings
 from bot.core.messages import Incoming, utcnow
 from bot.i18n import N_
-from bot.core.engine import REPLY_KIND
+from bot import media
+from bot.channels.telegram.media import fetcher as media_fetcher
+from bot.channels.telegram.media import media_of
+from bot.core.engine import MEDIA_TEXT, REPLY_KIND
 from bot.storage import families, inbox, outbox
 from bot.understanding.language import language_from_hint
 
@@ -72,8 +75,6 @@ DEEP_LINK_PAYLOAD = "hello"
 # Longer than any wait AIORateLimiter does for a 429, so the two never send the same reply.
 REPLY_LEASE = 120.0
 
-MEDIA_TEXT = N_("I can only read text messages for now. Please type your question, or send /human "
-                "to talk to a person.")
 GROUP_TEXT = N_("Hello! I answer families' questions only in a private chat, so that what you write "
                 "stays private. Tap the button below to write to me.")
 GROUP_BUTTON = N_("Open a private chat")
@@ -87,8 +88,6 @@ COMMANDS = (
     ("conference", N_("Book a parent–teacher conference")),
     ("mysignups", N_("My sign-ups: change or cancel")),
 )
-_MEDIA = ("photo", "voice", "audio", "video", "video_note", "animation", "document", "sticker",
-          "location", "venue", "contact", "poll", "dice")
 
 Effect = Callable[[Any, str], object]  # runs in the transaction that marks the update handled
 
@@ -176,6 +175,7 @@ class TelegramChannel:
         if pruned:
             log.info("telegram.inbox_pruned count=%d", pruned)
         await self.register_commands()
+        media.register_fetcher(CHANNEL, media_fetcher(app.bot))  # staff tools forward parents' files
         await app.start()
         await self.recover()
         if self.settings.telegram_webhook_url:
@@ -217,6 +217,7 @@ class TelegramChannel:
         """Stop polling, finish the updates in flight (their replies too), release PTB.
         The store is the caller's to close (after this returns)."""
         app = self.application
+        media.unregister_fetcher(CHANNEL)
         if self.webhook is not None:
             await self.webhook.stop()
         if app.updater is not None and app.updater.running:
@@ -351,10 +352,11 @@ class TelegramChannel:
             return await self._converse(Incoming(
                 CHANNEL, str(user.id), str(chat.id), message.text, message_id=str(message.message_id),
                 display_name=user.first_name, language_hint=user.language_code), update.update_id)
-        if any(getattr(message, kind, None) for kind in _MEDIA):
-            lang = await self._family_language(user)
-            await self.sender.send_text(chat.id, self.locales.text(lang, MEDIA_TEXT))
-            return _Result("media", 1)
+        item = media_of(message)
+        if item is not None:  # the engine answers "text only", or passes it to staff in a hand-off
+            return await self._converse(Incoming(
+                CHANNEL, str(user.id), str(chat.id), message.caption or "", message_id=str(message.message_id),
+                display_name=user.first_name, language_hint=user.language_code, media=item), update.update_id)
         return _Result("ignored_service")  # joins, pins and other service messages
 
     async def _on_callback(self, query: CallbackQuery, update_id: int) -> _Result:
@@ -544,7 +546,7 @@ async def run_telegram(settings: Settings) -> int:
             return 1
         register_outbox(homeroom, channel)
         workers = [asyncio.ensure_future(homeroom.delivery.run(stop)),
-                   asyncio.ensure_future(homeroom.reminders(stop))]
+                   *(asyncio.ensure_future(job(stop)) for job in homeroom.background_jobs())]
         await stop.wait()
         log.info("telegram.stopping reason=signal")
         await asyncio.gather(*workers)
