@@ -11,6 +11,9 @@ slot, and the partial UNIQUE indexes of migration 7 guard the same rules once mo
   it passes the seat on). Cancelling a waitlist place moves those behind it up.
 - A conference reschedule frees the old slot in the same transaction as it takes the new one.
 
+A change to an event that starts within 24 hours also writes a staff alert in the same
+transaction (`bot.signups.staff.alert`).
+
 Outbox messages are rendered here, inside the transaction, from the curated catalogs (who is
 promoted is only known here; machine translation must not run inside a transaction). The
 payload also keeps the msgid and values, so a sender that has a translator can re-render
@@ -23,7 +26,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from bot.i18n import N_, Locales, fill
-from bot.signups import store, text
+from bot.signups import staff, store, text
 from bot.signups.store import Booking
 from bot.storage import conversations, families, outbox
 
@@ -129,6 +132,7 @@ def book_shift(conn: sqlite3.Connection, family_id: int, shift_id: int, name: st
             (family_id, shift_id, name, language, status, position, now, now, key))
     except sqlite3.IntegrityError:  # the UNIQUE indexes: cannot happen after the checks above
         return Result("already", store.active_for_shift(conn, family_id, shift_id))
+    staff.alert(conn, cur.lastrowid, "booked" if status == "confirmed" else "waitlisted", now)
     return Result(status, store.get_booking(conn, cur.lastrowid), previous, promoted)
 
 
@@ -151,6 +155,7 @@ def promote(conn: sqlite3.Connection, shift_id: int, now: str, notifier: Notifie
         booking = store.get_booking(conn, row[0])
         assert booking is not None
         promoted.append(booking)
+        staff.alert(conn, booking.id, "promoted", now)
         if notifier is not None:
             notifier.promoted(conn, booking, now)
         free -= 1
@@ -189,6 +194,9 @@ def book_slot(conn: sqlite3.Connection, family_id: int, slot_id: int, name: str,
             (family_id, slot_id, teacher.id, name, language, now, now, key))
     except sqlite3.IntegrityError:  # belt and braces: the UNIQUE indexes
         raise SlotTaken() from None
+    if existing is not None:
+        staff.alert(conn, existing.id, "rescheduled", now)
+    staff.alert(conn, cur.lastrowid, "booked", now)
     return Result("confirmed", store.get_booking(conn, cur.lastrowid),
                   previous=store.get_booking(conn, existing.id) if existing else None)
 
@@ -209,6 +217,8 @@ def cancel(conn: sqlite3.Connection, family_id: int, booking_id: int, now: str,
         return Result("already_cancelled", booking)
     conn.execute("UPDATE signup_bookings SET status = 'cancelled', position = NULL, cancelled_at = ?,"
                  " updated_at = ? WHERE id = ?", (now, now, booking_id))
+    event = "left_waitlist" if booking.status == "waitlisted" else "declined" if booking.promoted_at else "cancelled"
+    staff.alert(conn, booking_id, event, now)  # before the alert for whoever moves up
     promoted: list[Booking] = []
     if booking.kind == "volunteer" and booking.shift_id is not None:
         if booking.status == "waitlisted":

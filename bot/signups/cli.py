@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import os
 import re
 import sys
@@ -27,11 +26,9 @@ from pathlib import Path
 from bot.config import Settings, load_school_profile
 from bot.signups import booking, store
 from bot.signups.definitions import load_definitions, parse_csv, to_yaml
-from bot.signups.text import english_language
+from bot.signups.staff import list_lines, roster_lines, write_csv
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-EXPORT_COLUMNS = ["kind", "id", "title", "date", "start", "end", "place", "name", "language", "interpreter",
-                  "status", "position", "booked_at"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -80,6 +77,13 @@ async def _show(settings: Settings, action: str, as_csv: bool) -> int:
             _print_list(opportunities, teachers)
         else:
             items = await db.run(store.roster)
+            import getpass
+
+            from bot.core.messages import utcnow
+            from bot.storage import audit
+
+            await db.transact(audit.record, getpass.getuser(), "signups.export", f"{len(items)} sign-ups",
+                              utcnow().isoformat())  # staff saw families' names: audited
             if as_csv:
                 _write_csv(items, sys.stdout)
             else:
@@ -89,58 +93,17 @@ async def _show(settings: Settings, action: str, as_csv: bool) -> int:
         await db.close()
 
 
+# the texts and the CSV are shared with Slack's `/homeroom signups` (bot.signups.staff)
 def _print_list(opportunities, teachers) -> None:
-    if not opportunities and not teachers:
-        print("no sign-ups are defined")
-        return
-    if opportunities:
-        print("Volunteer opportunities")
-    for opp, shifts in opportunities:
-        print(f"  {opp.id}  {opp.title}" + (f" — {opp.location}" if opp.location else ""))
-        for s in shifts:
-            waiting = f", {s.waitlisted} waiting" if s.waitlisted else ""
-            print(f"    {s.starts_at:%a %Y-%m-%d %H:%M}–{s.ends_at:%H:%M}  {s.confirmed}/{s.capacity} signed up{waiting}")
-    if teachers:
-        print("Conferences")
-    for teacher, booked, total in teachers:
-        where = teacher.room or teacher.video_link or ""
-        print(f"  {teacher.id}  {teacher.name} ({teacher.class_name}, {where}) — speaks "
-              f"{', '.join(teacher.languages)} — {booked}/{total} slots booked")
-
-
-def _row(item: store.Item) -> dict[str, str]:
-    b = item.booking
-    interpreter = ""
-    if b.kind == "conference" and b.language not in item.teacher_languages:
-        interpreter = english_language(b.language)
-    return {"kind": b.kind, "id": item.opportunity_id or (b.teacher_id or ""), "title": item.title,
-            "date": f"{item.starts_at:%Y-%m-%d}", "start": f"{item.starts_at:%H:%M}", "end": f"{item.ends_at:%H:%M}",
-            "place": item.place, "name": b.name, "language": b.language, "interpreter": interpreter,
-            "status": b.status, "position": str(b.position or ""), "booked_at": b.created_at}
+    print("\n".join(list_lines(opportunities, teachers)))
 
 
 def _write_csv(items: list[store.Item], out) -> None:
-    writer = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for item in items:
-        writer.writerow(_row(item))
+    write_csv(items, out)
 
 
 def _print_roster(items: list[store.Item]) -> None:
-    if not items:
-        print("nobody has signed up yet")
-        return
-    heading = None
-    for item in items:
-        row = _row(item)
-        this = (row["kind"], row["title"], row["date"], row["start"])
-        if this != heading:
-            heading = this
-            print(f"{row['title']} — {item.starts_at:%a %Y-%m-%d %H:%M}–{row['end']}" +
-                  (f" ({row['place']})" if row["place"] else ""))
-        status = f"waitlist #{row['position']}" if row["status"] == "waitlisted" else row["status"]
-        flag = f"  interpreter: {row['interpreter']}" if row["interpreter"] else ""
-        print(f"  {status:12} {row['name']}  [{row['language']}]{flag}")
+    print("\n".join(roster_lines(items)))
 
 
 class _Refused(Exception):

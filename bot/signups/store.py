@@ -391,6 +391,11 @@ class Item:
     bring: str | None = None
     description: str = ""
 
+    @property
+    def needs_interpreter(self) -> bool:
+        """A conference in a language the teacher does not speak: staff arrange an interpreter."""
+        return self.booking.kind == "conference" and self.booking.language not in self.teacher_languages
+
 
 _ITEM_SQL = (
     f"SELECT {', '.join('b.' + c for c in _BOOKING.split(', '))},"

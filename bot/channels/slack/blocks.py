@@ -422,6 +422,9 @@ def help_text(note_prefix: str) -> str:
             "• `/homeroom tickets`: open tickets, urgent first, then the oldest\n"
             "• `/homeroom ticket N`: the timeline of ticket N\n"
             "• `/homeroom stats`: today's questions, hand-offs, median first response, languages\n"
+            "• `/homeroom signups`: volunteer shifts and conferences, how full they are\n"
+            "• `/homeroom signups who ID`: who signed up for an opportunity or a teacher (the ID from the list)\n"
+            "• `/homeroom signups export [ID]`: the sign-ups as a CSV file, posted here\n"
             f"Answer a family by replying in its ticket's thread; start with `{escape(note_prefix)}` for an "
             "internal note.")
 

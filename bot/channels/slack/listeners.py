@@ -17,8 +17,8 @@ listener handles is never acknowledged, and Slack delivers it again and again.
   nothing is relayed or changed.
 - **Buttons** Claim / Resolve / Reopen → `Handoff.claim/resolve/reopen`; the ticket message is
   then updated through the outbox (`ticket_update`), so the order of a ticket's messages holds.
-- **`/homeroom`** `tickets` | `ticket N` | `stats` | `help`, answered ephemerally; **App Home**
-  shows the open tickets.
+- **`/homeroom`** `tickets` | `ticket N` | `stats` | `help`, answered ephemerally, and
+  `signups …` (`bot.channels.slack.signups`); **App Home** shows the open tickets.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.slack import blocks
+from bot.channels.slack import blocks, signups
 from bot.config import SchoolProfile, SlackProfile
 from bot.handoff import Handoff, TicketError
 from bot.storage import Database, audit, tickets
@@ -263,6 +263,9 @@ def register(app: AsyncApp, staff: Staffing) -> None:
         word = word.lower()
         if word in ("", "help"):
             await respond(text=blocks.help_text(staff.slack.note_prefix), response_type="ephemeral")
+            return
+        if word == "signups":  # checks who asks itself (the signups channel's members may, too)
+            await signups.command(staff, command, rest, respond)
             return
         if word not in ("tickets", "ticket", "stats"):
             await respond(text=f"Unknown command `{blocks.escape(word)}`.\n" + blocks.help_text(staff.slack.note_prefix),
