@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,16 @@ class Homeroom:
     translator: object | None = None
     handoff: Handoff | None = None
     delivery: Delivery | None = None
+
+    def background_jobs(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
+        """What every runner keeps going beside its channels, each until `stop` is set."""
+        return [self.reminders, self.retention]
+
+    async def retention(self, stop: asyncio.Event) -> None:
+        """The school's retention policy, enforced daily (bot.privacy.retention)."""
+        from bot.privacy.retention import retention_loop
+
+        await retention_loop(self.db, self.profile.retention, stop)
 
     async def reminders(self, stop: asyncio.Event) -> None:
         """The day-before sign-up reminders, checked every few minutes until `stop` (production runners)."""
@@ -85,7 +96,10 @@ async def start(settings: Settings, translator=None) -> Homeroom:
     except BaseException:
         await db.close()
         raise
-    engine = Engine(db, catalog, matcher, profile, locales, translator=translator, flows=signups.flows())
+    from bot.flows.privacy import privacy_flows
+
+    flows = {**signups.flows(), **privacy_flows(db, profile, signups.notifier, signups.wake)}
+    engine = Engine(db, catalog, matcher, profile, locales, translator=translator, flows=flows)
     # the first message should not pay for loading the language models
     _background.add(asyncio.get_running_loop().run_in_executor(None, engine.detector.warm))
     handoff = Handoff(db, engine.localizer, profile,

@@ -1,0 +1,205 @@
+"""`/privacy`, `/mydata`, `/forgetme`: a family learns what the school keeps, sees it, deletes it.
+
+- `/privacy`: what is collected, why, for how long (the school's own `[retention]` numbers),
+  who sees it, that nothing goes to anyone else, and the two commands below.
+- `/mydata`: a short summary in the family's language, with the whole export
+  (`bot.privacy.family_data.export_family`) attached as `my-data.json`.
+- `/forgetme`: asks first (Yes / No buttons). Yes deletes everything in the turn's own
+  transaction (a `turn.effect`; the turn is marked `family_deleted`, so the engine saves no
+  state and forgets its cached copy: the next message starts as a new family). The Yes button
+  carries a one-time token kept in the conversation state, so a stale one (tapped again after
+  the deletion, when the sender is already a new family, whose number SQLite may even reuse)
+  deletes nothing and says so.
+
+Like every flow, these run also while a ticket is open (commands and flow buttons come first).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from typing import Any, Callable
+
+from babel.core import UnknownLocaleError
+from babel.dates import format_skeleton
+
+from bot.config import SchoolProfile
+from bot.core.dialog import Turn
+from bot.core.localize import Text
+from bot.core.messages import Attachment
+from bot.i18n import N_
+from bot.privacy.family_data import FamilyNotFound, delete_family, export_family
+from bot.signups import store
+from bot.storage import Database
+from bot.understanding.language import language_name
+
+MENU = N_("Main menu")
+MYDATA_BUTTON = N_("See my data")
+FORGET_BUTTON = N_("Delete my data")
+
+POLICY = N_(
+    "How {school_name} handles what you write here:\n\n"
+    "• What we keep: your messages and our answers, your language, your conversations with school "
+    "staff, and your volunteer and conference sign-ups.\n"
+    "• Why: to answer your questions, to pass them to the right person at the school, and to run "
+    "sign-ups.\n"
+    "• For how long: messages {messages_days} days; conversations with staff {tickets_days} days after "
+    "they are closed; sign-ups {signups_days} days after the event. Then they are deleted.\n"
+    "• Who sees it: only {school_name} staff, in the school's own Slack and tools.\n"
+    "• Nothing is sold or given to anyone else, and translation happens on the school's own computer.\n\n"
+    "To see what we keep about you, send /mydata. To delete it, send /forgetme.")
+
+SUMMARY = N_(
+    "Here is what {school_name} keeps about you:\n"
+    "• Language: {language}\n"
+    "• Messages: {messages}, the oldest from {since}\n"
+    "• Conversations with staff: {tickets}\n"
+    "• Sign-ups: {signups}\n\n"
+    "Everything is in the attached file, my-data.json. To delete it, send /forgetme.")
+SUMMARY_NO_MESSAGES = N_(
+    "Here is what {school_name} keeps about you:\n"
+    "• Language: {language}\n"
+    "• Messages: none\n"
+    "• Conversations with staff: {tickets}\n"
+    "• Sign-ups: {signups}\n\n"
+    "Everything is in the attached file, my-data.json. To delete it, send /forgetme.")
+
+ASK = N_("Delete everything {school_name} keeps about you? Your messages, your conversations with staff "
+         "and your sign-ups will be removed (your places go to the next family). This cannot be undone.")
+YES = N_("Yes, delete everything")
+NO = N_("No, keep it")
+KEPT = N_("OK, nothing was deleted.")
+DONE = N_("Done: everything {school_name} kept about you is deleted. If you write again, I will start fresh.")
+SIGNUPS_CANCELLED = N_("Your sign-ups were cancelled ({count}) and your places offered to other families.")
+TICKET_CLOSED = N_("Your open conversation with the school staff was closed, and they were told.")
+STALE = N_("That button has expired, and nothing was deleted. To delete your data, send /forgetme.")
+
+FILENAME = "my-data.json"
+
+
+def privacy_flows(db: Database, profile: SchoolProfile, notifier=None,
+                  wake: Callable[[], None] | None = None) -> dict[str, Any]:
+    """The three flows by name, for `Engine(flows=...)`. `notifier`: the sign-ups' Notifier (a
+    family promoted from a waitlist by a deletion is told); `wake`: outbox rows are waiting."""
+    return {flow.name: flow for flow in (PrivacyFlow(profile), MyDataFlow(db, profile),
+                                         ForgetMeFlow(db, profile, notifier, wake))}
+
+
+class PrivacyFlow:
+    name = "privacy"
+
+    def __init__(self, profile: SchoolProfile) -> None:
+        self.profile = profile
+
+    async def start(self, turn: Turn, arg: str | None = None) -> None:
+        r = self.profile.retention
+        turn.say(Text(POLICY, {"school_name": self.profile.name, "messages_days": r.messages_days,
+                               "tickets_days": r.tickets_days, "signups_days": r.signups_days}),
+                 [(MYDATA_BUTTON, "mydata:show"), (FORGET_BUTTON, "forgetme:ask"), (MENU, "menu")])
+
+    async def on_text(self, turn: Turn, text: str) -> bool:
+        return False
+
+    async def on_payload(self, turn: Turn, payload: str) -> bool:
+        if payload == "privacy:show":
+            await self.start(turn)
+            return True
+        return False
+
+
+class MyDataFlow:
+    name = "mydata"
+
+    def __init__(self, db: Database, profile: SchoolProfile) -> None:
+        self.db, self.profile = db, profile
+
+    async def start(self, turn: Turn, arg: str | None = None) -> None:
+        try:
+            data = await self.db.run(export_family, turn.family.id)
+        except FamilyNotFound:  # a brand-new family is stored before its first turn; be safe anyway
+            data = {"family": None, "language": turn.lang, "conversation": None, "messages": [], "tickets": [],
+                    "signups": []}
+        document = {"school": self.profile.name, "exported_at": store.iso(turn.now), **data}
+        content = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+        values = {"school_name": self.profile.name, "language": language_name(turn.lang),
+                  "messages": len(data["messages"]), "tickets": len(data["tickets"]),
+                  "signups": len(data["signups"])}
+        if data["messages"]:
+            values["since"] = _date(data["messages"][0]["created_at"], turn.lang, self.profile)
+        turn.say(Text(SUMMARY if data["messages"] else SUMMARY_NO_MESSAGES, values),
+                 [(FORGET_BUTTON, "forgetme:ask"), (MENU, "menu")],
+                 attachment=Attachment(FILENAME, content, "application/json"))
+
+    async def on_text(self, turn: Turn, text: str) -> bool:
+        return False
+
+    async def on_payload(self, turn: Turn, payload: str) -> bool:
+        if payload == "mydata:show":
+            await self.start(turn)
+            return True
+        return False
+
+
+class ForgetMeFlow:
+    name = "forgetme"
+
+    def __init__(self, db: Database, profile: SchoolProfile, notifier=None,
+                 wake: Callable[[], None] | None = None) -> None:
+        self.db, self.profile, self.notifier, self.wake = db, profile, notifier, wake
+
+    async def start(self, turn: Turn, arg: str | None = None) -> None:
+        token = turn.state.data["forgetme"] = secrets.token_hex(4)
+        turn.say(Text(ASK, {"school_name": self.profile.name}),
+                 [(YES, f"forgetme:yes:{token}"), (NO, "forgetme:no")])
+
+    async def on_text(self, turn: Turn, text: str) -> bool:
+        return False  # the question is answered with its buttons; typed text is a new question
+
+    async def on_payload(self, turn: Turn, payload: str) -> bool:
+        _, action, value = (payload.split(":", 2) + ["", ""])[:3]
+        if action == "ask":
+            await self.start(turn)
+        elif action == "no":
+            turn.state.data.pop("forgetme", None)
+            turn.say(KEPT, [(MENU, "menu")])
+        elif action == "yes":
+            if not value or value != turn.state.data.get("forgetme"):
+                turn.say(STALE, [(MENU, "menu")])
+                return True
+            await self._delete(turn)
+        else:
+            return False
+        return True
+
+    async def _delete(self, turn: Turn) -> None:
+        family_id, now = turn.family.id, store.iso(turn.now)
+
+        def what_changes(conn):
+            signups = len(store.family_items(conn, family_id, now))
+            tickets = conn.execute("SELECT COUNT(*) FROM tickets WHERE family_id = ? AND status != 'resolved'",
+                                   (family_id,)).fetchone()[0]
+            return signups, tickets
+
+        signups, tickets = await self.db.run(what_changes)
+        notifier = self.notifier
+        turn.effect(lambda conn, stamp: delete_family(conn, family_id, "family", stamp, notifier))
+        turn.family_deleted = True
+        turn.state.flow, turn.state.step, turn.state.data = None, None, {}
+        turn.decision = "family_deleted"
+        turn.say(Text(DONE, {"school_name": self.profile.name}))
+        if signups:
+            turn.say(Text(SIGNUPS_CANCELLED, {"count": signups}))
+        if tickets:
+            turn.say(TICKET_CLOSED)
+        if self.wake is not None and (signups or tickets):
+            self.wake()  # a promoted family's message and staff's note wait in the outbox
+
+
+def _date(stored: str, lang: str, profile: SchoolProfile) -> str:
+    """'Mar 5, 2026' in the family's language, in the school's time zone."""
+    moment = datetime.fromisoformat(stored).astimezone(profile.tz)
+    try:
+        return format_skeleton("yMMMd", moment, locale=lang if lang != "en" else "en_US").replace("\u202f", " ")
+    except (UnknownLocaleError, ValueError):
+        return format_skeleton("yMMMd", moment, locale="en_US")

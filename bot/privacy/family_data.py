@@ -1,0 +1,138 @@
+"""One family's data: everything Homeroom holds about it (export), and deleting all of it.
+
+`export_family` is what `/mydata` sends and `homeroom family export` prints: the family row,
+its language, its conversation state, its messages, its tickets with their timelines (staff
+shown as "school staff"; internal staff notes are staff's working notes and are left out, but
+deleted with the rest) and its sign-ups with what, when and their status.
+
+`delete_family` is `/forgetme` and `homeroom family delete`, as one unit of work (run it in
+one transaction, e.g. `Database.transact` or a turn's effect):
+- active sign-ups are cancelled through `bot.signups.booking.cancel`, so the seat is freed and
+  the first family on the waitlist is promoted and told, exactly as when a family cancels;
+- open and claimed tickets are resolved, and staff get a last line in the ticket's Slack thread
+  (an outbox `ticket_context` row that carries the thread's `staff_ref` and no `ticket_id`, so it
+  survives the ticket's deletion) saying the family deleted its data;
+- then every row of the family goes: messages, ticket events, tickets and their outbox rows,
+  sign-up reminders and bookings, messages waiting for or sent to its chat, handled inbox rows
+  of its chat, conversation state, the family row;
+- the audit log keeps only `family.deleted` with the family's number (no name, no text).
+Other families' rows are not touched (a promoted family gets its own outbox message).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from bot.handoff import STAFF_CHANNEL, staff_target
+from bot.signups import booking, store
+from bot.storage import audit, families
+
+STAFF_NOTE = ("The family deleted their data (/forgetme). This ticket is closed and its conversation "
+              "was removed from Homeroom; replies here will not reach them.")
+
+
+class FamilyNotFound(LookupError):
+    """No family with that number (never existed, or already deleted)."""
+
+
+def export_family(conn: sqlite3.Connection, family_id: int) -> dict[str, Any]:
+    """Everything held about one family, as a JSON-ready dict. FamilyNotFound if there is none."""
+    row = conn.execute(
+        "SELECT id, channel, channel_user_id, chat_id, display_name, language, language_source, created_at,"
+        " last_seen_at FROM families WHERE id = ?", (family_id,)).fetchone()
+    if row is None:
+        raise FamilyNotFound(f"family {family_id} does not exist")
+    keys = ("id", "channel", "channel_user_id", "chat_id", "display_name", "language", "language_source",
+            "created_at", "last_seen_at")
+    family = dict(zip(keys, row))
+    state = conn.execute("SELECT flow, step, data, updated_at FROM conversation_state WHERE family_id = ?",
+                         (family_id,)).fetchone()
+    messages = [dict(zip(("direction", "text", "language", "translation", "intent", "created_at"), r))
+                for r in conn.execute("SELECT direction, text, language, translation, intent, created_at"
+                                      " FROM messages WHERE family_id = ? ORDER BY id", (family_id,))]
+    tickets = []
+    for t in conn.execute("SELECT id, topic, priority, status, language, created_at, resolved_at FROM tickets"
+                          " WHERE family_id = ? ORDER BY id", (family_id,)).fetchall():
+        events = [{"kind": kind, "from": "you" if kind == "parent" else "school staff", "text": text,
+                   "language": language, "translation": translation, "at": at}
+                  for kind, text, language, translation, at in conn.execute(
+                      "SELECT kind, text, language, translation, created_at FROM ticket_events"
+                      " WHERE ticket_id = ? AND kind != 'note' ORDER BY id", (t[0],))]
+        tickets.append({**dict(zip(("id", "topic", "priority", "status", "language", "created_at",
+                                    "resolved_at"), t)), "events": events})
+    signups = []
+    for (booking_id,) in conn.execute("SELECT id FROM signup_bookings WHERE family_id = ? ORDER BY id",
+                                      (family_id,)).fetchall():
+        item = store.item(conn, booking_id)
+        if item is None:
+            continue
+        b = item.booking
+        signups.append({"kind": b.kind, "what": item.title, "place": item.place,
+                        "starts_at": store.iso(item.starts_at), "ends_at": store.iso(item.ends_at),
+                        "name": b.name, "language": b.language, "status": b.status,
+                        "waitlist_position": b.position, "signed_up_at": b.created_at,
+                        "cancelled_at": b.cancelled_at})
+    return {
+        "family": family,
+        "language": family["language"],
+        "conversation": None if state is None else {
+            "flow": state[0], "step": state[1], "data": json.loads(state[2] or "{}"), "updated_at": state[3]},
+        "messages": messages,
+        "tickets": tickets,
+        "signups": signups,
+    }
+
+
+def delete_family(conn: sqlite3.Connection, family_id: int, actor: str, now: str,
+                  notifier: booking.Notifier | None = None) -> dict[str, int]:
+    """Cancel, close, then delete every row of one family (see the module docstring). Returns
+    rows per table, plus `signups_cancelled`, `families_promoted` and `tickets_closed`.
+    Pass the sign-ups' `Notifier` so a promoted family is told (as a cancel would)."""
+    family = families.get(conn, family_id)
+    if family is None:
+        raise FamilyNotFound(f"family {family_id} does not exist")
+    conn.execute("PRAGMA secure_delete = ON")  # deleted text is overwritten (bot.privacy.retention)
+    counts: dict[str, int] = {"signups_cancelled": 0, "families_promoted": 0, "tickets_closed": 0}
+
+    active = conn.execute("SELECT id FROM signup_bookings WHERE family_id = ? AND status IN ('confirmed',"
+                          " 'waitlisted') ORDER BY id", (family_id,)).fetchall()
+    for (booking_id,) in active:
+        result = booking.cancel(conn, family_id, booking_id, now, notifier)
+        if result.status == "cancelled":
+            counts["signups_cancelled"] += 1
+            counts["families_promoted"] += len(result.promoted)
+
+    for ticket_id, ref in conn.execute("SELECT id, staff_ref FROM tickets WHERE family_id = ?"
+                                       " AND status != 'resolved'", (family_id,)).fetchall():
+        counts["tickets_closed"] += 1
+        if ref:  # posted to staff: a last line in its thread (without a ref, staff never saw it)
+            conn.execute(
+                "INSERT INTO outbox (channel, target, kind, ticket_id, payload, next_attempt_at, created_at)"
+                " VALUES (?, ?, 'ticket_context', NULL, ?, ?, ?)",
+                (STAFF_CHANNEL, staff_target(ticket_id),
+                 json.dumps({"text": STAFF_NOTE, "staff_ref": ref, "closed": True}), now, now))
+
+    tickets_of = "SELECT id FROM tickets WHERE family_id = :family"
+    bookings_of = "SELECT id FROM signup_bookings WHERE family_id = :family"
+    params = {"family": family_id, "channel": family.channel, "chat": family.chat_id}
+    steps = (
+        ("messages", "DELETE FROM messages WHERE family_id = :family"),
+        ("outbox", f"DELETE FROM outbox WHERE ticket_id IN ({tickets_of})"
+                   " OR (channel = :channel AND target = :chat)"
+                   # staff alerts naming the family (bot.signups.staff.alert), sent or not
+                   " OR (kind = 'signups_alert' AND json_extract(payload, '$.family_id') = :family)"),
+        ("ticket_events", f"DELETE FROM ticket_events WHERE ticket_id IN ({tickets_of})"),
+        ("tickets", "DELETE FROM tickets WHERE family_id = :family"),
+        ("signup_reminders", f"DELETE FROM signup_reminders WHERE booking_id IN ({bookings_of})"),
+        ("signup_bookings", "DELETE FROM signup_bookings WHERE family_id = :family"),
+        # handled updates only: a pending one (the update being answered now) is finished as usual
+        ("inbox", "DELETE FROM inbox WHERE channel = :channel AND chat_id = :chat AND handled_at IS NOT NULL"),
+        ("conversation_state", "DELETE FROM conversation_state WHERE family_id = :family"),
+        ("families", "DELETE FROM families WHERE id = :family"),
+    )
+    for table, sql in steps:
+        counts[table] = conn.execute(sql, params).rowcount
+    audit.record(conn, actor, "family.deleted", f"family {family_id}", now)
+    return counts
