@@ -72,6 +72,16 @@ class Locales:
         with self._lock:
             self._catalogs.clear()
 
+    def load_all(self) -> dict[str, int]:
+        """Read every language's catalogs now (from a worker thread): curated messages per language."""
+        return {lang: len(self._load(lang)) for lang in self.languages()}
+
+    def adopt(self, other: "Locales") -> None:
+        """Take `other`'s loaded catalogs in one step, so every holder of this object sees the new
+        text at once and no reply is rendered from half-loaded catalogs (`homeroom reload`)."""
+        with self._lock:
+            self.directory, self._catalogs = other.directory, dict(other._catalogs)
+
 
 class _Missing(dict):
     def __missing__(self, key: str) -> str:

@@ -32,7 +32,8 @@ from bot import office_hours
 from bot.channels.slack import listeners
 from bot.channels.slack.sender import SlackSender
 from bot.config import ConfigError, SchoolProfile, Settings, SlackProfile
-from bot.handoff import STAFF_CHANNEL, Handoff, staff_target
+from bot.handoff import AUTO_RESUMED_TEXT, STAFF_CHANNEL, Handoff, staff_target
+from bot.signups.staff import digest_loop
 from bot.storage import Database, outbox, tickets
 
 log = logging.getLogger("bot.slack")
@@ -119,7 +120,7 @@ class TicketClock:
         resumed = 0
         for (ticket_id,) in rows:
             try:
-                await self.handoff.resolve(ticket_id, AUTO_RESUMER)
+                await self.handoff.resolve(ticket_id, AUTO_RESUMER, family_text=AUTO_RESUMED_TEXT)
                 resumed += 1
                 log.info("slack.auto_resumed ticket=%s hours=%s", ticket_id, self.slack.auto_resume_hours)
             except Exception as exc:  # resolved meanwhile, or gone
@@ -163,7 +164,7 @@ class SlackStaff:
                                    note_prefix=self.slack.note_prefix)
         self.directory = listeners.StaffDirectory(self.client, self.slack)
         self.sender = SlackSender(self.client, homeroom.db, self.slack, homeroom.catalog, pace=pace,
-                                  wake=homeroom.delivery.wake)
+                                  wake=homeroom.delivery.wake, on_posted=self.handoff.reached_staff)
         self.ticket_clock = TicketClock(homeroom.db, self.handoff, homeroom.profile, self.slack, self.clock,
                                         homeroom.delivery.wake)
         listeners.register(self.app, listeners.Staffing(
@@ -189,12 +190,38 @@ class SlackStaff:
             raise
         return answer.data if isinstance(answer.data, dict) else {}
 
+    async def post_report(self, text: str, body: list, png: bytes) -> None:
+        """The weekly community report: the numbers as a message, the chart as a file under it.
+        Sent directly (not through the outbox): the report loop retries a failed week itself."""
+        channel = self.slack.report_channel
+        answer = await self.client.chat_postMessage(channel=channel, text=text, blocks=body, unfurl_links=False)
+        if png:
+            await self.client.files_upload_v2(channel=channel, thread_ts=answer["ts"], content=png,
+                                              filename="homeroom-weekly-report.png", title="Homeroom weekly report")
+
+    async def socket_url(self) -> str:
+        """apps.connections.open (through SLACK_API_URL) with the app-level token. Done once here
+        because slack_sdk's `connect()` retries a refused token forever: a wrong SLACK_APP_TOKEN
+        would hang start-up instead of stopping it with a clear message."""
+        try:
+            answer = await self.client.apps_connections_open(app_token=self.settings.slack_app_token)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error in ("invalid_auth", "not_authed", "not_allowed_token_type", "account_inactive",
+                         "token_revoked"):
+                raise ConfigError(f"SLACK_APP_TOKEN was refused by Slack ({error}); create an app-level token "
+                                  "(xapp-…) with the connections:write scope under Basic Information, App-Level "
+                                  "Tokens, and turn on Socket Mode") from None
+            raise
+        return answer["url"]
+
     async def start(self) -> None:
         me = await self.check_token()
         if self.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
             self._socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+            self._socket.client.wss_uri = await self.socket_url()  # connect() uses it, then opens new ones
             await self._socket.connect_async()
         else:
             host, _, port = self.settings.slack_listen.rpartition(":")
@@ -223,17 +250,31 @@ class SlackStaff:
             await self._session.close()
 
 
-async def serve_slack(settings: Settings, homeroom, stop: asyncio.Event, *, pace: float = 1.0) -> int:
+async def serve_slack(settings: Settings, homeroom, stop: asyncio.Event, *, pace: float = 1.0,
+                      service=None) -> int:
     """Run Slack for staff on an already started Homeroom until `stop` is set: the listeners
-    (Socket Mode or HTTP), the outbox worker, the ticket clock. Returns an exit code."""
+    (Socket Mode or HTTP), the outbox worker, the ticket clock and the daily sign-ups digest.
+    Under `homeroom run` (`service`: bot.service) it also reports Slack's health and lets a
+    reload reach the sender's catalog. Returns an exit code."""
     slack = SlackStaff(settings, homeroom, pace=pace)
     try:
         await slack.start()
     except BaseException:
         await slack.stop()
         raise
+    if service is not None:
+        service.reload_holders.append(slack.sender)
+        service.health.watch("slack", lambda: (not slack.sender.breaker_open(),
+                                               "Slack unreachable: messages wait in the outbox"
+                                               if slack.sender.breaker_open() else "connected"))
     tasks = [asyncio.ensure_future(homeroom.delivery.run(stop)), asyncio.ensure_future(slack.ticket_clock.run(stop)),
-             asyncio.ensure_future(homeroom.reminders(stop))]
+             asyncio.ensure_future(digest_loop(homeroom.db, homeroom.profile, stop, homeroom.delivery.wake,
+                                               clock=slack.clock))]
+    if slack.slack.report_channel:
+        from bot.reports.weekly import weekly_report_loop
+
+        tasks.append(asyncio.ensure_future(weekly_report_loop(homeroom.db, homeroom.catalog, homeroom.profile,
+                                                              slack.post_report, stop, clock=slack.clock)))
     try:
         await stop.wait()
         return 0
@@ -245,38 +286,39 @@ async def serve_slack(settings: Settings, homeroom, stop: asyncio.Event, *, pace
 
 async def run_slack(settings: Settings) -> int:
     """`homeroom run` with SLACK_BOT_TOKEN: Slack for staff (and Telegram for families when
-    TELEGRAM_BOT_TOKEN is set) until SIGTERM/SIGINT, then a graceful stop."""
-    from bot.app import start
+    TELEGRAM_BOT_TOKEN is set) until SIGTERM/SIGINT, then a graceful stop. Signals, reload,
+    pid file and background jobs: `bot.service`."""
+    from bot.service import run_service
 
-    homeroom = await start(settings)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
-    telegram = None
-    try:
-        slack_profile(homeroom.profile)  # a missing [slack] table stops us before anything connects
-        if settings.telegram_token:
-            telegram = await _start_telegram(settings, homeroom)
-        return await serve_slack(settings, homeroom, stop)
-    except OSError as exc:  # the listen address is taken, or Slack is unreachable at start
-        print(f"homeroom: Slack could not start ({exc.__class__.__name__}: {exc}); check SLACK_LISTEN "
-              f"({settings.slack_listen}) and SLACK_API_URL ({settings.slack_api_url})", file=sys.stderr)
-        return 1
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-        if telegram is not None:
-            await telegram.stop()
-        await homeroom.close()
+    async def body(service) -> int:
+        homeroom = service.homeroom
+        telegram = None
+        try:
+            slack_profile(homeroom.profile)  # a missing [slack] table stops us before anything connects
+            if settings.telegram_token:
+                telegram = await _start_telegram(settings, homeroom, service.health)
+            return await serve_slack(settings, homeroom, service.stop, service=service)
+        except OSError as exc:  # the listen address is taken, or Slack is unreachable at start
+            print(f"homeroom: Slack could not start ({exc.__class__.__name__}: {exc}); check SLACK_LISTEN "
+                  f"({settings.slack_listen}) and SLACK_API_URL ({settings.slack_api_url})", file=sys.stderr)
+            return 1
+        finally:
+            if telegram is not None:
+                await telegram.stop()
+
+    return await run_service(settings, body)
 
 
-async def _start_telegram(settings: Settings, homeroom):
+async def _start_telegram(settings: Settings, homeroom, health=None):
     """Families on Telegram in the same process; staff replies reach them through the outbox."""
-    from bot.channels.telegram.channel import build_channel, register_outbox
+    from bot.channels.telegram.channel import build_channel, register_outbox, start_channel, webhook_health
 
-    channel = build_channel(settings, homeroom)
+    channel = build_channel(settings, homeroom, channel_health=health)
     register_outbox(homeroom, channel, staff_tool=True)
-    await channel.start()
+    try:
+        await start_channel(channel, settings)
+    except BaseException:
+        await channel.stop()
+        raise
+    channel.health = webhook_health(homeroom, health)
     return channel

@@ -29,7 +29,6 @@ import asyncio
 import importlib.util
 import json
 import logging
-import signal
 import sys
 import time
 from collections import Counter
@@ -78,7 +77,7 @@ REPLY_LEASE = 120.0
 GROUP_TEXT = N_("Hello! I answer families' questions only in a private chat, so that what you write "
                 "stays private. Tap the button below to write to me.")
 GROUP_BUTTON = N_("Open a private chat")
-# Only the commands the engine handles today; descriptions come from the locale catalogs.
+# The commands the engine handles; descriptions come from the locale catalogs.
 COMMANDS = (
     ("start", N_("Welcome and main menu")),
     ("help", N_("What I can help with")),
@@ -87,6 +86,9 @@ COMMANDS = (
     ("volunteer", N_("Volunteer sign-up")),
     ("conference", N_("Book a parent–teacher conference")),
     ("mysignups", N_("My sign-ups: change or cancel")),
+    ("privacy", N_("What we keep about you, and why")),
+    ("mydata", N_("See everything we hold about you")),
+    ("forgetme", N_("Delete your data")),
 )
 
 Effect = Callable[[Any, str], object]  # runs in the transaction that marks the update handled
@@ -106,12 +108,15 @@ class InboxRequest(HTTPXRequest):
     If the inbox cannot be written, the fetch fails as a network error: PTB backs off and asks
     again, and Telegram still holds the updates."""
 
-    def __init__(self, record: Callable[[list[dict[str, Any]]], Awaitable[None]], **kwargs: Any) -> None:
+    def __init__(self, record: Callable[[list[dict[str, Any]]], Awaitable[None]],
+                 on_poll: Callable[[], None] = lambda: None, **kwargs: Any) -> None:
         super().__init__(connection_pool_size=1, **kwargs)
-        self._record = record
+        self._record, self._on_poll = record, on_poll
 
     async def post(self, url: str, request_data=None, *args: Any, **kwargs: Any):
         result = await super().post(url, request_data, *args, **kwargs)
+        if url.endswith("/getUpdates"):
+            self._on_poll()  # Telegram answered: the channel is connected
         if isinstance(result, list) and result and url.endswith("/getUpdates"):
             try:
                 # shielded: PTB cancels the poll on stop, and a caller cancelled inside the store's
@@ -128,7 +133,7 @@ class TelegramChannel:
 
     def __init__(self, settings: Settings, homeroom, *, pace: float = 1.0, pace_burst: int = 3,
                  rate_limiter: BaseRateLimiter | None = None, max_concurrent_updates: int = 1024,
-                 send_retries: int = 2, parallel_sends: int = PARALLEL_SENDS) -> None:
+                 send_retries: int = 2, parallel_sends: int = PARALLEL_SENDS, channel_health=None) -> None:
         if not settings.telegram_token:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
         self.settings = settings
@@ -147,7 +152,7 @@ class TelegramChannel:
             .concurrent_updates(self.processor)
             .connection_pool_size(parallel_sends + 4)  # the sender keeps at most parallel_sends in flight
             .pool_timeout(10.0)
-            .get_updates_request(InboxRequest(self._record_fetched))
+            .get_updates_request(InboxRequest(self._record_fetched, self._polled))
             .job_queue(None)  # reminders and scheduled sends come later (store-backed)
             .build()
         )
@@ -160,6 +165,7 @@ class TelegramChannel:
         self._initialized = False
         self._fresh: set[int] = set()  # ids this process recorded at fetch and has not handled yet
         self.webhook = None  # the WebhookServer in webhook mode
+        self.channel_health = channel_health  # bot.ops.status.ChannelHealth, reported into when given
         # GET /healthz in webhook mode: () -> (HTTP status, JSON body); replaceable by the runner
         self.health: Callable[[], Awaitable[tuple[int, dict[str, Any]]]] | None = None
 
@@ -201,6 +207,8 @@ class TelegramChannel:
         await self.webhook.start()
         await self.application.bot.set_webhook(url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES),
                                                drop_pending_updates=False, max_connections=40)
+        if self.channel_health is not None:
+            self.channel_health.set(CHANNEL, True, "webhook")
 
     async def _accept_webhook(self, raw: dict[str, Any]) -> bool:
         """Store one POSTed update and queue it if it is new (see webhook.py)."""
@@ -461,6 +469,12 @@ class TelegramChannel:
     def _on_poll_error(self, exc: TelegramError) -> None:
         # one line, no traceback: PTB retries with back-off by itself
         log.warning("telegram.poll_error error=%s detail=%s", exc.__class__.__name__, exc)
+        if self.channel_health is not None:
+            self.channel_health.set(CHANNEL, False, f"polling failed: {exc.__class__.__name__}")
+
+    def _polled(self) -> None:
+        if self.channel_health is not None:
+            self.channel_health.set(CHANNEL, True, "long polling")
 
 
 def _finish(conn, update_id: int, outcome: str, effect: Effect | None, now: str) -> None:
@@ -521,42 +535,56 @@ def build_application(settings: Settings, homeroom, **options: Any) -> Applicati
 
 
 async def run_telegram(settings: Settings) -> int:
-    """`homeroom run` with TELEGRAM_BOT_TOKEN: long polling until SIGTERM/SIGINT, then a
-    graceful stop (polling stops, updates in flight finish, the store is closed)."""
-    from bot.app import start
+    """`homeroom run` with TELEGRAM_BOT_TOKEN: long polling (or webhook mode) until
+    SIGTERM/SIGINT, then a graceful stop (no new updates, those in flight finish, the store is
+    closed). Signals, reload, pid file and background jobs: `bot.service`."""
+    from bot.service import run_service
 
-    homeroom = await start(settings)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
-    channel: TelegramChannel | None = None
-    try:
-        channel = build_channel(settings, homeroom)
+    async def body(service) -> int:
+        homeroom = service.homeroom
+        channel = build_channel(settings, homeroom, channel_health=service.health)
         try:
-            await channel.start()
-        except InvalidToken:
-            raise ConfigError("TELEGRAM_BOT_TOKEN was refused by Telegram (unauthorized); "
-                              "check the token from @BotFather") from None
-        except NetworkError as exc:
-            log.error("telegram.unreachable url=%s error=%s", settings.telegram_api_base_url, exc)
-            print(f"homeroom: cannot reach the Telegram Bot API at {settings.telegram_api_base_url} "
-                  f"({exc}); check the network or TELEGRAM_API_BASE_URL", file=sys.stderr)
-            return 1
-        register_outbox(homeroom, channel)
-        workers = [asyncio.ensure_future(homeroom.delivery.run(stop)),
-                   *(asyncio.ensure_future(job(stop)) for job in homeroom.background_jobs())]
-        await stop.wait()
-        log.info("telegram.stopping reason=signal")
-        await asyncio.gather(*workers)
-        return 0
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-        if channel is not None:
+            try:
+                await start_channel(channel, settings)
+            except NetworkError:
+                return 1
+            channel.health = webhook_health(homeroom, service.health)
+            register_outbox(homeroom, channel)
+            worker = asyncio.ensure_future(homeroom.delivery.run(service.stop))
+            await service.stop.wait()
+            log.info("telegram.stopping reason=signal")
+            await worker
+            return 0
+        finally:
             await channel.stop()
-        await homeroom.close()
+
+    return await run_service(settings, body)
+
+
+async def start_channel(channel: TelegramChannel, settings: Settings) -> None:
+    """`channel.start()` with the two start-up failures a school's IT person can fix named."""
+    try:
+        await channel.start()
+    except InvalidToken:
+        raise ConfigError("TELEGRAM_BOT_TOKEN was refused by Telegram (unauthorized); "
+                          "check the token from @BotFather") from None
+    except NetworkError as exc:
+        log.error("telegram.unreachable url=%s error=%s", settings.telegram_api_base_url, exc)
+        print(f"homeroom: cannot reach the Telegram Bot API at {settings.telegram_api_base_url} "
+              f"({exc}); check the network or TELEGRAM_API_BASE_URL", file=sys.stderr)
+        raise
+
+
+def webhook_health(homeroom, health):
+    """`GET /healthz` on the webhook port: the same status as `homeroom status`."""
+    from bot.ops.status import status_source
+
+    source = status_source(homeroom, health)
+
+    async def answer() -> tuple[int, dict[str, Any]]:
+        status = await source()
+        return (200 if status.ok else 503), status.as_json()
+    return answer
 
 
 def register_outbox(homeroom, channel: TelegramChannel, staff_tool: bool = False) -> None:

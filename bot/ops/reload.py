@@ -1,0 +1,143 @@
+"""Reload the intent catalog and the curated translations into the running bot, no restart.
+
+Everything new is built off the event loop (YAML, matcher index, language detector, .po files);
+only when the new catalog has no errors is it swapped in, in one synchronous step between two
+messages, so a turn never sees half of the old catalog and half of the new. With errors, the
+running catalog stays and the file:line report is returned (and logged).
+
+What holds the catalog in a running bot: `homeroom.catalog/.matcher`, `engine.catalog/.matcher/
+.detector` (the detector learns words from the catalog's examples) and the sign-up flows'
+matcher (`flow.s.matcher`). The `Locales` object is shared by the engine, its localizer, the
+sign-ups and the channels, so its contents are replaced in place. Others that keep a catalog
+of their own (e.g. the Slack sender) can be passed as `holders`. The school profile is not
+reloaded: a change to school.toml still needs a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bot.core.engine import _examples_by_language
+from bot.core.messages import utcnow
+from bot.i18n import Locales
+from bot.understanding.catalog import load_catalog
+from bot.understanding.language import LanguageDetector
+from bot.understanding.matcher import Matcher
+
+log = logging.getLogger("bot.ops.reload")
+RESULT_NAME = "last-reload.json"  # in the data dir: what the last reload did (for `homeroom reload`)
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    ok: bool
+    report: str = ""          # file:line problems (errors, and warnings when ok)
+    intents: int = 0
+    examples: int = 0
+    languages: tuple[str, ...] = ()   # curated translation languages now loaded
+    at: str = ""
+
+    def summary(self) -> str:
+        if not self.ok:
+            return f"reload refused; the running catalog is kept. Fix these and reload again:\n{self.report}"
+        return (f"reloaded {self.intents} intents ({self.examples} examples) and curated translations for "
+                f"{', '.join(self.languages) or 'no other language'}")
+
+
+def _build(homeroom):
+    """The new catalog, matcher, detector and locales (runs on a worker thread)."""
+    settings, profile = homeroom.settings, homeroom.profile
+    catalog = load_catalog(settings.intents_dir, profile.info)
+    if catalog.errors:
+        return catalog, None, None, None, None
+    matcher = Matcher(catalog)
+    detector = LanguageDetector(profile.languages, _examples_by_language(catalog))
+    detector.warm()
+    locales = Locales(settings.locales_dir)
+    counts = locales.load_all()
+    return catalog, matcher, detector, locales, counts
+
+
+async def reload(homeroom, holders: Iterable[object] = ()) -> ReloadResult:
+    """Reload the catalogs from disk and swap them into `homeroom` when they have no errors."""
+    stamp = utcnow().isoformat()
+    try:
+        catalog, matcher, detector, locales, counts = await asyncio.to_thread(_build, homeroom)
+    except Exception as exc:  # e.g. an unreadable .po file
+        log.error("reload.failed error=%s", exc)
+        return ReloadResult(False, f"{exc.__class__.__name__}: {exc}", at=stamp)
+    if matcher is None:
+        log.warning("reload.refused errors=%d", len(catalog.errors))
+        return ReloadResult(False, catalog.report(), at=stamp)
+    engine = homeroom.engine
+    # one synchronous step: no message is handled between these assignments
+    homeroom.catalog = engine.catalog = catalog
+    homeroom.matcher = engine.matcher = matcher
+    engine.detector = detector
+    for flow in engine.flows.values():
+        service = getattr(flow, "s", None)
+        if service is not None and hasattr(service, "matcher"):
+            service.matcher = matcher
+    for holder in holders:
+        if hasattr(holder, "catalog"):
+            holder.catalog = catalog
+    engine.locales.adopt(locales)
+    examples = sum(len(i.examples) for i in catalog.intents.values())
+    languages = tuple(sorted(lang for lang, n in counts.items() if n))
+    log.info("reload.done intents=%d examples=%d locales=%s", len(catalog.intents), examples,
+             ",".join(languages) or "-")
+    return ReloadResult(True, catalog.report(), len(catalog.intents), examples, languages, stamp)
+
+
+def write_result(path: Path, result: ReloadResult) -> None:
+    """Leave the outcome where `homeroom reload` (another process) can read it."""
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    tmp.write_text(json.dumps({**asdict(result), "pid": os.getpid()}, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_result(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def install_reload_signal(loop: asyncio.AbstractEventLoop, homeroom, holders: Iterable[object] = (),
+                          on_done: Callable[[ReloadResult], None] | None = None) -> Callable[[], None]:
+    """Reload on SIGHUP (what `homeroom reload` sends). Signals that arrive during a reload are
+    folded into one more reload after it. Returns a function that removes the handler."""
+    # kept as given: a runner may add holders (e.g. the Slack sender) after installing this
+    state = {"task": None, "again": False}
+    result_path = Path(homeroom.settings.data_dir) / RESULT_NAME
+
+    async def run() -> None:
+        while True:
+            state["again"] = False
+            result = await reload(homeroom, holders)
+            try:
+                write_result(result_path, result)
+            except OSError as exc:
+                log.warning("reload.result_not_written error=%s", exc)
+            if on_done is not None:
+                on_done(result)
+            if not state["again"]:
+                break
+
+    def on_signal() -> None:
+        task = state["task"]
+        if task is not None and not task.done():
+            state["again"] = True
+            return
+        log.info("reload.requested signal=SIGHUP")
+        state["task"] = loop.create_task(run())
+
+    loop.add_signal_handler(signal.SIGHUP, on_signal)
+    return lambda: loop.remove_signal_handler(signal.SIGHUP)

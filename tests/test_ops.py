@@ -1,0 +1,425 @@
+"""Operating Homeroom: backups taken while the bot writes, restores that refuse what they should,
+`db check`, status and `/healthz` green and red, catalog reload without restart, the pid file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import start
+from bot.config import ConfigError, Settings
+from bot.core.messages import Incoming, utcnow
+from bot.ops import backup as ops_backup
+from bot.ops import cli as ops_cli
+from bot.ops import pidfile
+from bot.ops.health import add_health_route, health_app
+from bot.ops.reload import RESULT_NAME, install_reload_signal, reload
+from bot.ops.status import ChannelHealth, gather_status
+from bot.storage import families, outbox, tickets
+from conftest import PYTHON, ROOT, cli_env
+
+NEW_EXAMPLE = "zorblax quuxington fizzbang"
+
+
+def msg(text: str, user: str) -> Incoming:
+    return Incoming("test", user, user, text)
+
+
+def rows(path: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "bot", *args], cwd=ROOT, env=cli_env(tmp_path, **env),
+                          capture_output=True, text=True, timeout=120)
+
+
+# -- backup and restore ------------------------------------------------------------------
+async def test_backup_while_the_bot_writes_restores_everything_committed_before_it(app, settings, tmp_path):
+    for n in range(15):
+        await app.engine.handle(msg("what time does school start", f"before{n}"))
+    families_before = rows(settings.db_path, "SELECT * FROM families ORDER BY id")
+    messages_before = rows(settings.db_path, "SELECT * FROM messages ORDER BY id")
+
+    stop, writing = asyncio.Event(), asyncio.Event()
+    written = 0
+
+    async def writer():
+        nonlocal written
+        while not stop.is_set():
+            await app.engine.handle(msg("is there school tomorrow", f"during{written}"))
+            await app.db.transact(lambda c, n=written: c.execute(
+                "INSERT INTO audit_log (actor, action, subject, at) VALUES ('test', 'write', ?, ?)",
+                (str(n), utcnow().isoformat())))
+            written += 1
+            writing.set()
+
+    (tmp_path / "backups").mkdir()
+    task = asyncio.create_task(writer())
+    await writing.wait()  # the writer is mid-stream when the backup starts
+    target = await ops_backup.backup(settings.db_path, tmp_path / "backups")
+    await asyncio.sleep(0)
+    stop.set()
+    await task
+    assert written >= 1
+
+    assert target.parent == tmp_path / "backups" and target.name.startswith("homeroom-")
+    restored = tmp_path / "restored.sqlite3"
+    result = ops_backup.restore_file(target, restored)
+    assert result.kept is None and result.backup_version == 7
+    assert ops_backup.check_file(restored).ok
+    ids = (families_before[-1][0], messages_before[-1][0])
+    assert rows(restored, f"SELECT * FROM families WHERE id <= {ids[0]} ORDER BY id") == families_before
+    assert rows(restored, f"SELECT * FROM messages WHERE id <= {ids[1]} ORDER BY id") == messages_before
+    # a consistent snapshot: every message in the copy has its family, every audit row its number
+    assert rows(restored, "SELECT COUNT(*) FROM messages WHERE family_id NOT IN (SELECT id FROM families)") == [(0,)]
+
+
+async def test_restore_refuses_while_the_database_is_open_and_keeps_the_replaced_file(settings, tmp_path):
+    app = await start(settings)
+    await app.engine.handle(msg("bus times", "p1"))
+    good = ops_backup.backup_file(settings.db_path, tmp_path / "good.sqlite3")
+    await app.engine.handle(msg("lunch menu", "p2"))  # after the backup
+    with pytest.raises(ops_backup.BackupError, match="in use"):
+        ops_backup.restore_file(good, settings.db_path)
+    await app.close()
+
+    result = ops_backup.restore_file(good, settings.db_path)
+    assert result.kept == settings.db_path.with_name("homeroom.sqlite3.before-restore")
+    assert rows(settings.db_path, "SELECT channel_user_id FROM families") == [("p1",)]
+    assert {r[0] for r in rows(result.kept, "SELECT channel_user_id FROM families")} == {"p1", "p2"}
+    again = ops_backup.restore_file(good, settings.db_path)  # a second restore never overwrites the first copy
+    assert again.kept.name == "homeroom.sqlite3.before-restore.1" and result.kept.exists()
+
+
+def test_restore_refuses_a_backup_older_than_the_schema_unless_forced(settings, tmp_path):
+    assert cli(tmp_path, "db", "migrate").returncode == 0
+    db = tmp_path / "data" / "homeroom.sqlite3"
+    backup = tmp_path / "old.sqlite3"
+    proc = cli(tmp_path, "db", "backup", str(backup))
+    assert proc.returncode == 0 and "integrity ok" in proc.stdout
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO schema_version VALUES (8, 'from the future', '2027-01-01T00:00:00+00:00')")
+    conn.commit()
+    conn.close()
+
+    proc = cli(tmp_path, "db", "restore", str(backup))
+    assert proc.returncode == 1 and "schema version 8, newer than the backup's 7" in proc.stderr
+    assert ops_backup.schema_version_of(db) == 8  # untouched
+    proc = cli(tmp_path, "db", "restore", str(backup), "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert ops_backup.schema_version_of(db) == 7
+    assert "before-restore" in proc.stdout
+
+
+def test_restore_refuses_a_damaged_backup_and_db_check_exit_codes(tmp_path):
+    assert cli(tmp_path, "db", "migrate").returncode == 0
+    proc = cli(tmp_path, "db", "check")
+    assert proc.returncode == 0 and ": ok" in proc.stdout
+
+    good = ops_backup.backup_file(tmp_path / "data" / "homeroom.sqlite3", tmp_path / "good.sqlite3")
+    broken = tmp_path / "broken.sqlite3"
+    data = bytearray(good.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # page 1 below the header: the schema table
+    broken.write_bytes(bytes(data))
+    proc = cli(tmp_path, "db", "check", str(broken))
+    assert proc.returncode == 1 and "integrity" in proc.stdout
+    proc = cli(tmp_path, "db", "restore", str(broken))
+    assert proc.returncode == 1 and "damaged" in proc.stderr
+
+    dangling = tmp_path / "dangling.sqlite3"
+    shutil.copy(good, dangling)
+    conn = sqlite3.connect(dangling)  # foreign keys are off by default: write an orphan
+    conn.execute("INSERT INTO tickets (family_id, language, topic, priority, reason, created_at, updated_at) "
+                 "VALUES (999, 'en', 'general', 'normal', 'x', '2026-01-01', '2026-01-01')")
+    conn.commit()
+    conn.close()
+    proc = cli(tmp_path, "db", "check", str(dangling))
+    assert proc.returncode == 1 and "foreign key: tickets" in proc.stdout
+
+
+async def test_nightly_backups_are_taken_when_due_and_rotated(settings, tmp_path):
+    settings = dataclasses.replace(settings, backup_keep=2)
+    app = await start(settings)
+    await app.close()
+    t0 = datetime(2026, 9, 1, 2, 0, tzinfo=timezone.utc)
+    assert await ops_backup.backup_if_due(settings, t0) is not None
+    assert await ops_backup.backup_if_due(settings, t0 + timedelta(hours=23)) is None  # not due yet
+    for day in (1, 2):
+        await ops_backup.backup_if_due(settings, t0 + timedelta(days=day))
+    kept = ops_backup.list_backups(ops_backup.backup_dir(settings))
+    assert [when for when, _ in kept] == [t0 + timedelta(days=1), t0 + timedelta(days=2)]
+    assert ops_backup.last_backup(ops_backup.backup_dir(settings)) == t0 + timedelta(days=2)
+
+    stop = asyncio.Event()
+    loop_task = asyncio.create_task(ops_backup.backup_loop(settings, stop, clock=lambda: t0 + timedelta(days=5),
+                                                           interval=0.01))
+    for _ in range(500):
+        if ops_backup.last_backup(ops_backup.backup_dir(settings)) == t0 + timedelta(days=5):
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await loop_task
+    assert ops_backup.last_backup(ops_backup.backup_dir(settings)) == t0 + timedelta(days=5)
+    assert len(ops_backup.list_backups(ops_backup.backup_dir(settings))) == 2
+
+
+def test_backup_and_health_settings_are_read_and_checked():
+    s = Settings.from_env({"HOMEROOM_DATA_DIR": "/srv/hr", "HOMEROOM_HEALTH_LISTEN": "127.0.0.1:8080"})
+    assert s.backup_dir == Path("/srv/hr/backups") and s.backup_keep == 7 and s.health_listen == "127.0.0.1:8080"
+    assert Settings.from_env({}).health_listen is None
+    with pytest.raises(ConfigError, match="HOMEROOM_BACKUP_KEEP"):
+        Settings.from_env({"HOMEROOM_BACKUP_KEEP": "a week"})
+    with pytest.raises(ConfigError, match="HOMEROOM_HEALTH_LISTEN"):
+        Settings.from_env({"HOMEROOM_HEALTH_LISTEN": "8080"})
+
+
+# -- status and health -------------------------------------------------------------------
+async def _family(app, user="p1") -> int:
+    stamp = utcnow().isoformat()
+    return (await app.db.transact(families.create, "telegram", user, user, None, "en", "default", stamp)).id
+
+
+async def test_status_is_green_when_nothing_waits_and_red_with_reasons(app, settings):
+    now = utcnow()
+    status = await gather_status(app.db, settings, now=now)
+    assert status.ok and status.as_json()["status"] == "green"
+
+    await app.db.transact(outbox.add, "telegram", "chat1", "text", {}, (now - timedelta(minutes=20)).isoformat())
+    await app.db.transact(outbox.add, "telegram", "chat1", "text", {}, (now - timedelta(minutes=1)).isoformat())
+    await app.db.transact(outbox.add, "terminal", "me", "text", {}, (now - timedelta(days=2)).isoformat())
+    status = await gather_status(app.db, settings, now=now)
+    assert not status.ok
+    [reason] = status.reasons  # the terminal row waits for its parent: no reason
+    assert "telegram message has waited 20 min" in reason and "2 waiting" in reason
+    assert status.outbox["telegram"].pending == 2
+
+    fresh = await gather_status(app.db, settings, now=now - timedelta(minutes=10))
+    assert fresh.ok  # ten minutes earlier the oldest had waited 10 min: under the limit
+
+
+async def test_status_red_for_dead_rows_urgent_tickets_channels_and_old_backups(app, settings):
+    now = utcnow()
+    family = await _family(app)
+    row = await app.db.transact(outbox.add, "staff", "ticket:1", "ticket_new", {}, now.isoformat())
+    await app.db.transact(lambda c: c.execute("UPDATE outbox SET status = 'dead' WHERE id = ?", (row,)))
+    await app.db.transact(tickets.create, family, "en", "safety", "urgent", "intent bullying", "bullying",
+                          (now - timedelta(minutes=45)).isoformat())
+    await app.db.transact(tickets.create, family, "en", "general", "normal", "asked", None,
+                          (now - timedelta(days=3)).isoformat())
+    channels = ChannelHealth(clock=lambda: now - timedelta(minutes=5))
+    channels.set("telegram", False, "NetworkError")
+    channels.set("slack", True)
+
+    status = await gather_status(app.db, settings, channels=channels, now=now)
+    text = "\n".join(status.reasons)
+    assert "channel telegram disconnected for 5 min: NetworkError" in text
+    assert "1 staff message(s) could not be delivered" in text
+    assert "urgent ticket has been unclaimed for 45 min" in text
+    assert len(status.reasons) == 3
+    assert status.tickets_open == 2 and status.tickets_by_age == {"under 1 h": 1, "1-24 h": 0, "1-7 days": 1,
+                                                                  "over 7 days": 0}
+    assert "RED" in status.render() and "telegram DISCONNECTED" in status.render()
+
+    later = now + timedelta(days=3)  # the database is now 3 days old and was never backed up
+    assert any(r.startswith("backups: no backup in 48 h") for r in
+               (await gather_status(app.db, settings, now=later)).reasons)
+    await ops_backup.backup_if_due(settings, later - timedelta(hours=1))
+    assert not any(r.startswith("backups") for r in (await gather_status(app.db, settings, now=later)).reasons)
+    off = dataclasses.replace(settings, backup_keep=0)
+    assert not any(r.startswith("backups") for r in
+                   (await gather_status(app.db, off, now=now + timedelta(days=30))).reasons)
+
+
+async def test_healthz_answers_200_when_green_and_503_with_reasons_when_red(app, settings):
+    channels = ChannelHealth()
+    channels.set("telegram", True)
+    clock = {"now": utcnow()}
+
+    async def source():
+        return await gather_status(app.db, settings, channels=channels, translator=app.translator, now=clock["now"])
+
+    async with TestClient(TestServer(health_app(source))) as client:
+        response = await client.get("/healthz")
+        body = await response.json()
+        assert response.status == 200 and body["status"] == "green"
+        assert body["channels"]["telegram"]["connected"] is True
+
+        await app.db.transact(outbox.add, "telegram", "chat1", "text", {}, clock["now"].isoformat())
+        clock["now"] += timedelta(minutes=16)
+        response = await client.get("/healthz")
+        body = await response.json()
+        assert response.status == 503 and body["status"] == "red"
+        assert any("waited 16 min" in r for r in body["reasons"])
+
+    existing = add_health_route(web.Application(), source)  # e.g. the Telegram webhook server
+    async with TestClient(TestServer(existing)) as client:
+        assert (await client.get("/healthz")).status == 503
+
+
+def test_status_command_exit_codes_and_json(tmp_path):
+    proc = cli(tmp_path, "status")
+    assert proc.returncode == 1 and "no database" in proc.stderr
+    assert cli(tmp_path, "db", "migrate").returncode == 0
+    proc = cli(tmp_path, "status")
+    assert proc.returncode == 0 and "GREEN" in proc.stdout and "channels:     unknown" in proc.stdout
+    conn = sqlite3.connect(tmp_path / "data" / "homeroom.sqlite3")
+    conn.execute("INSERT INTO outbox (channel, target, kind, payload, next_attempt_at, created_at) "
+                 "VALUES ('telegram', '1', 'text', '{}', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')")
+    conn.commit()
+    conn.close()
+    proc = cli(tmp_path, "status", "--json")
+    body = json.loads(proc.stdout)
+    assert proc.returncode == 1 and body["status"] == "red" and body["outbox"]["telegram"]["pending"] == 1
+
+
+# -- reload ------------------------------------------------------------------------------
+@pytest.fixture
+def editable(tmp_path):
+    """Settings whose intent catalog and locales are copies the test may edit."""
+    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+    shutil.copytree(ROOT / "locales", tmp_path / "locales")
+    return Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"),
+                              "HOMEROOM_INTENTS_DIR": str(tmp_path / "intents"),
+                              "HOMEROOM_LOCALES_DIR": str(tmp_path / "locales")})
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def add_example(settings: Settings) -> None:
+    anchor = "        - lunch menu?\n"
+    edit(settings.intents_dir / "meals.yaml", anchor, f"{anchor}        - {NEW_EXAMPLE}\n")
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line)
+
+
+async def test_reload_keeps_the_running_catalog_when_the_new_one_is_broken(editable):
+    app = await start(editable)
+    try:
+        meals = editable.intents_dir / "meals.yaml"
+        edit(meals, "choices: [meal_assistance, lunch_menu]", "choices: [meal_assistance, no_such_intent]")
+        line = line_of(meals, "id: lunch_account")  # the intent that names the missing choice
+        catalog, matcher = app.engine.catalog, app.engine.matcher
+        result = await reload(app)
+        assert not result.ok
+        assert f"meals.yaml:{line}:" in result.report and "no_such_intent" in result.report
+        assert app.engine.catalog is catalog and app.engine.matcher is matcher and app.catalog is catalog
+
+        edit(meals, "        - lunch menu?\n", "        - lunch menu?: [oops\n")  # a YAML syntax error
+        result = await reload(app)
+        assert not result.ok and "meals.yaml:" in result.report and "YAML error" in result.report
+        assert app.engine.catalog is catalog
+    finally:
+        await app.close()
+
+
+async def test_a_valid_edit_takes_effect_without_restart(editable):
+    app = await start(editable)
+    try:
+        assert app.engine.matcher.classify(NEW_EXAMPLE, "en").intent != "lunch_menu"
+        add_example(editable)
+        assert app.engine.locales.lookup("es", "Main menu") == "Menú principal"  # loaded (and cached)
+        es_po = editable.locales_dir / "es" / "LC_MESSAGES" / "bot.po"
+        edit(es_po, 'msgstr "Menú principal"', 'msgstr "Menú de inicio"')
+        assert app.engine.locales.lookup("es", "Main menu") == "Menú principal"
+        detector = app.engine.detector
+
+        result = await reload(app)
+        assert result.ok, result.report
+        assert result.intents == len(app.engine.catalog.intents) and "es" in result.languages
+        classified = app.engine.matcher.classify(NEW_EXAMPLE, "en")
+        assert classified.decision == "answer" and classified.intent == "lunch_menu"
+        assert app.matcher is app.engine.matcher and app.catalog is app.engine.catalog
+        assert app.engine.detector is not detector
+        assert all(flow.s.matcher is app.engine.matcher for flow in app.engine.flows.values() if hasattr(flow, "s"))
+        assert app.engine.locales.lookup("es", "Main menu") == "Menú de inicio"
+        assert app.engine.localizer.locales is app.engine.locales
+
+        replies = await app.engine.handle(msg(NEW_EXAMPLE, "p1"))
+        assert "menu" in replies[0].text.lower()
+    finally:
+        await app.close()
+
+
+async def test_sighup_and_homeroom_reload_reach_the_running_bot(editable):
+    app = await start(editable)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Queue = asyncio.Queue()
+    remove = install_reload_signal(loop, app, on_done=done.put_nowait)
+    try:
+        add_example(editable)
+        os.kill(os.getpid(), signal.SIGHUP)
+        result = await asyncio.wait_for(done.get(), 60)
+        assert result.ok and app.engine.matcher.classify(NEW_EXAMPLE, "en").intent == "lunch_menu"
+        assert json.loads((editable.data_dir / RESULT_NAME).read_text())["ok"] is True
+
+        # `homeroom reload` (run in a thread: it waits for this loop to answer its signal)
+        with pidfile.PidFile(pidfile.pid_path(editable)):
+            code = await asyncio.to_thread(ops_cli._reload, editable, argparse.Namespace())
+        assert code == 0
+        assert (await asyncio.wait_for(done.get(), 60)).ok
+        assert not pidfile.pid_path(editable).exists()
+    finally:
+        remove()
+        await app.close()
+
+
+def test_homeroom_reload_without_a_running_bot_or_with_a_broken_catalog(tmp_path):
+    proc = cli(tmp_path, "reload")
+    assert proc.returncode == 1 and "no running bot found" in proc.stderr and "homeroom.pid" in proc.stderr
+    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+    edit(tmp_path / "intents" / "meals.yaml", "choices: [meal_assistance, lunch_menu]", "choices: [nope]")
+    line = line_of(tmp_path / "intents" / "meals.yaml", "id: lunch_account")
+    proc = cli(tmp_path, "reload", HOMEROOM_INTENTS_DIR=str(tmp_path / "intents"))
+    assert proc.returncode == 1 and f"meals.yaml:{line}:" in proc.stdout and "nothing was reloaded" in proc.stderr
+
+
+# -- pid file ----------------------------------------------------------------------------
+def test_pid_file_detects_stale_and_live_bots(tmp_path):
+    path = tmp_path / "homeroom.pid"
+    assert pidfile.running_pid(path) is None
+    with pidfile.PidFile(path):
+        assert pidfile.running_pid(path) == os.getpid()
+    assert not path.exists()
+
+    gone = subprocess.Popen([PYTHON, "-c", "pass"])
+    gone.wait()
+    path.write_text(f"{gone.pid}\n")
+    assert pidfile.running_pid(path) is None  # the process is gone: stale
+    pidfile.write(path)  # a stale file is replaced
+    assert pidfile.running_pid(path) == os.getpid()
+    path.write_text(f"{os.getpid()}\n1\n")  # our pid, but another start time: a reused pid
+    assert pidfile.running_pid(path) is None or not Path("/proc").is_dir()
+
+    other = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(60)"])
+    try:
+        start_time = pidfile._start_time(other.pid)
+        path.write_text(f"{other.pid}\n{start_time}\n" if start_time else f"{other.pid}\n")
+        with pytest.raises(pidfile.AlreadyRunning):
+            pidfile.write(path)
+    finally:
+        other.kill()
+        other.wait()
