@@ -24,6 +24,11 @@ from bot.understanding.language import ENGLISH_NAMES
 log = logging.getLogger(__name__)
 
 STAFF_CHANNEL = "staff"
+AUTO_RESUMED_TEXT = N_("Nobody from the school staff has written here for a while, so I'm back to answer your "
+                       "questions. Your messages stay with the staff; if you still need a person, send /human.")
+REACHED_STAFF_LATE_TEXT = N_("Your message has now reached the school staff (it was delayed on our side). "
+                             "A person will reply here.")
+LATE_NOTICE_SECONDS = 60  # sooner than this, "I've passed your message" was already true enough
 RESOLVED_TEXT = N_("The school staff marked your question as answered. If you need anything else, just write "
                    "here: I can answer common questions, or bring a person back in.")
 
@@ -66,13 +71,15 @@ class Handoff:
     async def claim(self, ticket_id: int, staff: str) -> tickets.Ticket:
         return await self._status(ticket_id, staff, "claimed", allowed=("open", "claimed"))
 
-    async def resolve(self, ticket_id: int, staff: str) -> tickets.Ticket:
-        return await self._status(ticket_id, staff, "resolved", allowed=("open", "claimed"))
+    async def resolve(self, ticket_id: int, staff: str, family_text: str = RESOLVED_TEXT) -> tickets.Ticket:
+        """Close the ticket; the family is told, in its language, with `family_text` (a msgid)."""
+        return await self._status(ticket_id, staff, "resolved", allowed=("open", "claimed"), family_text=family_text)
 
     async def reopen(self, ticket_id: int, staff: str) -> tickets.Ticket:
         return await self._status(ticket_id, staff, "open", allowed=("resolved",))
 
-    async def _status(self, ticket_id: int, staff: str, status: str, allowed: tuple[str, ...]) -> tickets.Ticket:
+    async def _status(self, ticket_id: int, staff: str, status: str, allowed: tuple[str, ...],
+                      family_text: str = RESOLVED_TEXT) -> tickets.Ticket:
         def work(conn, now):
             ticket = tickets.get(conn, ticket_id)
             if ticket is None:
@@ -99,11 +106,27 @@ class Handoff:
 
         ticket, family = await self.db.transact(work, self._now())
         if family is not None:  # tell the family, in its language, that the bot is back
-            text = (await self.localizer.render(Text(RESOLVED_TEXT), ticket.language)).text
+            text = (await self.localizer.render(Text(family_text), ticket.language)).text
             await self.db.transact(lambda conn, now: outbox.add(
                 conn, family.channel, family.chat_id, "message",
                 {"text": text, "language": ticket.language, "from": "bot"}, now, ticket_id=ticket_id), self._now())
         return ticket
+
+    async def reached_staff(self, ticket: tickets.Ticket) -> bool:
+        """The ticket is in the staff tool now. If that took long (the tool was down), the family
+        is told: they were promised a person, and silence would look like being ignored."""
+        created = datetime.fromisoformat(ticket.created_at)
+        if (self.clock() - created).total_seconds() <= LATE_NOTICE_SECONDS:
+            return False
+        family = await self.db.run(families.get, ticket.family_id)
+        if family is None:
+            return False
+        text = (await self.localizer.render(Text(REACHED_STAFF_LATE_TEXT), ticket.language)).text
+        await self.db.transact(lambda conn, now: outbox.add(
+            conn, family.channel, family.chat_id, "message", {"text": text, "language": ticket.language,
+                                                              "from": "bot"}, now, ticket_id=ticket.id),
+            self._now())
+        return True
 
     async def reply(self, ticket_id: int, staff: str, text: str, event_id: str | None = None,
                     source: str = "staff") -> ReplyOutcome:

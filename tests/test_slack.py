@@ -20,7 +20,7 @@ from bot.channels.slack.sender import ChannelPacer
 from bot.config import REPO_ROOT, ConfigError, Settings, load_school_profile
 from bot.core.localize import Text
 from bot.core.messages import Incoming
-from bot.handoff import RESOLVED_TEXT
+from bot.handoff import AUTO_RESUMED_TEXT, RESOLVED_TEXT
 from bot.storage import outbox, tickets
 from bot.translation import FakeTranslator
 from fakes.slack_api import (BOT_TOKEN, RESPONSE_URL, SIGNING_SECRET, MockSlackAPI, block_action_body,
@@ -463,9 +463,9 @@ async def test_deleted_ticket_message_is_posted_again_on_update(world, mock):
     assert new_ref != old_ref and f"Claimed by <@{STAFF}>" in blocks_text(posts(mock)[-1])
 
 
-async def resolved_text(world: World, lang: str = "vi") -> str:
+async def resolved_text(world: World, lang: str = "vi", msgid: str = RESOLVED_TEXT) -> str:
     """What the family is told when its ticket is resolved (curated Vietnamese, or machine)."""
-    return (await world.home.engine.localizer.render(Text(RESOLVED_TEXT), lang)).text
+    return (await world.home.engine.localizer.render(Text(msgid), lang)).text
 
 
 async def _status(world: World, number: int, status: str) -> bool:
@@ -535,7 +535,9 @@ async def test_first_response_reminder_once_and_auto_resume(world, mock):
     assert await world.slack.ticket_clock.check_once() == (0, 1)
     assert (await world.ticket(1)).status == "resolved"
     await world.deliver()
-    assert await resolved_text(world) in [m["text"] for m in world.parent]
+    told = [m["text"] for m in world.parent]
+    assert await resolved_text(world, msgid=AUTO_RESUMED_TEXT) in told  # says why the bot is back
+    assert await resolved_text(world) not in told
     assert "No staff activity" in blocks_text(mock.calls("chat.update")[-1].params) or \
         "no staff activity" in blocks_text(mock.calls("chat.update")[-1].params)
 

@@ -9,6 +9,8 @@ when the call returns. Kinds (written by the engine, `bot.handoff` and our ticke
 - `ticket_update` → `chat.update` of that message (status, who, when); a ticket that turned urgent
   outside the urgent channel also gets a pointer posted there, with the mention.
 - `ticket_thread`, `ticket_context`, `ticket_reminder` → `chat.postMessage` in the thread.
+- `signups_alert`, `signups_digest` (target "signups", written by `bot.signups.staff`) →
+  `chat.postMessage` of their text to `[slack] signups_channel` (default: the default channel).
 
 Errors: no `staff_ref` yet → `RetryLater`; HTTP 429 → `RetryLater(after=Retry-After)` (the client
 already waited out one 429 itself); 5xx, network, timeouts → `RetryLater` and a circuit breaker:
@@ -26,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -34,9 +36,12 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import media
 from bot.channels.slack import blocks
+from bot.core.messages import Media
 from bot.config import SlackProfile
 from bot.delivery import RetryLater
+from bot.signups import staff as signups_staff
 from bot.storage import Database, families, outbox, tickets
 from bot.understanding.catalog import Catalog
 from bot.understanding.language import ENGLISH_NAMES
@@ -75,8 +80,10 @@ class SlackSender:
 
     def __init__(self, client: AsyncWebClient, db: Database, slack: SlackProfile, catalog: Catalog | None = None,
                  *, pace: float = 1.0, wake: Callable[[], None] = lambda: None, probe_delay: float = 1.0,
-                 max_backoff: float = 15.0) -> None:
+                 max_backoff: float = 15.0,
+                 on_posted: Callable[[tickets.Ticket], Awaitable[None]] | None = None) -> None:
         self.client, self.db, self.slack, self.catalog = client, db, slack, catalog
+        self.on_posted = on_posted  # a new ticket is in Slack now (Handoff.reached_staff)
         self.pacer = ChannelPacer(pace)
         self.wake = wake
         self.probe_delay, self.max_backoff = probe_delay, max_backoff
@@ -88,7 +95,7 @@ class SlackSender:
         """Delivery asks before each row. While the breaker is open (Slack down) rows are left
         alone — neither sent nor counted as failed attempts — so however long the outage, no
         row uses up its attempts (the outbox gives a row up after 50)."""
-        return target.startswith("ticket:") and not self.breaker_open()
+        return (target.startswith("ticket:") or target == signups_staff.TARGET) and not self.breaker_open()
 
     def breaker_open(self) -> bool:
         return self._probe is not None and not self._probe.done()
@@ -100,12 +107,22 @@ class SlackSender:
 
     # -- the outbox entry point -----------------------------------------------------------
     async def __call__(self, item: outbox.Item) -> None:
+        if item.kind in signups_staff.KINDS:
+            await self._post_signups(item)
+            return
         if item.kind not in KINDS:
             log.error("slack.unknown_kind id=%s kind=%s (dropped)", item.id, item.kind)
             return
         ticket_id = item.ticket_id or _ticket_from_target(item.target)
         ticket = await self.db.run(tickets.get, ticket_id) if ticket_id else None
         if ticket is None:  # the family's data was deleted: nothing to show staff
+            ref = item.payload.get("staff_ref")
+            if item.kind == "ticket_context" and ref:  # …but its last line (bot.privacy.family_data)
+                channel, _, ts = str(ref).partition(":")
+                text, body = blocks.context_message(str(item.payload.get("text") or ""))
+                await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text,
+                                 blocks=body, unfurl_links=False, unfurl_media=False)
+                return
             log.warning("slack.no_ticket id=%s target=%s (dropped)", item.id, item.target)
             return
         if item.kind == "ticket_new":
@@ -117,13 +134,7 @@ class SlackSender:
         if item.kind == "ticket_update":
             await self._update_ticket(ticket, channel, ts, item.payload)
         elif item.kind == "ticket_thread":
-            p = item.payload
-            urgent = bool(p.get("urgent"))
-            text, body = blocks.thread_message(str(p.get("text") or ""), p.get("translation"),
-                                               _language_name(p.get("language") or ticket.language), urgent,
-                                               self.slack.urgent_mention)
-            await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text, blocks=body,
-                             reply_broadcast=urgent, unfurl_links=False, unfurl_media=False)
+            await self._post_thread(item.payload, ticket, channel, ts)
         elif item.kind == "ticket_context":
             text, body = blocks.context_message(str(item.payload.get("text") or ""))
             await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text, blocks=body,
@@ -134,6 +145,47 @@ class SlackSender:
             await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text, blocks=body)
 
     # -- kinds ------------------------------------------------------------------------------
+    async def _post_thread(self, p: dict[str, Any], ticket: tickets.Ticket, channel: str, ts: str) -> None:
+        """A later parent message in the ticket's thread. A photo or file comes with it: fetched
+        from the parent's channel now and uploaded with the message as its comment (one call,
+        so a retry never posts the words twice); what cannot be fetched is named, with why."""
+        urgent = bool(p.get("urgent"))
+        words = str(p.get("text") or "")
+        english = p.get("translation")
+        item = Media.from_dict(p["media"]) if isinstance(p.get("media"), dict) else None
+        if item is not None:
+            words = f"{item.label()} {words}".strip()
+            english = f"{item.label()} {english}" if english else None
+        text, body = blocks.thread_message(words, english,
+                                           _language_name(p.get("language") or ticket.language), urgent,
+                                           self.slack.urgent_mention)
+        if item is not None and item.ref:
+            try:
+                content = await media.fetch(str(p["media"].get("channel") or ""), item)
+            except media.MediaUnavailable as exc:
+                body = body + [blocks.context_of(f"The parent's {item.kind} could not be forwarded: {exc}. "
+                                                 "Ask them to describe it, or to bring it to the office.")[0]]
+            else:
+                await self._call(channel, "files_upload_v2", channel=channel, thread_ts=ts, content=content,
+                                 filename=item.filename or item.kind, title=item.filename or item.kind,
+                                 initial_comment=text)
+                return
+        await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text,
+                         blocks=body[:blocks.MAX_BLOCKS], reply_broadcast=urgent, unfurl_links=False,
+                         unfurl_media=False)
+
+    async def _post_signups(self, item: outbox.Item) -> None:
+        """A sign-up alert or the daily digest: plain text from the store (families' names
+        among it), escaped so nothing in it pings or links."""
+        channel = self.slack.signups_channel or self.slack.default_channel
+        raw = str(item.payload.get("text") or "")
+        head, _, rest = raw.partition("\n")
+        label = ("*" + blocks.escape(head) + "*") if item.kind == signups_staff.DIGEST_KIND else ""
+        body = blocks.sections(label, rest if label else raw, quote=False)[:blocks.MAX_BLOCKS]
+        fallback = blocks.escape(blocks.clip(raw, blocks.MAX_FALLBACK))
+        await self._call(channel, "chat_postMessage", channel=channel, text=fallback, blocks=body,
+                         unfurl_links=False, unfurl_media=False)
+
     async def _post_ticket(self, ticket: tickets.Ticket) -> None:
         if ticket.staff_ref:
             log.info("slack.already_posted ticket=%s ref=%s", ticket.id, ticket.staff_ref)
@@ -144,6 +196,8 @@ class SlackSender:
                                   unfurl_links=False, unfurl_media=False)
         ref = f"{answer['channel']}:{answer['ts']}"
         await self.db.transact(tickets.set_staff_ref, ticket.id, ref)
+        if self.on_posted is not None:
+            await self.on_posted(ticket)  # e.g. late, after an outage: the family is told it is there now
         log.info("slack.ticket_posted ticket=%s priority=%s channel=%s", ticket.id, ticket.priority, answer["channel"])
 
     async def _update_ticket(self, ticket: tickets.Ticket, channel: str, ts: str, payload: dict[str, Any]) -> None:
