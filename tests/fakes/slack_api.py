@@ -7,6 +7,11 @@ tested is what ships. Point the client at it with
 
 The server runs in the test's event loop (aiohttp.web on 127.0.0.1, a free port). Every request is
 recorded as a ``Call``; faults (429 with Retry-After, 5xx, a whole outage) are injected per method.
+
+Socket Mode: ``apps.connections.open`` (app-level token only) hands out a one-use
+``ws://127.0.0.1:<port>/socket-mode/link/?ticket=…`` URL; the websocket says ``hello``, the test
+pushes envelopes (``push_event``, ``push_command``, ``push_action``), the app's acks are recorded
+(``SOCKET_ACK`` calls, ``wait_for_ack``), and ``drop_socket``/``request_refresh`` make it reconnect.
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, parse_qsl, urlencode
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
 __all__ = [
+    "APP_ID",
+    "APP_TOKEN",
+    "SOCKET",
+    "SOCKET_ACK",
     "BOT_ID",
     "BOT_TOKEN",
     "BOT_USER_ID",
@@ -48,6 +57,10 @@ SIGNING_SECRET = "test-signing-secret"
 # Pseudo-method names under which non-API requests are recorded (and can be faulted).
 UPLOAD = "upload"  # the POST of file bytes to the URL from files.getUploadURLExternal
 RESPONSE_URL = "response_url"  # a POST to mock.response_url (bolt's `respond`)
+APP_TOKEN = "xapp-1-A0001-1-test"  # the app-level token for Socket Mode
+APP_ID = "A0001"
+SOCKET = "socket"  # a websocket connection attempt to a Socket Mode URL (101 accepted, 401 refused)
+SOCKET_ACK = "socket_ack"  # a message the app sent over the websocket (an ack: envelope_id, payload)
 
 JSONDict = dict[str, Any]
 Responder = Callable[[JSONDict], JSONDict]
@@ -104,8 +117,13 @@ class MockSlackAPI:
         team_id: str = TEAM_ID,
         bot_user_id: str = BOT_USER_ID,
         bot_id: str = BOT_ID,
+        app_token: str | None = APP_TOKEN,
     ) -> None:
         self.token = token
+        self.app_token = app_token  # None: any xapp- token opens Socket Mode connections
+        self._sockets: list[web.WebSocketResponse] = []  # open Socket Mode connections, oldest first
+        self._tickets: set[str] = set()  # unused websocket tickets from apps.connections.open
+        self._envelopes = itertools.count(1)
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -141,6 +159,7 @@ class MockSlackAPI:
             "reactions.add": self._reactions_add,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
+            "apps.connections.open": self._apps_connections_open,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -151,6 +170,8 @@ class MockSlackAPI:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         app.router.add_post("/response_url", self._handle_response_url)
+        app.router.add_get("/socket-mode/link/", self._handle_socket)
+        app.on_shutdown.append(self._close_sockets)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -329,8 +350,9 @@ class MockSlackAPI:
         token = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else body_token
         if not token:
             return self._reply(method, params, {"ok": False, "error": "not_authed"})
-        if self.token is not None and token != self.token:
-            return self._reply(method, params, {"ok": False, "error": "invalid_auth"})
+        refused = self._token_error(method, token, from_header=auth.startswith("Bearer "))
+        if refused:
+            return self._reply(method, params, {"ok": False, "error": refused})
         faulted = self._fault_response(method, params)
         if faulted is not None:
             return faulted
@@ -532,6 +554,146 @@ class MockSlackAPI:
                           "title": entry.get("title") or upload.filename, "size": len(upload.content),
                           "channels": channels, "user": self.bot_user_id})
         return {"files": files}
+
+    # ------------------------------------------------------------------ Socket Mode
+
+    def _token_error(self, method: str, token: str, *, from_header: bool) -> str | None:
+        """Slack keeps token kinds apart: apps.connections.open takes only the app-level token
+        (``xapp-``, in the Authorization header), every other method refuses it."""
+        app_level = token.startswith("xapp-")
+        if method == "apps.connections.open":
+            if not app_level:
+                return "not_allowed_token_type"
+            if not from_header:
+                return "not_authed"
+            return "invalid_auth" if self.app_token is not None and token != self.app_token else None
+        if app_level:
+            return "not_allowed_token_type"
+        return "invalid_auth" if self.token is not None and token != self.token else None
+
+    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        ticket = self._next_id("ticket-")
+        self._tickets.add(ticket)
+        ws_root = "ws://" + self._root.removeprefix("http://")
+        return {"url": f"{ws_root}socket-mode/link/?ticket={ticket}&app_id={APP_ID}"}
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        """One Socket Mode connection: ``hello``, then every message from the app is recorded as an ack."""
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:  # unknown, or already used
+            self._record(SOCKET, {"ticket": ticket}, 401)
+            return web.Response(status=401, text="invalid ticket")
+        self._tickets.discard(ticket)
+        ws = web.WebSocketResponse()  # answers the client's pings
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": len(self._sockets),
+                            "debug_info": {"host": "applink-mock", "build_number": 1,
+                                           "approximate_connection_time": 18060},
+                            "connection_info": {"app_id": APP_ID}})
+        self._record(SOCKET, {"ticket": ticket}, 101)
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    sent = json.loads(msg.data)
+                except ValueError:
+                    sent = {"raw": msg.data}
+                self._record(SOCKET_ACK, sent if isinstance(sent, dict) else {"raw": sent}, 200)
+        finally:
+            if ws in self._sockets:
+                self._sockets.remove(ws)
+            self._arrived.set()
+        return ws
+
+    async def _close_sockets(self, _app: web.Application | None = None) -> None:
+        sockets, self._sockets = self._sockets, []
+        for ws in sockets:
+            await ws.close(code=1001, message=b"going away")
+
+    @property
+    def sockets_open(self) -> int:
+        return len(self._sockets)
+
+    @property
+    def acks(self) -> list[JSONDict]:
+        """Everything the app sent over its websockets, oldest first."""
+        return [c.params for c in self.calls(SOCKET_ACK)]
+
+    async def _until(self, check: Callable[[], Any], what: str, timeout: float) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            found = check()
+            if found:
+                return found
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                seen = ", ".join(f"{c.method}({c.status})" for c in self.requests) or "nothing"
+                raise AssertionError(f"expected {what} within {timeout}s; seen: {seen}")
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    async def wait_for_socket(self, connections: int = 1, timeout: float = 5.0) -> None:
+        """Wait until ``connections`` websockets were accepted in all and one is open (hello sent)."""
+        await self._until(lambda: self._sockets and len([c for c in self.calls(SOCKET) if c.status == 101])
+                          >= connections, f"{connections} Socket Mode connection(s)", timeout)
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> JSONDict:
+        """The app's ack of ``envelope_id`` (``{"envelope_id": …}`` plus ``payload`` if it answered)."""
+        return await self._until(lambda: next((a for a in self.acks if a.get("envelope_id") == envelope_id), None),
+                                 f"an ack of envelope {envelope_id}", timeout)
+
+    async def push(self, envelope_type: str, payload: JSONDict, *, envelope_id: str | None = None,
+                   accepts_response_payload: bool | None = None, retry_attempt: int = 0, retry_reason: str = "",
+                   timeout: float = 5.0) -> str:
+        """Send an envelope (``events_api``, ``slash_commands``, ``interactive``) over the newest open
+        websocket, waiting for one if the app is (re)connecting; returns its ``envelope_id``."""
+        await self._until(lambda: self._sockets, "an open Socket Mode connection", timeout)
+        envelope_id = envelope_id or f"{next(self._envelopes):08x}-5c0c-4e7d-9a1b-000000000000"
+        if accepts_response_payload is None:
+            accepts_response_payload = envelope_type == "slash_commands"
+        envelope: JSONDict = {"envelope_id": envelope_id, "payload": payload, "type": envelope_type,
+                              "accepts_response_payload": accepts_response_payload}
+        if envelope_type == "events_api":
+            envelope.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
+        await self._sockets[-1].send_json(envelope)
+        return envelope_id
+
+    async def push_event(self, event: JSONDict, event_id: str | None = None, *, retry_attempt: int = 0,
+                         retry_reason: str = "") -> str:
+        """An ``events_api`` envelope around an ``event_callback`` (same ``event_id``: a redelivery)."""
+        body, _ = event_callback_body(event, event_id, self.team_id, bot_user_id=self.bot_user_id)
+        return await self.push("events_api", json.loads(body), retry_attempt=retry_attempt,
+                               retry_reason=retry_reason)
+
+    async def push_command(self, command: str, text: str, user_id: str, channel_id: str) -> str:
+        """A ``slash_commands`` envelope; ``respond()`` goes to the mock's response_url."""
+        body, _ = slash_command_body(command, text, user_id, channel_id, team_id=self.team_id,
+                                     response_url=self.response_url)
+        return await self.push("slash_commands", dict(parse_qsl(body)))
+
+    async def push_action(self, action_id: str, value: str, user_id: str, channel_id: str, message_ts: str) -> str:
+        """An ``interactive`` envelope: a ``block_actions`` button click."""
+        body, _ = block_action_body(action_id, value, user_id, channel_id, message_ts, team_id=self.team_id,
+                                    response_url=self.response_url)
+        return await self.push("interactive", json.loads(parse_qs(body)["payload"][0]))
+
+    async def drop_socket(self, code: int = 1001) -> int:
+        """Close every open connection from Slack's side (a close frame, as when a link is recycled);
+        returns how many were closed. The app should call apps.connections.open again."""
+        dropped = self.sockets_open
+        await self._close_sockets()
+        return dropped
+
+    async def request_refresh(self, reason: str = "refresh_requested") -> None:
+        """Slack's ``disconnect`` message on the newest connection: the app should open a new one."""
+        await self._until(lambda: self._sockets, "an open Socket Mode connection", 5.0)
+        await self._sockets[-1].send_json({"type": "disconnect", "reason": reason,
+                                           "debug_info": {"host": "applink-mock"}})
 
 
 # ---------------------------------------------------------------------- signed requests for bolt
