@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog as PoCatalog
 from babel.messages.extract import extract_from_file
@@ -39,8 +40,10 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def build_template(catalog: Catalog, source_dir: Path = REPO_ROOT / "bot") -> PoCatalog:
-    """Every translatable message of the code and the intent catalog, with where it comes from."""
+def build_template(catalog: Catalog, source_dir: Path = REPO_ROOT / "bot", signups: Any = None) -> PoCatalog:
+    """Every translatable message of the code, the intent catalog and the sign-up definitions
+    (`bot.signups.definitions.Definitions`: titles, descriptions, places, requirements), with
+    where each comes from."""
     template = PoCatalog(project="Homeroom", msgid_bugs_address="", fuzzy=False)
     for path in sorted(source_dir.rglob("*.py")):
         for lineno, message, comments, _ in extract_from_file("python", path, keywords={"N_": None}):
@@ -53,7 +56,21 @@ def build_template(catalog: Catalog, source_dir: Path = REPO_ROOT / "bot") -> Po
         if intent.answer:
             template.add(intent.answer, locations=[where],
                          auto_comments=[f"Answer of intent {intent.id}", *_notes(intent.answer)])
+    for opp in getattr(signups, "opportunities", ()):
+        where = _where(opp.where)
+        texts = [("title", opp.title), ("description", opp.description), ("location", opp.location),
+                 ("who may sign up", opp.who_may_sign_up), ("what to bring", opp.bring),
+                 *(("requirement", r.text) for r in opp.requirements)]
+        for field_name, text in texts:
+            if text:
+                template.add(text, locations=[where], auto_comments=[f"Volunteer opportunity {opp.id}: {field_name}"])
     return template
+
+
+def _where(where: str) -> tuple[str, int]:
+    """'path/file.yaml:12' (as sign-up definitions record it) as a .po location."""
+    path, _, line = where.rpartition(":")
+    return (_display(Path(path)), int(line)) if path and line.isdigit() else (where or "signups", 0)
 
 
 def _notes(message: str) -> list[str]:

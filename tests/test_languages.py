@@ -103,9 +103,33 @@ async def test_code_switched_message_is_understood(engine):
     assert "(951) 555-0143" in reply.text  # the absence answer
 
 
-async def test_machine_translation_fills_in_where_nothing_is_curated(settings):
+def without_curated(tmp_path, settings, intent_id: str, *languages: str):
+    """Settings whose locale catalogs lack the curated answer of `intent_id` in `languages`
+    (every shipped answer is curated, and these tests are about what happens when one is not)."""
+    import shutil
+    from dataclasses import replace
+
+    from babel.messages.pofile import read_po, write_po
+
+    from bot.config import REPO_ROOT
+    from bot.understanding.catalog import load_catalog
+
+    answer = load_catalog(REPO_ROOT / "intents", {}).intents[intent_id].answer
+    target = tmp_path / "locales"
+    shutil.copytree(REPO_ROOT / "locales", target)
+    for lang in languages:
+        path = target / lang / "LC_MESSAGES" / "bot.po"
+        with path.open("rb") as fh:
+            po = read_po(fh, locale=lang)
+        po[answer].string = ""
+        with path.open("wb") as fh:
+            write_po(fh, po, width=100)
+    return replace(settings, locales_dir=target)
+
+
+async def test_machine_translation_fills_in_where_nothing_is_curated(settings, tmp_path):
     translator = FakeTranslator(languages=LANGS)
-    app = await start(settings, translator=translator)
+    app = await start(without_curated(tmp_path, settings, "dress_code", "vi"), translator=translator)
     try:
         await app.engine.handle(msg("/language"))
         await app.engine.handle(msg(payload="lang:vi"))
@@ -116,7 +140,15 @@ async def test_machine_translation_fills_in_where_nothing_is_curated(settings):
         await app.close()
 
 
-async def test_no_model_and_no_curated_answer_gives_english_and_an_interpreter_flag(app, engine):
+async def test_no_model_and_no_curated_answer_gives_english_and_an_interpreter_flag(settings, tmp_path):
+    app = await start(without_curated(tmp_path, settings, "dress_code", "so"))
+    try:
+        await _english_and_interpreter(app, app.engine)
+    finally:
+        await app.close()
+
+
+async def _english_and_interpreter(app, engine):
     await engine.handle(msg("/language"))
     await engine.handle(msg(payload="lang:so"))
     [reply] = await engine.handle(msg("do kids have to wear uniforms"))

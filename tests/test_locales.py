@@ -10,11 +10,13 @@ from babel.messages.pofile import read_po
 from bot import locale_files
 from bot.config import REPO_ROOT, load_school_profile
 from bot.i18n import Locales
+from bot.signups.definitions import load_definitions
 from bot.understanding.catalog import load_catalog
 
 LOCALES = REPO_ROOT / "locales"
 PROFILE = load_school_profile(REPO_ROOT / "sample_school" / "school.toml")
-TEMPLATE = locale_files.build_template(load_catalog(REPO_ROOT / "intents", PROFILE.info))
+SIGNUPS = load_definitions(REPO_ROOT / "sample_school" / "signups", PROFILE.timezone)
+TEMPLATE = locale_files.build_template(load_catalog(REPO_ROOT / "intents", PROFILE.info), signups=SIGNUPS)
 TOP_ANSWERS = ["greeting", "report_absence", "school_hours", "transportation_bus", "lunch_menu",
                "school_calendar", "school_closure", "parent_portal", "contact_teacher", "conference_signup"]
 
