@@ -112,7 +112,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
         try:
             return await run_terminal(app.engine, app.profile.name, user=getattr(args, "user", None),
                                       language=getattr(args, "lang", None), delivery=app.delivery,
-                                      staff_tool=bool(settings.slack_bot_token))
+                                      staff_tool=bool(settings.slack_bot_token), background=app.background_jobs())
         finally:
             await app.close()
     return asyncio.run(go())
@@ -325,7 +325,10 @@ def _locales(settings: Settings, args: argparse.Namespace) -> int:
     if catalog.errors:
         print(catalog.report(), file=sys.stderr)
         return EXIT_FAIL
-    template = locale_files.build_template(catalog)
+    from bot.signups.definitions import load_definitions
+
+    signups = load_definitions(settings.signups_dir, profile.timezone) if settings.signups_dir.is_dir() else None
+    template = locale_files.build_template(catalog, signups=signups)
     if args.action in ("extract", "update"):
         path = locale_files.write_template(template, settings.locales_dir)
         print(f"wrote {path} ({len(template)} messages)")

@@ -45,6 +45,7 @@ class SlackProfile:
     auto_resume_hours: int = 48                # 0: never resume on its own
     signups_channel: str | None = None         # sign-up alerts, digest (None: default_channel)
     digest_time: time = time(16, 0)            # the daily sign-ups digest, school time
+    report_channel: str | None = None          # the weekly community report (None: not posted)
 
     def channel_for(self, topic: str, priority: str) -> str:
         if priority == "urgent" and self.urgent_channel:
@@ -222,7 +223,8 @@ def _load_slack(path: Path, raw: object) -> SlackProfile | None:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [slack] must be a table")
     known = {"default_channel", "urgent_channel", "urgent_mention", "channels", "staff", "note_prefix",
-             "first_response_minutes", "auto_resume_hours", "signups_channel", "digest_time"}
+             "first_response_minutes", "auto_resume_hours", "signups_channel", "digest_time",
+             "report_channel"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{path}: [slack] {', '.join(unknown)}: unknown key(s); allowed are {', '.join(sorted(known))}")
@@ -268,7 +270,9 @@ def _load_slack(path: Path, raw: object) -> SlackProfile | None:
                           "(24-hour clock, the school's time zone), e.g. \"16:00\"")
     return SlackProfile(default_channel=default_channel, urgent_channel=urgent_channel, urgent_mention=mention,
                         channels=channels, staff=tuple(staff), note_prefix=prefix.strip(), **numbers,
-                        signups_channel=signups_channel, digest_time=time(int(match[1]), int(match[2])))
+                        signups_channel=signups_channel, digest_time=time(int(match[1]), int(match[2])),
+                        report_channel=channel("report_channel", raw["report_channel"])
+                        if "report_channel" in raw else None)
 
 
 def _load_retention(path: Path, raw: object) -> RetentionPolicy:

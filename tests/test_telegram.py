@@ -113,7 +113,8 @@ async def test_start_in_spanish_with_keyboard_and_commands(fake, tg_settings, ho
     assert "Hablar con una persona" in [row[0]["text"] for row in rows]
     # the command menu: English by default, Spanish for Spanish apps; only commands the engine knows
     assert [c["command"] for c in fake.commands[(DEFAULT_SCOPE, "")]] == ["start", "help", "language", "human",
-                                                                     "volunteer", "conference", "mysignups"]
+                                                                     "volunteer", "conference", "mysignups",
+                                                                     "privacy", "mydata", "forgetme"]
     spanish = fake.commands[(DEFAULT_SCOPE, "es")]
     locales = homeroom.engine.locales
     assert [c["description"] for c in spanish] == [locales.text("es", text) for _, text in COMMANDS]
@@ -561,11 +562,42 @@ async def test_staff_reply_reaches_the_telegram_family_through_the_outbox(tmp_pa
                     break
                 await asyncio.sleep(0.05)
             await homeroom.handoff.reply(open_tickets[0].id, "ms.adams", "We will call you at 3 <today> & tomorrow.")
-            await homeroom.delivery.run_once()
+            # it waits (in order) behind the turn's own replies until the channel marked them sent
+            def relayed() -> list[dict]:
+                return [m for m in fake.sent(4242) if "We will call" in html.unescape(m["text"])]
+            for _ in range(100):
+                await homeroom.delivery.run_once()
+                if relayed():
+                    break
+                await asyncio.sleep(0.05)
             await homeroom.delivery.run_once()  # nothing left: delivered once
-            relayed = [m for m in fake.sent(4242) if "We will call" in html.unescape(m["text"])]
+            relayed = relayed()
             assert len(relayed) == 1
             assert html.unescape(relayed[0]["text"]) == "We will call you at 3 <today> & tomorrow."
         finally:
             await channel.stop()
             await homeroom.close()
+
+
+async def test_a_photo_in_a_handoff_is_kept_by_file_id_and_fetched_through_the_bot_api(fake, tg_settings, homeroom):
+    """During a hand-off a photo goes to staff: the outbox row holds Telegram's file id, and the
+    channel's fetcher downloads the largest size through getFile and the file URL."""
+    from bot import media
+    from bot.core.messages import Media
+
+    content = b"\xff\xd8\xff a signed permission slip \xff\xd9"
+    fake.push_update(fake.message_update("/human"))
+    async with running(tg_settings, homeroom) as channel:
+        await settle(channel, 1)
+        fake.push_update(fake.photo_update(caption="the slip", content=content))
+        await settle(channel, 2)
+        rows = await homeroom.db.run(lambda c: [json.loads(r[0]) for r in c.execute(
+            "SELECT payload FROM outbox WHERE kind = 'ticket_thread'")])
+        assert len(rows) == 1 and rows[0]["text"] == "the slip" and rows[0]["media"]["channel"] == "telegram"
+        item = Media.from_dict(rows[0]["media"])
+        assert item.kind == "photo" and item.size == len(content)
+        assert await media.fetch("telegram", item) == content
+        with pytest.raises(media.MediaUnavailable, match="refused"):
+            await media.fetch("telegram", Media("photo", "no-such-file-id"))
+    with pytest.raises(media.MediaUnavailable, match="not running"):  # the channel stopped
+        await media.fetch("telegram", item)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from typing import BinaryIO, TextIO
 
 from bot.core.engine import Engine
@@ -95,7 +96,10 @@ class TerminalChat:
 async def run_terminal(engine: Engine, school_name: str, stdin: BinaryIO | None = None,
                        stdout: TextIO | None = None, user: str | None = None,
                        language: str | None = None, delivery: Delivery | None = None,
-                       staff_tool: bool = False) -> int:
+                       staff_tool: bool = False,
+                       background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = ()) -> int:
+    """Chat until end of input. `background` jobs (sign-up reminders, …) run meanwhile and are
+    stopped with the chat, as under `homeroom run` with real channels."""
     chat = TerminalChat(engine, school_name, stdin or sys.stdin.buffer, stdout or sys.stdout,
                         user or _local_user(), language)
     stop = asyncio.Event()
@@ -108,12 +112,14 @@ async def run_terminal(engine: Engine, school_name: str, stdin: BinaryIO | None 
         if not staff_tool:  # with Slack configured, the Slack runner posts staff rows: leave them
             delivery.register("staff", no_staff_tool)
         worker = asyncio.ensure_future(delivery.run(stop))
+    jobs = [asyncio.ensure_future(job(stop)) for job in background]
     try:
         return await chat.run()
     finally:
         stop.set()
         if worker is not None:
             await worker
+        await asyncio.gather(*jobs, return_exceptions=True)
 
 
 def _local_user() -> str:
