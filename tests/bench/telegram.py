@@ -11,8 +11,10 @@ Prints, and asserts nothing:
 
 Telegram's own global limit (AIORateLimiter, ~30 messages/s for the whole bot) is switched off
 for the throughput runs, or every run would just measure that limit (2,000 replies take >= 67 s
-through it); `--telegram-limit` runs a short extra round with it on. The fake server runs in the
-same process and event loop, so its own work is counted against the bot.
+through it); `--telegram-limit` runs a short extra round with it on. Each run is done twice: with
+the fake in its own process driving the workload (`telegram_far_end.py`; what production looks
+like: Telegram is another machine) and, for comparison, in the bot's own event loop, where its
+work is counted against the bot.
 
     .venv/bin/python tests/bench/telegram.py [--families 200] [--messages 10] [--telegram-limit]
 """
@@ -125,9 +127,9 @@ async def through_telegram(families: int, messages: int, *, pace: float, sequent
             engine_times: dict[str, list[tuple[float, float]]] = defaultdict(list)
             handle = homeroom.engine.handle
 
-            async def counted(incoming: Incoming):
+            async def counted(incoming: Incoming, **options: Any):
                 began = time.perf_counter()
-                out = await handle(incoming)
+                out = await handle(incoming, **options)
                 engine_times[incoming.chat_id].append((began, time.perf_counter()))
                 replies[incoming.chat_id].append(len(out))
                 return out
@@ -179,6 +181,78 @@ async def through_telegram(families: int, messages: int, *, pace: float, sequent
             return latencies, elapsed, total, stages
 
 
+async def through_far_end(families: int, messages: int, *, pace: float, sequential: bool = False
+                          ) -> tuple[list[float], float, int, dict[str, list[float]]]:
+    """Like `through_telegram`, with the fake Bot API in its own process driving the workload
+    (tests/bench/telegram_far_end.py): the bot's process runs only the bot, as in production."""
+    import aiohttp
+
+    proc = await asyncio.create_subprocess_exec(sys.executable, str(Path(__file__).with_name("telegram_far_end.py")),
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
+        api, control = int(line[1]), int(line[2])
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings.from_env({"HOMEROOM_DATA_DIR": tmp, "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
+                                          "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{api}/bot",
+                                          "TELEGRAM_API_FILE_URL": f"http://127.0.0.1:{api}/file/bot"})
+            homeroom = await start(settings)
+            channel = build_channel(settings, homeroom, pace=pace,
+                                    rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=2))
+            replies: dict[str, list[int]] = defaultdict(list)
+            engine_times: dict[str, list[tuple[float, float]]] = defaultdict(list)
+            handle = homeroom.engine.handle
+
+            async def counted(incoming: Incoming, **options: Any):
+                began = time.monotonic()
+                out = await handle(incoming, **options)
+                engine_times[incoming.chat_id].append((began, time.monotonic()))
+                replies[incoming.chat_id].append(len(out))
+                return out
+            homeroom.engine.handle = counted  # type: ignore[method-assign]
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, homeroom.engine.detector.warm)
+                await channel.start(poll_timeout=10)
+                async with aiohttp.ClientSession(f"http://127.0.0.1:{control}") as session:
+                    async def run(mode: str, updates: list[dict[str, Any]], handled: int) -> dict:
+                        await session.post("/script", json={"mode": mode, "updates": updates})
+                        while True:  # a few cheap requests a second: not a measurable load
+                            await asyncio.sleep(0.25)
+                            async with session.get("/results") as resp:
+                                results = await resp.json()
+                            if results["done"] and sum(channel.outcomes.values()) >= handled:
+                                return results
+                    warm = [{"chat": 1, "text": QUESTIONS[i % len(QUESTIONS)]} for i in range(50)]
+                    await run("sequential", warm, 50)
+                    replies.clear()
+                    engine_times.clear()
+                    total = families * messages
+                    work = [{"chat": 500000 + i, "text": text_for(i, j)} for j in range(messages) for i in range(families)]
+                    t0 = time.monotonic()
+                    results = await run("sequential" if sequential else "burst", work, 50 + total)
+                    elapsed = time.monotonic() - t0
+            finally:
+                await channel.stop()
+                await homeroom.close()
+    finally:
+        proc.stdin.close()
+        await proc.wait()
+    latencies: list[float] = []
+    stages: dict[str, list[float]] = defaultdict(list)
+    for chat, times in results["pushed"].items():
+        sends, counts, engine = results["sent"].get(chat, []), replies[chat], engine_times[chat]
+        index = 0
+        for k, pushed_at in enumerate(times):
+            if k < len(counts) and counts[k] and index < len(sends):
+                latencies.append((sends[index] - pushed_at) * 1000)
+                began, ended = engine[k]
+                stages["push -> engine (poll, inbox, queue)"].append((began - pushed_at) * 1000)
+                stages["engine"].append((ended - began) * 1000)
+                stages["engine -> sendMessage (render, HTTP)"].append((sends[index] - ended) * 1000)
+            index += counts[k] if k < len(counts) else 0
+    return latencies, elapsed, total, stages
+
+
 async def _until_handled(channel, count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while sum(channel.outcomes.values()) < count:
@@ -194,17 +268,18 @@ async def main(families: int, messages: int, telegram_limit: bool) -> None:
     summary("bare engine, one at a time", seq_engine)
     summary("bare engine, all families at once", burst_engine, burst_elapsed, families * messages)
 
-    seq, elapsed, count, stages = await through_telegram(30, 10, pace=0, sequential=True)
-    summary("telegram, one update at a time (push->send)", seq, elapsed, count)
-    for name, values in stages.items():
-        summary(f"  {name}", values)
-    print(f"{'':44} push->send over the bare engine: p50 "
-          f"{pct(seq, 50) - pct(seq_engine, 50):+.1f} ms, p99 {pct(seq, 99) - pct(seq_engine, 99):+.1f} ms")
-
-    lat, elapsed, count, _ = await through_telegram(families, messages, pace=0)
-    summary("telegram, all at once, pacing off", lat, elapsed, count)
-    lat, elapsed, count, _ = await through_telegram(families, messages, pace=1.0)
-    summary("telegram, all at once, pacing 1/s (burst 3)", lat, elapsed, count)
+    for where, run in (("fake in its own process", through_far_end), ("fake in the bot's process", through_telegram)):
+        print(f"\n-- {where}")
+        seq, elapsed, count, stages = await run(30, 10, pace=0, sequential=True)
+        summary("telegram, one update at a time (push->send)", seq, elapsed, count)
+        for name, values in stages.items():
+            summary(f"  {name}", values)
+        print(f"{'':44} push->send over the bare engine: p50 "
+              f"{pct(seq, 50) - pct(seq_engine, 50):+.1f} ms, p99 {pct(seq, 99) - pct(seq_engine, 99):+.1f} ms")
+        lat, elapsed, count, _ = await run(families, messages, pace=0)
+        summary("telegram, all at once, pacing off", lat, elapsed, count)
+        lat, elapsed, count, _ = await run(families, messages, pace=1.0)
+        summary("telegram, all at once, pacing 1/s (burst 3)", lat, elapsed, count)
     if telegram_limit:
         lat, elapsed, count, _ = await through_telegram(families, 1, pace=0, telegram_limit=True)
         summary("telegram, 1 msg each, Telegram's 30/s limit", lat, elapsed, count)
