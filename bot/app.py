@@ -100,6 +100,7 @@ async def start(settings: Settings, translator=None) -> Homeroom:
 
     flows = {**signups.flows(), **privacy_flows(db, profile, signups.notifier, signups.wake)}
     engine = Engine(db, catalog, matcher, profile, locales, translator=translator, flows=flows)
+    signups.localizer = engine.localizer  # staff-written sign-up texts: curated, else machine translated
     # the first message should not pay for loading the language models
     _background.add(asyncio.get_running_loop().run_in_executor(None, engine.detector.warm))
     handoff = Handoff(db, engine.localizer, profile,

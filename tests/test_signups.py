@@ -839,3 +839,28 @@ async def test_prompts_and_reminders_are_translated(tmp_path):
         assert [c["label"] for c in payload["choices"]] == ["[vi] Cancel", "[vi] Still coming"]
     finally:
         await app.close()
+
+
+async def test_staff_texts_without_a_curated_translation_are_machine_translated_and_marked(tmp_path):
+    """A title staff just added has no curated Vietnamese: with a model it is machine translated
+    and the reply says so; without one it stays as written (tests: FakeTranslator)."""
+    from bot.core.localize import MACHINE_NOTE
+    from bot.translation import FakeTranslator
+
+    app = await start(settings_for(tmp_path, SMALL), translator=FakeTranslator(languages=["en", "vi"]))
+    app.engine.clock = Clock(NOW)
+    try:
+        lan = Parent(app, "v1", name="Lan")
+        await lan.say("/language")
+        await lan.tap("lang:vi")
+        await lan.say("/volunteer")
+        [shifts] = await lan.tap("volunteer:opp:tiny")
+        assert "[vi] Tiny shift" in shifts.text and "[vi] Room 1" in shifts.text
+        assert "[vi] A water bottle" in shifts.text
+        assert shifts.machine_translated and app.engine.locales.text("vi", MACHINE_NOTE) in shifts.text
+        english = Parent(app, "e1")
+        await english.say("/volunteer")
+        [plain] = await english.tap("volunteer:opp:tiny")
+        assert "Tiny shift" in plain.text and "[vi]" not in plain.text and not plain.machine_translated
+    finally:
+        await app.close()

@@ -601,3 +601,34 @@ async def test_a_photo_in_a_handoff_is_kept_by_file_id_and_fetched_through_the_b
             await media.fetch("telegram", Media("photo", "no-such-file-id"))
     with pytest.raises(media.MediaUnavailable, match="not running"):  # the channel stopped
         await media.fetch("telegram", item)
+
+
+async def test_volunteer_sign_up_through_telegram_with_calendar_file(fake, tg_settings, homeroom):
+    """A whole sign-up with taps, through the real Application: the buttons are inline keyboards,
+    every tap a callback query on the message that carried it, and the .ics is a document."""
+    def last_with(prefix: str) -> tuple[int, str]:
+        for call in reversed(fake.calls("sendMessage", ok=True)):
+            for row in buttons(call.params):
+                for button in row:
+                    if button.get("callback_data", "").startswith(prefix):
+                        return call.response["result"]["message_id"], button["callback_data"]
+        raise AssertionError(f"no button {prefix!r} in {[c.params['text'][:40] for c in fake.calls('sendMessage')]}")
+
+    async with running(tg_settings, homeroom) as channel:
+        fake.push_update(fake.message_update("/volunteer", first_name="Maria"))
+        await settle(channel, 1)
+        for step, prefix in enumerate(("volunteer:opp:winter-book-fair", "volunteer:shift:", "volunteer:name",
+                                       "volunteer:confirm:"), start=2):
+            message_id, data = last_with(prefix)
+            fake.push_update(fake.callback_update(data, message_id=message_id, first_name="Maria"))
+            await settle(channel, step)
+        await fake.wait_for("sendDocument")
+    texts = [html.unescape(p.get("text") or p.get("caption") or "") for p in fake.sent(DEFAULT_USER_ID)]
+    assert any("You're signed up" in t and "Maria" in t for t in texts), texts
+    [document] = [p for p in fake.sent(DEFAULT_USER_ID) if "document" in p]
+    assert document["document"].filename.endswith(".ics")
+    assert b"BEGIN:VEVENT" in document["document"].content
+    assert channel.outcomes["replied"] == 5 and len(fake.calls("answerCallbackQuery")) == 4
+    [(name, status)] = await homeroom.db.run(lambda c: c.execute(
+        "SELECT name, status FROM signup_bookings").fetchall())
+    assert (name, status) == ("Maria", "confirmed")

@@ -36,6 +36,7 @@ class Turn:
     confidence: float | None = None
     decision: str | None = None
     english: str | None = None  # the parent's words in English, when translated
+    machine_text: bool = False  # staff text in the next reply was machine translated (sign-up flows)
     family_deleted: bool = False  # an effect deletes the family (/forgetme): save no state, cache nothing
 
     def say(self, text: str | Text, choices: list[tuple[Label, str]] | tuple = (),
@@ -43,7 +44,8 @@ class Turn:
         """Queue a reply: `text` is an English msgid (or a Text); choices are (label, payload)."""
         body = text if isinstance(text, Text) else Text(text)
         labels = [(label if isinstance(label, Text) else Text(label), payload) for label, payload in choices]
-        self.drafts.append(Draft(body, labels, attachment))
+        self.drafts.append(Draft(body, labels, attachment, machine=self.machine_text))
+        self.machine_text = False
 
     def effect(self, fn: Effect) -> None:
         """Run `fn(conn, now_iso)` inside the turn's closing transaction."""

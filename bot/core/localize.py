@@ -37,6 +37,7 @@ class Draft:
     text: Text
     choices: list[tuple[Text, str]] = field(default_factory=list)
     attachment: Attachment | None = None
+    machine: bool = False  # its values hold machine-translated staff text (mark the reply)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Localizer:
                 ready = await asyncio.gather(*(self.render(part, lang) for part in parts))
             body, *labels = ready
             text = body.text
-            if body.source == "machine":
+            if body.source == "machine" or draft.machine:
                 text += "\n\n" + (await self._note(MACHINE_NOTE, lang))
             elif body.source == "english" and lang != "en":
                 notice = self.locales.lookup(lang, ENGLISH_ONLY_NOTE)
@@ -93,7 +94,7 @@ class Localizer:
                     text += "\n\n" + notice
             choices = [Choice(label.text, payload) for label, (_, payload) in zip(labels, draft.choices)]
             out.append(Outgoing(channel, chat_id, text, tuple(choices), draft.attachment, language=lang,
-                                machine_translated=body.source == "machine"))
+                                machine_translated=body.source == "machine" or draft.machine))
         return out
 
     async def _note(self, msgid: str, lang: str) -> str:

@@ -60,6 +60,7 @@ class MySignupsFlow:
         if item is None or item.booking.family_id != turn.family.id:
             await self._list(turn, NOT_FOUND)
             return True
+        await self.s.prepare(turn, item.title)
         if item.booking.status == "cancelled":
             if action == "cancel":  # e.g. a second tap, or the engine redoing this turn: it is done
                 self._cancelled(turn, item)
@@ -85,12 +86,13 @@ class MySignupsFlow:
 
     def _label(self, turn: Turn, item: store.Item) -> tuple[str, str]:
         lang = turn.lang
-        return fmt.curated(self.s.locales, lang, item.title), fmt.when(item.starts_at, item.ends_at, lang)
+        return self.s.text(turn, lang, item.title), fmt.when(item.starts_at, item.ends_at, lang)
 
     async def _list(self, turn: Turn, notice: str | None = None) -> None:
         if notice:
             turn.say(notice)
         items = await self.s.db.run(store.family_items, turn.family.id, kit.now_iso(turn))
+        await self.s.prepare(turn, *(i.title for i in items if i.booking.kind == "volunteer"))
         if turn.state.flow in ("volunteer", "conference"):
             turn.state.data.pop(turn.state.flow, None)
         turn.state.flow, turn.state.step = None, None

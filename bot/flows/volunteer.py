@@ -219,7 +219,9 @@ class VolunteerFlow:
             choices.append((label, f"volunteer:shift:{shift.id}"))
         choices += kit.paging(self.name, "spage", number, earlier, later)
         choices += kit.nav(self.name)
-        title = fmt.curated(self.s.locales, lang, opp.title)
+        await self.s.prepare(turn, opp.title, opp.description, opp.location, opp.who_may_sign_up, opp.bring,
+                             *(r.text for r in opp.requirements))
+        title = self.s.text(turn, lang, opp.title)
         if data.get("replace"):
             turn.say(Text(SHIFTS_CHANGE, {"title": title}), choices)
         else:
@@ -231,22 +233,22 @@ class VolunteerFlow:
         loc = self.s.locales
         lines = []
         if opp.description:
-            lines.append(fmt.curated(loc, lang, opp.description))
+            lines.append(self.s.text(turn, lang, opp.description))
         if opp.location:
-            lines.append(fmt.say(loc, lang, WHERE, {"location": fmt.curated(loc, lang, opp.location)}))
-        lines += self._particulars(lang, opp.requirements, opp.who_may_sign_up, opp.bring)
+            lines.append(fmt.say(loc, lang, WHERE, {"location": self.s.text(turn, lang, opp.location)}))
+        lines += self._particulars(turn, lang, opp.requirements, opp.who_may_sign_up, opp.bring)
         return "\n".join(lines)
 
-    def _particulars(self, lang: str, requirements, who: str | None, bring: str | None) -> list[str]:
+    def _particulars(self, turn: Turn, lang: str, requirements, who: str | None, bring: str | None) -> list[str]:
         loc = self.s.locales
         lines = []
         if requirements:
-            reqs = "; ".join(fmt.curated(loc, lang, r.text) + (f" ({r.link})" if r.link else "") for r in requirements)
+            reqs = "; ".join(self.s.text(turn, lang, r.text) + (f" ({r.link})" if r.link else "") for r in requirements)
             lines.append(fmt.say(loc, lang, REQUIREMENTS, {"requirements": reqs}))
         if who:
-            lines.append(fmt.say(loc, lang, WHO, {"who": fmt.curated(loc, lang, who)}))
+            lines.append(fmt.say(loc, lang, WHO, {"who": self.s.text(turn, lang, who)}))
         if bring:
-            lines.append(fmt.say(loc, lang, BRING, {"bring": fmt.curated(loc, lang, bring)}))
+            lines.append(fmt.say(loc, lang, BRING, {"bring": self.s.text(turn, lang, bring)}))
         return lines
 
     async def _pick_shift(self, turn: Turn, shift_id: int | None) -> None:
@@ -314,9 +316,10 @@ class VolunteerFlow:
             if old is not None:
                 notes.append(fmt.say(self.s.locales, lang, NOTE_REPLACE,
                                      {"when": fmt.when(old.starts_at, old.ends_at, lang)}))
-        values = {"title": fmt.curated(self.s.locales, lang, opp.title),
+        await self.s.prepare(turn, opp.title, opp.location)
+        values = {"title": self.s.text(turn, lang, opp.title),
                   "when": fmt.when(shift.starts_at, shift.ends_at, lang),
-                  "location": fmt.curated(self.s.locales, lang, opp.location), "name": data["name"],
+                  "location": self.s.text(turn, lang, opp.location), "name": data["name"],
                   "note": "".join("\n\n" + n for n in notes)}
         button = JOIN_WAITLIST if data["waitlist"] else CONFIRM
         turn.say(Text(CHECK, values), [(button, f"volunteer:confirm:{data['token']}"), *kit.nav(self.name)])
@@ -338,6 +341,9 @@ class VolunteerFlow:
         result, item = await self._db.transact(book)
         if result.promoted:
             self.s.wake()
+        if item is not None:
+            await self.s.prepare(turn, item.title, item.place, item.description, item.bring,
+                                 *(r.text for r in item.requirements))
         status = result.status
         if status in ("confirmed", "waitlisted") and result.booking is not None:
             expected_seat = not data.get("waitlist")
@@ -345,7 +351,7 @@ class VolunteerFlow:
             if status == "confirmed":
                 self._done(turn, result, item)
             else:
-                values = {"title": fmt.curated(self.s.locales, turn.lang, item.title),
+                values = {"title": self.s.text(turn, turn.lang, item.title),
                           "when": fmt.when(item.starts_at, item.ends_at, turn.lang),
                           "position": result.booking.position}
                 turn.say(Text(JUST_FILLED if expected_seat else WAITLISTED, values),
@@ -368,13 +374,13 @@ class VolunteerFlow:
         lang = turn.lang
         body = MOVED if result.previous is not None else DONE
         details_lang = lang if self.s.locales.lookup(lang, body) else "en"
-        particulars = self._particulars(details_lang, item.requirements, None, item.bring)
-        title = fmt.curated(self.s.locales, lang, item.title)
-        location = fmt.curated(self.s.locales, lang, item.place)
+        particulars = self._particulars(turn, details_lang, item.requirements, None, item.bring)
+        title = self.s.text(turn, lang, item.title)
+        location = self.s.text(turn, lang, item.place)
         values = {"title": title, "when": fmt.when(item.starts_at, item.ends_at, lang), "location": location,
                   "details": "".join("\n" + line for line in particulars), "name": result.booking.name}
-        description = "\n".join([*([fmt.curated(self.s.locales, lang, item.description)] if item.description else []),
-                                 *self._particulars(lang, item.requirements, None, item.bring),
+        description = "\n".join([*([self.s.text(turn, lang, item.description)] if item.description else []),
+                                 *self._particulars(turn, lang, item.requirements, None, item.bring),
                                  fmt.say(self.s.locales, lang, ICS_NAME, {"name": result.booking.name})])
         content = ics.calendar(f"homeroom-booking-{result.booking.id}@{self.s.uid_domain}", item.starts_at,
                                item.ends_at, title, location, description, turn.now)
