@@ -21,6 +21,7 @@ from bot.i18n import N_
 from bot.signups import booking, ics, store
 from bot.signups import flowkit as kit
 from bot.signups import text as fmt
+from bot.signups.flowkit import CONFIRM, STOPPED, UNCHANGED
 from bot.understanding.normalize import normalize
 
 KEY = "conference"
@@ -48,14 +49,11 @@ CHECK = N_("Please check your conference:\n\n👩‍🏫 {teacher} ({class_name}
            "\n🌐 {language}{note}")
 NOTE_INTERPRETER = N_("{teacher} does not speak {language}, so the school will arrange an interpreter.")
 NOTE_MOVE = N_("This moves your conference from {when}.")
-CONFIRM = N_("✅ Confirm")
 DONE = N_("Your conference is booked! ✅\n\n👩‍🏫 {teacher} ({class_name})\n🗓 {when}\n📍 {place}{note}\n\n"
           "A calendar file is attached. To change or cancel, type /mysignups.")
 MOVED = N_("Your conference has been moved. ✅\n\n👩‍🏫 {teacher} ({class_name})\n🗓 {when}\n📍 {place}{note}\n\n"
            "A calendar file is attached. To change or cancel, type /mysignups.")
 ALREADY = N_("That is already your conference time.")
-STOPPED = N_("OK, I've stopped. Nothing was booked.")
-UNCHANGED = N_("OK, nothing was changed.")
 SUMMARY = N_("Parent–teacher conference with {teacher}")
 ICS_DETAILS = N_("Class: {class_name}\nName: {name}\nLanguage: {language}")
 

@@ -18,6 +18,7 @@ from bot.i18n import N_
 from bot.signups import booking, ics, store
 from bot.signups import flowkit as kit
 from bot.signups import text as fmt
+from bot.signups.flowkit import CONFIRM, STOPPED, UNCHANGED
 
 KEY = "volunteer"
 PER_PAGE = 6
@@ -41,7 +42,6 @@ BAD_NAME = N_("Please type a name between 1 and {max} characters.")
 CHECK = N_("Please check your sign-up:\n\n{title}\n🗓 {when}\n📍 {location}\n👤 {name}{note}")
 NOTE_WAITLIST = N_("This time is full, so you will join the waitlist.")
 NOTE_REPLACE = N_("This replaces your sign-up for {when}.")
-CONFIRM = N_("✅ Confirm")
 JOIN_WAITLIST = N_("✅ Join the waitlist")
 DONE = N_("You're signed up! ✅\n\n{title}\n🗓 {when}\n📍 {location}{details}\n👤 {name}\n\n"
           "A calendar file is attached. To change or cancel, type /mysignups.")
@@ -52,8 +52,6 @@ WAITLISTED = N_("You are on the waitlist for {title} on {when}, at position {pos
 JUST_FILLED = N_("Sorry, the last place on that time was just taken, so you are on the waitlist at position "
                  "{position}. If a place opens up, we will sign you up and tell you here.")
 LEAVE_WAITLIST = N_("Leave the waitlist")
-STOPPED = N_("OK, I've stopped. Nothing was booked.")
-UNCHANGED = N_("OK, nothing was changed.")
 NOT_ACTIVE = N_("That sign-up is no longer active.")
 DECLINED = N_("Thank you for letting us know. We have offered your place to the next family on the waitlist.")
 ALREADY_CANCELLED = N_("That sign-up was already cancelled.")

@@ -24,6 +24,10 @@ MENU = N_("Main menu")
 MY_SIGNUPS = N_("My sign-ups")
 USE_BUTTONS = N_("Please pick one of the options below, or type “cancel” to stop.")
 EXPIRED = N_("That button is from an earlier message. Here are the current choices:")
+# said the same way by every sign-up flow
+CONFIRM = N_("✅ Confirm")
+STOPPED = N_("OK, I've stopped. Nothing was booked.")
+UNCHANGED = N_("OK, nothing was changed.")
 
 CANCEL_WORDS = {"cancel", "stop", "quit", "exit", "abort", "cancelar", "parar", "salir", "annuler", "huy",
                 "hủy", "取消", "إلغاء", "anile", "jooji", "отмена", "отменить"}

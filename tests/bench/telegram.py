@@ -112,6 +112,41 @@ async def bare_engine(families: int, messages: int) -> tuple[list[float], list[f
             await app.close()
 
 
+def instrument(homeroom, clock) -> tuple[dict[str, list[int]], dict[str, list[tuple[float, float]]]]:
+    """Record, per chat and in order, how many replies the engine gave each update (to pair
+    pushes with sends) and when it started and finished."""
+    replies: dict[str, list[int]] = defaultdict(list)
+    engine_times: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    handle = homeroom.engine.handle
+
+    async def counted(incoming: Incoming, **options: Any):
+        began = clock()
+        out = await handle(incoming, **options)
+        engine_times[incoming.chat_id].append((began, clock()))
+        replies[incoming.chat_id].append(len(out))
+        return out
+    homeroom.engine.handle = counted  # type: ignore[method-assign]
+    return replies, engine_times
+
+
+def pair_up(pushed, sent, replies, engine_times) -> tuple[list[float], dict[str, list[float]]]:
+    """Latency from each push to its first sendMessage, and the stages in between."""
+    latencies: list[float] = []
+    stages: dict[str, list[float]] = defaultdict(list)
+    for chat, times in pushed.items():
+        sends, counts, engine = sent.get(chat, []), replies[chat], engine_times[chat]
+        index = 0
+        for k, pushed_at in enumerate(times):
+            if k < len(counts) and counts[k] and index < len(sends):
+                latencies.append((sends[index] - pushed_at) * 1000)
+                began, ended = engine[k]
+                stages["push -> engine (poll, inbox, queue)"].append((began - pushed_at) * 1000)
+                stages["engine"].append((ended - began) * 1000)
+                stages["engine -> sendMessage (render, HTTP)"].append((sends[index] - ended) * 1000)
+            index += counts[k] if k < len(counts) else 0
+    return latencies, stages
+
+
 async def through_telegram(families: int, messages: int, *, pace: float, sequential: bool = False,
                            telegram_limit: bool = False) -> tuple[list[float], float, int, dict[str, list[float]]]:
     """Push updates into the fake and time each until its (first) sendMessage."""
@@ -122,18 +157,7 @@ async def through_telegram(families: int, messages: int, *, pace: float, sequent
             limiter = (AIORateLimiter(max_retries=2) if telegram_limit
                        else AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=2))
             channel = build_channel(settings, homeroom, pace=pace, rate_limiter=limiter)
-            # how many replies the engine gave each update, per chat, in order (to pair pushes and sends)
-            replies: dict[str, list[int]] = defaultdict(list)
-            engine_times: dict[str, list[tuple[float, float]]] = defaultdict(list)
-            handle = homeroom.engine.handle
-
-            async def counted(incoming: Incoming, **options: Any):
-                began = time.perf_counter()
-                out = await handle(incoming, **options)
-                engine_times[incoming.chat_id].append((began, time.perf_counter()))
-                replies[incoming.chat_id].append(len(out))
-                return out
-            homeroom.engine.handle = counted  # type: ignore[method-assign]
+            replies, engine_times = instrument(homeroom, time.perf_counter)
             pushed: dict[str, list[float]] = defaultdict(list)
             try:
                 # like the bare-engine run: language models loaded before anything is measured
@@ -165,19 +189,7 @@ async def through_telegram(families: int, messages: int, *, pace: float, sequent
             finally:
                 await channel.stop()
                 await homeroom.close()
-            latencies: list[float] = []
-            stages: dict[str, list[float]] = defaultdict(list)
-            for chat, times in pushed.items():
-                sends, counts, engine = fake.sent_at[chat], replies[chat], engine_times[chat]
-                index = 0
-                for k, pushed_at in enumerate(times):
-                    if k < len(counts) and counts[k] and index < len(sends):
-                        latencies.append((sends[index] - pushed_at) * 1000)
-                        began, ended = engine[k]
-                        stages["push -> engine (poll, inbox, queue)"].append((began - pushed_at) * 1000)
-                        stages["engine"].append((ended - began) * 1000)
-                        stages["engine -> sendMessage (render, HTTP)"].append((sends[index] - ended) * 1000)
-                    index += counts[k] if k < len(counts) else 0
+            latencies, stages = pair_up(pushed, fake.sent_at, replies, engine_times)
             return latencies, elapsed, total, stages
 
 
@@ -199,17 +211,7 @@ async def through_far_end(families: int, messages: int, *, pace: float, sequenti
             homeroom = await start(settings)
             channel = build_channel(settings, homeroom, pace=pace,
                                     rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=2))
-            replies: dict[str, list[int]] = defaultdict(list)
-            engine_times: dict[str, list[tuple[float, float]]] = defaultdict(list)
-            handle = homeroom.engine.handle
-
-            async def counted(incoming: Incoming, **options: Any):
-                began = time.monotonic()
-                out = await handle(incoming, **options)
-                engine_times[incoming.chat_id].append((began, time.monotonic()))
-                replies[incoming.chat_id].append(len(out))
-                return out
-            homeroom.engine.handle = counted  # type: ignore[method-assign]
+            replies, engine_times = instrument(homeroom, time.monotonic)
             try:
                 await asyncio.get_running_loop().run_in_executor(None, homeroom.engine.detector.warm)
                 await channel.start(poll_timeout=10)
@@ -237,19 +239,7 @@ async def through_far_end(families: int, messages: int, *, pace: float, sequenti
     finally:
         proc.stdin.close()
         await proc.wait()
-    latencies: list[float] = []
-    stages: dict[str, list[float]] = defaultdict(list)
-    for chat, times in results["pushed"].items():
-        sends, counts, engine = results["sent"].get(chat, []), replies[chat], engine_times[chat]
-        index = 0
-        for k, pushed_at in enumerate(times):
-            if k < len(counts) and counts[k] and index < len(sends):
-                latencies.append((sends[index] - pushed_at) * 1000)
-                began, ended = engine[k]
-                stages["push -> engine (poll, inbox, queue)"].append((began - pushed_at) * 1000)
-                stages["engine"].append((ended - began) * 1000)
-                stages["engine -> sendMessage (render, HTTP)"].append((sends[index] - ended) * 1000)
-            index += counts[k] if k < len(counts) else 0
+    latencies, stages = pair_up(results["pushed"], results["sent"], replies, engine_times)
     return latencies, elapsed, total, stages
 
 
