@@ -24,6 +24,7 @@ from bot.signups import booking, staff, store
 from bot.storage import families, outbox
 from bot.translation import FakeTranslator
 from fakes.slack_api import (BOT_TOKEN, RESPONSE_URL, SIGNING_SECRET, UPLOAD, MockSlackAPI, slash_command_body)
+from test_slack import Clock
 
 MONDAY_10AM = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in Los Angeles
 TRIAGE, SIGNUPS, GENERAL = "CTRIAGE", "CSIGNUPS", "CGENERAL"
@@ -55,17 +56,6 @@ conferences:
     windows:
       - {date: 2026-12-01, start: "13:00", end: "14:00", slot_minutes: 20}
 """
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class World:
