@@ -239,6 +239,7 @@ async def through_far_end(families: int, messages: int, *, pace: float, sequenti
     finally:
         proc.stdin.close()
         await proc.wait()
+    print("far end saw:", dict(results["calls"]))
     latencies, stages = pair_up(results["pushed"], results["sent"], replies, engine_times)
     return latencies, elapsed, total, stages
 

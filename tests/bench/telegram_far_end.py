@@ -83,7 +83,10 @@ async def main() -> None:
         return web.json_response({"ok": True})
 
     async def results(request: web.Request) -> web.Response:
-        return web.json_response({"pushed": far.pushed_at, "sent": far.sent_at, "done": far.done})
+        calls: dict[str, int] = defaultdict(int)
+        for call in far.requests:
+            calls[call.method] += 1
+        return web.json_response({"pushed": far.pushed_at, "sent": far.sent_at, "done": far.done, "calls": calls})
 
     control = web.Application()
     control.router.add_post("/script", script)
