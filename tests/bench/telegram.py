@@ -112,6 +112,20 @@ async def bare_engine(families: int, messages: int) -> tuple[list[float], list[f
             await app.close()
 
 
+async def http_floor(api: int, count: int = 300) -> None:
+    """What one bare HTTP round trip to the far end costs (httpx, as PTB uses): an update needs
+    at least two (getUpdates answering, sendMessage), so this bounds the adapter from below."""
+    import httpx
+
+    times: list[float] = []
+    async with httpx.AsyncClient() as client:
+        for _ in range(count):
+            began = time.perf_counter()
+            await client.post(f"http://127.0.0.1:{api}/bot{DEFAULT_TOKEN}/getMe")
+            times.append((time.perf_counter() - began) * 1000)
+    summary("  floor: one bare HTTP round trip (httpx)", times)
+
+
 def instrument(homeroom, clock) -> tuple[dict[str, list[int]], dict[str, list[tuple[float, float]]]]:
     """Record, per chat and in order, how many replies the engine gave each update (to pair
     pushes with sends) and when it started and finished."""
@@ -204,6 +218,8 @@ async def through_far_end(families: int, messages: int, *, pace: float, sequenti
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
         api, control = int(line[1]), int(line[2])
+        if sequential:
+            await http_floor(api)
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings.from_env({"HOMEROOM_DATA_DIR": tmp, "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
                                           "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{api}/bot",
