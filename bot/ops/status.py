@@ -242,7 +242,8 @@ async def gather_status(db, settings: Settings, *, channels: ChannelHealth | Non
         status.translation_note = "off (HOMEROOM_TRANSLATION=off)"
     elif translator is _NOT_GIVEN:
         status.translation = await asyncio.to_thread(installed_pairs_on_disk, settings)
-        status.translation_note = "installed; not loaded by this command"
+        status.translation_note = ("pairs installed on disk; this command does not load them" if status.translation
+                                   else "no models installed: curated text only")
     elif translator is None:
         status.translation_note = "no models loaded: curated text only"
     else:
