@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.storage.migrations import LATEST
 from bot.app import start
 from bot.config import ConfigError, Settings
 from bot.core.messages import Incoming, utcnow
@@ -83,7 +84,7 @@ async def test_backup_while_the_bot_writes_restores_everything_committed_before_
     assert target.parent == tmp_path / "backups" and target.name.startswith("homeroom-")
     restored = tmp_path / "restored.sqlite3"
     result = ops_backup.restore_file(target, restored)
-    assert result.kept is None and result.backup_version == 7
+    assert result.kept is None and result.backup_version == LATEST
     assert ops_backup.check_file(restored).ok
     ids = (families_before[-1][0], messages_before[-1][0])
     assert rows(restored, f"SELECT * FROM families WHERE id <= {ids[0]} ORDER BY id") == families_before
@@ -116,16 +117,17 @@ def test_restore_refuses_a_backup_older_than_the_schema_unless_forced(settings, 
     proc = cli(tmp_path, "db", "backup", str(backup))
     assert proc.returncode == 0 and "integrity ok" in proc.stdout
     conn = sqlite3.connect(db)
-    conn.execute("INSERT INTO schema_version VALUES (8, 'from the future', '2027-01-01T00:00:00+00:00')")
+    conn.execute("INSERT INTO schema_version VALUES (?, 'from the future', '2027-01-01T00:00:00+00:00')",
+                 (LATEST + 1,))
     conn.commit()
     conn.close()
 
     proc = cli(tmp_path, "db", "restore", str(backup))
-    assert proc.returncode == 1 and "schema version 8, newer than the backup's 7" in proc.stderr
-    assert ops_backup.schema_version_of(db) == 8  # untouched
+    assert proc.returncode == 1 and f"schema version {LATEST + 1}, newer than the backup's {LATEST}" in proc.stderr
+    assert ops_backup.schema_version_of(db) == LATEST + 1  # untouched
     proc = cli(tmp_path, "db", "restore", str(backup), "--force")
     assert proc.returncode == 0, proc.stderr
-    assert ops_backup.schema_version_of(db) == 7
+    assert ops_backup.schema_version_of(db) == LATEST
     assert "before-restore" in proc.stdout
 
 

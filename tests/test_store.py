@@ -138,3 +138,23 @@ async def test_stale_state_is_detected(tmp_path):
         await db.transact(conversations.save, theirs, "2026-01-02")
         with pytest.raises(conversations.StaleState):
             await db.transact(conversations.save, mine, "2026-01-03")
+
+
+async def test_family_and_ticket_numbers_are_never_reused_after_deletion(tmp_path):
+    """Deleting the newest family or ticket (/forgetme, retention) must not hand its number to
+    the next one: the audit log and Slack threads name them by number."""
+    from bot.storage import families, numbers, tickets
+
+    async with Database(tmp_path / "n.sqlite3") as db:
+        now = "2026-11-22T10:00:00+00:00"
+        first = await db.transact(families.create, "test", "a", "a", "A", "en", "default", now)
+        second = await db.transact(families.create, "test", "b", "b", "B", "en", "default", now)
+        ticket = await db.transact(tickets.create, second.id, "en", "general", "normal", "r", None, now)
+        await db.transact(lambda c: c.execute("DELETE FROM tickets WHERE id = ?", (ticket,)))
+        await db.transact(lambda c: c.execute("DELETE FROM families WHERE id = ?", (second.id,)))
+        third = await db.transact(families.create, "test", "c", "c", "C", "en", "default", now)
+        again = await db.transact(tickets.create, third.id, "en", "general", "normal", "r", None, now)
+        assert (first.id, second.id, third.id) == (1, 2, 3)
+        assert again == ticket + 1
+        with pytest.raises(ValueError):
+            await db.run(numbers.next_id, "audit_log")

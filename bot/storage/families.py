@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import sqlite3
 
+from bot.storage import numbers
+
 
 @dataclass(slots=True)
 class Family:
@@ -32,11 +34,12 @@ def create(conn: sqlite3.Connection, channel: str, user_id: str, chat_id: str,
                  display_name: str | None, language: str | None, language_source: str | None,
                  now: str) -> Family:
     """Insert a family on first contact (call inside a transaction, after `find` found none)."""
-    cur = conn.execute(
-        "INSERT INTO families (channel, channel_user_id, chat_id, display_name, language,"
-        " language_source, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (channel, user_id, chat_id, display_name, language, language_source, now, now))
-    return Family(cur.lastrowid or 0, channel, user_id, chat_id, display_name, language, language_source)
+    family_id = numbers.next_id(conn, "families")
+    conn.execute(
+        "INSERT INTO families (id, channel, channel_user_id, chat_id, display_name, language,"
+        " language_source, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (family_id, channel, user_id, chat_id, display_name, language, language_source, now, now))
+    return Family(family_id, channel, user_id, chat_id, display_name, language, language_source)
 
 
 def touch(conn: sqlite3.Connection, family: Family, chat_id: str, display_name: str | None,

@@ -210,6 +210,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             outbox_id   INTEGER
         );
     """),
+    (8, "numbers of families and tickets are never reused (bot/storage/numbers.py)", """
+        CREATE TABLE id_high_water (
+            name TEXT PRIMARY KEY,
+            high INTEGER NOT NULL
+        );
+        INSERT INTO id_high_water (name, high) SELECT 'families', COALESCE(MAX(id), 0) FROM families;
+        INSERT INTO id_high_water (name, high) SELECT 'tickets', COALESCE(MAX(id), 0) FROM tickets;
+    """),
 ]
 
 MIGRATIONS.sort(key=lambda m: m[0])  # kept in version order whatever order steps were added in

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import sqlite3
 
+from bot.storage import numbers
+
 
 @dataclass(slots=True)
 class Ticket:
@@ -40,11 +42,12 @@ def open_for_family(conn: sqlite3.Connection, family_id: int) -> Ticket | None:
 
 def create(conn: sqlite3.Connection, family_id: int, language: str, topic: str,
            priority: str, reason: str, intent: str | None, now: str, interpreter: str | None = None) -> int:
-    cur = conn.execute(
-        "INSERT INTO tickets (family_id, language, topic, priority, reason, intent, created_at,"
-        " updated_at, interpreter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (family_id, language, topic, priority, reason, intent, now, now, interpreter))
-    return cur.lastrowid or 0
+    ticket_id = numbers.next_id(conn, "tickets")
+    conn.execute(
+        "INSERT INTO tickets (id, family_id, language, topic, priority, reason, intent, created_at,"
+        " updated_at, interpreter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (ticket_id, family_id, language, topic, priority, reason, intent, now, now, interpreter))
+    return ticket_id
 
 
 def add_event(conn: sqlite3.Connection, ticket_id: int, kind: str, author: str, text: str,
