@@ -19,7 +19,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.storage.migrations import LATEST
 from bot.app import start
 from bot.config import ConfigError, Settings
 from bot.core.messages import Incoming, utcnow
@@ -30,6 +29,7 @@ from bot.ops.health import add_health_route, health_app
 from bot.ops.reload import RESULT_NAME, install_reload_signal, reload
 from bot.ops.status import ChannelHealth, gather_status
 from bot.storage import families, outbox, tickets
+from bot.storage.migrations import LATEST
 from conftest import PYTHON, ROOT, cli_env
 
 NEW_EXAMPLE = "zorblax quuxington fizzbang"
