@@ -112,7 +112,8 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
         try:
             return await run_terminal(app.engine, app.profile.name, user=getattr(args, "user", None),
                                       language=getattr(args, "lang", None), delivery=app.delivery,
-                                      staff_tool=bool(settings.slack_bot_token), background=app.background_jobs())
+                                      staff_tool=bool(settings.slack_bot_token), background=app.background_jobs(),
+                                      downloads=settings.data_dir / "downloads")
         finally:
             await app.close()
     return asyncio.run(go())

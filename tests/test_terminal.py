@@ -59,3 +59,15 @@ def test_state_persists_between_runs(tmp_path):
     con.close()
     assert rows == [("ana", "es", "explicit")]  # one family across both runs, its choice kept
     assert visits == 4  # /start, /language, Español; then the second run's /start
+
+
+def test_files_the_bot_sends_are_saved_where_the_parent_can_open_them(tmp_path):
+    import json
+
+    proc = chat(tmp_path, b"/mydata\n/mydata\n")
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "data" / "downloads"
+    saved = sorted(p.name for p in folder.iterdir())
+    assert saved == ["my-data-2.json", "my-data.json"]  # a second copy never overwrites the first
+    assert f"[attachment: {folder / 'my-data.json'}]" in proc.stdout.decode()
+    assert json.loads((folder / "my-data.json").read_text(encoding="utf-8"))["family"]["channel"] == "terminal"

@@ -11,10 +11,11 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from bot.core.engine import Engine
-from bot.core.messages import Choice, Incoming, Outgoing
+from bot.core.messages import Attachment, Choice, Incoming, Outgoing
 from bot.delivery import Delivery
 from bot.storage.outbox import Item
 from bot.understanding.language import RTL_LANGUAGES
@@ -30,39 +31,49 @@ def _isolate(text: str, rtl: bool) -> str:
     return "\n".join(f"\u2067{line}\u2069" if line else line for line in text.split("\n"))
 
 
-def render(reply: Outgoing, speaker: str = "Homeroom") -> str:
+def render(reply: Outgoing, speaker: str = "Homeroom", saved: Path | None = None) -> str:
     rtl = reply.language in RTL_LANGUAGES
     lines = [f"{speaker}: {_isolate(reply.text, rtl)}"]
     for number, choice in enumerate(reply.choices, 1):
         lines.append(f"  {number}) {_isolate(choice.label, rtl)}")
     if reply.attachment:
-        lines.append(f"  [attachment: {reply.attachment.filename}]")
+        lines.append(f"  [attachment: {saved or reply.attachment.filename}]")
     return "\n".join(lines)
+
+
+def save_attachment(folder: Path, attachment: Attachment) -> Path:
+    """Where a terminal parent finds a file the bot sent (a calendar file, my-data.json)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = Path(attachment.filename).name or "file"
+    path, n = folder / name, 1
+    while path.exists():
+        n += 1
+        path = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+    path.write_bytes(attachment.content)
+    return path
 
 
 class TerminalChat:
     def __init__(self, engine: Engine, school_name: str, stdin: BinaryIO, stdout: TextIO, user: str,
-                 language: str | None) -> None:
-        self.engine, self.school_name = engine, school_name
+                 language: str | None, downloads: Path | None = None) -> None:
+        self.engine, self.school_name, self.downloads = engine, school_name, downloads
         self.stdin, self.stdout, self.user, self.language = stdin, stdout, user, language
         self.choices: list[Choice] = []  # the options last shown, to pick by number
         self.counter = 0
 
     def show(self, replies: list[Outgoing], speaker: str = "Homeroom") -> None:
         for reply in replies:
-            print(render(reply, speaker), file=self.stdout)
+            saved = save_attachment(self.downloads, reply.attachment) \
+                if reply.attachment and self.downloads is not None else None
+            print(render(reply, speaker, saved), file=self.stdout)
             if reply.choices:
                 self.choices = list(reply.choices)
         self.stdout.flush()
 
     async def deliver(self, item: Item) -> None:
         """An outbox message for this parent (a staff reply or a notice)."""
-        p = item.payload
-        speaker = "School staff" if p.get("from") == "staff" else "Homeroom"
-        choices = tuple(Choice(str(c["label"]), str(c["payload"])) for c in p.get("choices") or ()
-                        if isinstance(c, dict) and "label" in c and "payload" in c)
-        self.show([Outgoing("terminal", self.user, str(p.get("text", "")), choices,
-                            language=str(p.get("language", "en")))], speaker)
+        speaker = "School staff" if item.payload.get("from") == "staff" else "Homeroom"
+        self.show([Outgoing.from_payload("terminal", self.user, item.payload)], speaker)
 
     async def send(self, text: str, payload: str | None = None) -> None:
         self.counter += 1
@@ -97,11 +108,12 @@ async def run_terminal(engine: Engine, school_name: str, stdin: BinaryIO | None 
                        stdout: TextIO | None = None, user: str | None = None,
                        language: str | None = None, delivery: Delivery | None = None,
                        staff_tool: bool = False,
-                       background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = ()) -> int:
+                       background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = (),
+                       downloads: Path | None = None) -> int:
     """Chat until end of input. `background` jobs (sign-up reminders, …) run meanwhile and are
     stopped with the chat, as under `homeroom run` with real channels."""
     chat = TerminalChat(engine, school_name, stdin or sys.stdin.buffer, stdout or sys.stdout,
-                        user or _local_user(), language)
+                        user or _local_user(), language, downloads)
     stop = asyncio.Event()
     worker = None
     if delivery is not None:
