@@ -478,3 +478,11 @@ async def test_cli_purge_export_delete_and_audit(tmp_path):
     assert any("alice" in line and "family.exported" in line for line in lines)
     assert "Ana" not in log.stdout
     assert run(tmp_path, "audit", "--limit", "0").returncode == 2
+
+
+async def test_privacy_names_slack_only_when_the_school_uses_it(app):
+    from bot.core.messages import Incoming
+
+    [reply] = await app.engine.handle(Incoming("test", "p-priv", "p-priv", "/privacy"))
+    assert app.profile.slack is None
+    assert "in the school's own tools" in reply.text and "Slack" not in reply.text

@@ -112,3 +112,8 @@ async def test_weekly_report_posts_numbers_and_chart_to_the_report_channel(world
     [upload] = mock.calls("files.completeUploadExternal")
     assert upload.params["channel_id"] == "C0REPORT"
     assert list(mock.uploads.values())[-1].content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_privacy_says_staff_see_it_in_the_schools_slack(world):
+    [reply] = await world.say("p7", "/privacy")
+    assert "in the school's own Slack and tools" in reply.text

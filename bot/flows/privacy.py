@@ -50,6 +50,19 @@ POLICY = N_(
     "• Nothing is sold or given to anyone else, and translation happens on the school's own computer.\n\n"
     "To see what we keep about you, send /mydata. To delete it, send /forgetme.")
 
+# the same, for a school without Slack (staff work from `homeroom tickets`)
+POLICY_NO_SLACK = N_(
+    "How {school_name} handles what you write here:\n\n"
+    "• What we keep: your messages and our answers, your language, your conversations with school "
+    "staff, and your volunteer and conference sign-ups.\n"
+    "• Why: to answer your questions, to pass them to the right person at the school, and to run "
+    "sign-ups.\n"
+    "• For how long: messages {messages_days} days; conversations with staff {tickets_days} days after "
+    "they are closed; sign-ups {signups_days} days after the event. Then they are deleted.\n"
+    "• Who sees it: only {school_name} staff, in the school's own tools.\n"
+    "• Nothing is sold or given to anyone else, and translation happens on the school's own computer.\n\n"
+    "To see what we keep about you, send /mydata. To delete it, send /forgetme.")
+
 SUMMARY = N_(
     "Here is what {school_name} keeps about you:\n"
     "• Language: {language}\n"
@@ -94,7 +107,8 @@ class PrivacyFlow:
 
     async def start(self, turn: Turn, arg: str | None = None) -> None:
         r = self.profile.retention
-        turn.say(Text(POLICY, {"school_name": self.profile.name, "messages_days": r.messages_days,
+        turn.say(Text(POLICY if self.profile.slack is not None else POLICY_NO_SLACK, {
+            "school_name": self.profile.name, "messages_days": r.messages_days,
                                "tickets_days": r.tickets_days, "signups_days": r.signups_days}),
                  [(MYDATA_BUTTON, "mydata:show"), (FORGET_BUTTON, "forgetme:ask"), (MENU, "menu")])
 
