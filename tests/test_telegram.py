@@ -632,3 +632,29 @@ async def test_volunteer_sign_up_through_telegram_with_calendar_file(fake, tg_se
     [(name, status)] = await homeroom.db.run(lambda c: c.execute(
         "SELECT name, status FROM signup_bookings").fetchall())
     assert (name, status) == ("Maria", "confirmed")
+
+
+async def test_replies_keep_their_order_when_a_send_failed_and_the_outbox_took_over(fake, tg_settings, homeroom):
+    """Telegram down for one reply: the outbox worker sends it later, and the family's next
+    reply waits behind it rather than overtaking it."""
+    from bot.channels.telegram.channel import register_outbox
+
+    fake.fail_next("sendMessage", status=500, times=2)  # the first reply fails, its retry too
+    fake.push_update(fake.message_update("What time does school start?"))
+    async with running(tg_settings, homeroom, send_retries=1) as channel:
+        channel.sender.retry_delay = 0.01
+        await settle(channel, 1)
+        assert channel.outcomes == {"send_deferred": 1} and fake.sent() == []
+        fake.push_update(fake.message_update("Is the bus late today?"))
+        await settle(channel, 2)
+        assert channel.outcomes["queued_behind"] == 1 and fake.sent() == []  # not sent ahead of the first
+        register_outbox(homeroom, channel)
+        for _ in range(100):
+            await homeroom.delivery.run_once()
+            if len(fake.sent()) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        fake.push_update(fake.message_update("thanks!"))
+        await settle(channel, 3)
+    texts = [html.unescape(p["text"]) for p in fake.sent()]
+    assert "8:10" in texts[0] and "bus" in texts[1].lower() and channel.outcomes["replied"] == 1

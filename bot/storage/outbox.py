@@ -47,6 +47,12 @@ def release(conn: sqlite3.Connection, item_ids: list[int], now: str) -> None:
                      [(now, item_id) for item_id in item_ids])
 
 
+def waiting_before(conn: sqlite3.Connection, channel: str, target: str, item_id: int) -> bool:
+    """Whether an older row to the same place is still waiting (order must be kept)."""
+    return conn.execute("SELECT 1 FROM outbox WHERE channel = ? AND target = ? AND status = 'pending' AND id < ?"
+                        " LIMIT 1", (channel, target, item_id)).fetchone() is not None
+
+
 def release_leases(conn: sqlite3.Connection, channel: str, kind: str, now: str) -> int:
     """At start-up: rows leased by a previous process (which died before sending them) are due now."""
     cur = conn.execute("UPDATE outbox SET next_attempt_at = ? WHERE channel = ? AND kind = ? AND status = 'pending'"

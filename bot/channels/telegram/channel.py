@@ -165,6 +165,7 @@ class TelegramChannel:
         self._initialized = False
         self._fresh: set[int] = set()  # ids this process recorded at fetch and has not handled yet
         self.webhook = None  # the WebhookServer in webhook mode
+        self._behind: set[str] = set()  # chats whose replies wait in the outbox after a failed send
         self.channel_health = channel_health  # bot.ops.status.ChannelHealth, reported into when given
         # GET /healthz in webhook mode: () -> (HTTP status, JSON body); replaceable by the runner
         self.health: Callable[[], Awaitable[tuple[int, dict[str, Any]]]] | None = None
@@ -426,6 +427,12 @@ class TelegramChannel:
 
         replies = await self.engine.handle(incoming, after=handled, lease=REPLY_LEASE)  # never raises
         committed = bool(replies) and replies[0].outbox_id is not None
+        if committed and incoming.chat_id in self._behind:
+            # earlier replies to this chat wait in the outbox (a failed send): these go after them
+            if await self.db.run(outbox.waiting_before, CHANNEL, incoming.chat_id, replies[0].outbox_id):
+                await self.db.transact(outbox.release, [r.outbox_id for r in replies], utcnow().isoformat())
+                return _Result("queued_behind", 0, committed=True)
+            self._behind.discard(incoming.chat_id)
         sent, delivered = 0, []
         try:
             for reply in replies:
@@ -439,8 +446,9 @@ class TelegramChannel:
             now = utcnow().isoformat()
             if exc.permanent:  # blocked or chat gone: nothing left to deliver, ever
                 delivered.extend(rest)
-            else:  # the worker takes over now, with its backoff
+            else:  # the worker takes over now, with its backoff; later replies queue behind
                 await self.db.transact(outbox.release, rest, now)
+                self._behind.add(incoming.chat_id)
             log.warning("telegram.send_deferred update_id=%s permanent=%s reason=%s", update_id, exc.permanent,
                         exc.reason)
             if delivered:
