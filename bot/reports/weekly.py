@@ -130,6 +130,8 @@ async def post_if_due(homeroom_db, catalog, profile, post: Post, now: datetime, 
     start, end = week_before(run)
     if _read_last(state_path) == start.date().isoformat():
         return False
+    if callable(catalog):  # a getter: the catalog running now, after any `homeroom reload`
+        catalog = catalog()
     report = await homeroom_db.run(compute, catalog, start, end, profile.name)
     text, blocks = slack_message(report)
     png = await asyncio.to_thread(render.png_bytes, report)  # matplotlib is slow: off the loop

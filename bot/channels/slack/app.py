@@ -273,7 +273,7 @@ async def serve_slack(settings: Settings, homeroom, stop: asyncio.Event, *, pace
     if slack.slack.report_channel:
         from bot.reports.weekly import weekly_report_loop
 
-        tasks.append(asyncio.ensure_future(weekly_report_loop(homeroom.db, homeroom.catalog, homeroom.profile,
+        tasks.append(asyncio.ensure_future(weekly_report_loop(homeroom.db, lambda: homeroom.catalog, homeroom.profile,
                                                               slack.post_report, stop, clock=slack.clock)))
     try:
         await stop.wait()
