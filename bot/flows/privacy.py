@@ -81,7 +81,7 @@ SUMMARY_NO_MESSAGES = N_(
 ASK = N_("Delete everything {school_name} keeps about you? Your messages, your conversations with staff "
          "and your sign-ups will be removed (your places go to the next family). This cannot be undone.")
 YES = N_("Yes, delete everything")
-NO = N_("No, keep it")
+NO = N_("No, keep my data")
 KEPT = N_("OK, nothing was deleted.")
 DONE = N_("Done: everything {school_name} kept about you is deleted. If you write again, I will start fresh.")
 SIGNUPS_CANCELLED = N_("Your sign-ups were cancelled ({count}) and your places offered to other families.")
