@@ -425,3 +425,24 @@ def test_pid_file_detects_stale_and_live_bots(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_outbox_list_and_retry_a_given_up_message(settings, tmp_path):
+    """A message the outbox gave up on can be seen (without its text) and queued again."""
+    assert cli(tmp_path, "db", "migrate").returncode == 0
+    db = tmp_path / "data" / "homeroom.sqlite3"
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO outbox (channel, target, kind, payload, status, attempts, next_attempt_at, last_error,"
+                 " created_at) VALUES ('telegram', '42', 'message', '{\"text\": \"secret words\"}', 'dead', 50,"
+                 " '2026-11-01T00:00:00+00:00', 'Forbidden: bot was blocked', '2026-11-01T00:00:00+00:00')")
+    conn.commit()
+    conn.close()
+    listing = cli(tmp_path, "outbox", "list", "--dead")
+    assert listing.returncode == 0 and "#1  dead" in listing.stdout and "blocked" in listing.stdout
+    assert "secret words" not in listing.stdout
+    assert cli(tmp_path, "outbox", "retry").returncode == 2
+    assert cli(tmp_path, "outbox", "retry", "99").returncode == 1
+    again = cli(tmp_path, "outbox", "retry", "1")
+    assert again.returncode == 0 and "1 message(s) queued again" in again.stdout
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT status, attempts FROM outbox").fetchone() == ("pending", 0)
