@@ -269,7 +269,8 @@ def reasons(status: Status, created: str | None = None) -> list[str]:
                          f"(limit {int(OUTBOX_MAX_AGE.total_seconds() // 60)} min); {queue.pending} waiting")
     for name, count in sorted(status.dead.items()):
         found.append(f"outbox: {count} {name} message(s) could not be delivered and were given up "
-                     f"(status 'dead') in the last {DEAD_WINDOW.days} days; see `homeroom outbox list --dead`, fix the cause, then `homeroom outbox retry`")
+                     f"(status 'dead') in the last {DEAD_WINDOW.days} days; see `homeroom outbox list --dead`, "
+                     "fix the cause, then `homeroom outbox retry`")
     if status.urgent_unclaimed_age is not None and status.urgent_unclaimed_age > URGENT_UNCLAIMED_MAX.total_seconds():
         found.append(f"tickets: an urgent ticket has been unclaimed for {_ago(status.urgent_unclaimed_age)} "
                      f"(limit {int(URGENT_UNCLAIMED_MAX.total_seconds() // 60)} min)")
