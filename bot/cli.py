@@ -260,8 +260,8 @@ def _languages(settings: Settings, args: argparse.Namespace) -> int:
     if translator.available():
         pairs = translator.installed_pairs()
         print("machine translation: " + (", ".join(f"{a}->{b}" for a, b in pairs) if pairs
-                                         else f"no models installed (homeroom languages install CODE, "
-                                              f"or install-file PATH.argosmodel offline)"))
+                                         else "no models installed (homeroom languages install CODE, "
+                                              "or install-file PATH.argosmodel offline)"))
     else:
         print(f"machine translation: not installed (curated text only); add it with: {EXTRA_HINT}")
     _, coverage = locale_files.check(settings.locales_dir)

@@ -116,7 +116,7 @@ def check(locales_dir: Path, template: PoCatalog | None = None) -> tuple[list[Lo
     problems: list[LocaleProblem] = []
     coverage: list[Coverage] = []
     wanted = {m.id for m in template if m.id} if template is not None else None
-    for path in sorted(locales_dir.glob(f"*/LC_MESSAGES/*.po")):
+    for path in sorted(locales_dir.glob("*/LC_MESSAGES/*.po")):
         name = _display(path)
         try:
             with path.open("rb") as fh:

@@ -44,6 +44,7 @@ from datetime import datetime, timedelta, timezone
 
 from bot.config import RetentionPolicy
 from bot.core.messages import utcnow
+from bot.periodic import every
 
 log = logging.getLogger("bot.privacy")
 
@@ -151,12 +152,4 @@ async def retention_loop(db, policy: RetentionPolicy, stop: asyncio.Event,
                          clock: Callable[[], datetime] = utcnow, interval: float = DAY) -> None:
     """Purge at start and then every `interval` seconds (daily) until `stop` is set. A failed
     run is logged and tried again at the next interval; it never stops the bot."""
-    while not stop.is_set():
-        try:
-            await run_purge(db, policy, clock())
-        except Exception:
-            log.exception("retention.failed")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except asyncio.TimeoutError:
-            pass
+    await every(interval, stop, lambda: run_purge(db, policy, clock()), "retention")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from bot.i18n import N_, Locales, fill
 from bot.signups import staff, store, text
 from bot.signups.store import Booking
-from bot.storage import conversations, families, outbox
+from bot.storage import families, outbox
 
 PROMOTED = N_("Good news! A place opened up and you are now signed up for {title} on {when} ({place}). "
               "If you can no longer come, tap Decline and we will offer it to the next family.")

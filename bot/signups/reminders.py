@@ -26,6 +26,7 @@ from bot.i18n import N_
 from bot.signups import booking, store
 from bot.signups import text as fmt
 from bot.storage import Database, families
+from bot.periodic import every
 
 log = logging.getLogger("bot.signups.reminders")
 
@@ -121,13 +122,7 @@ async def reminder_loop(db: Database, localizer: Localizer, stop: asyncio.Event,
                         clock: Callable[[], datetime] = utcnow, hour: int = DEFAULT_HOUR,
                         interval: float = 300.0, on_written: Callable[[], None] | None = None) -> None:
     """Send due reminders every `interval` seconds until `stop` is set (e.g. `on_written=Delivery.wake`)."""
-    while not stop.is_set():
-        try:
-            if await send_reminders(db, localizer, clock(), hour) and on_written is not None:
-                on_written()
-        except Exception:
-            log.exception("signups.reminders_error")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except asyncio.TimeoutError:
-            pass
+    async def job() -> None:
+        if await send_reminders(db, localizer, clock(), hour) and on_written is not None:
+            on_written()
+    await every(interval, stop, job, "signups.reminders")

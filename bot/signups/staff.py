@@ -45,6 +45,7 @@ from bot.core.messages import utcnow
 from bot.signups import store
 from bot.signups.text import english_language, when
 from bot.storage import Database, audit, outbox
+from bot.periodic import every
 
 log = logging.getLogger("bot.signups.staff")
 
@@ -353,16 +354,10 @@ async def digest_loop(db: Database, profile: SchoolProfile, stop: asyncio.Event,
                       on_written: Callable[[], None] | None = None, clock: Callable[[], datetime] = utcnow,
                       interval: float = 60.0) -> None:
     """Check for the daily digest every `interval` seconds until `stop` (e.g. `on_written=Delivery.wake`)."""
-    while not stop.is_set():
-        try:
-            if await digest_once(db, profile, clock()) is not None and on_written is not None:
-                on_written()
-        except Exception:
-            log.exception("signups.digest_error")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except asyncio.TimeoutError:
-            pass
+    async def job() -> None:
+        if await digest_once(db, profile, clock()) is not None and on_written is not None:
+            on_written()
+    await every(interval, stop, job, "signups.digest")
 
 
 def _local(moment: datetime, tz: ZoneInfo | None) -> datetime:

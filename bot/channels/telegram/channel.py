@@ -40,7 +40,7 @@ from typing import Any
 from telegram import (BotCommand, CallbackQuery, ChatMemberUpdated, InlineKeyboardButton,
                       InlineKeyboardMarkup, Message, Update, User)
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
@@ -52,7 +52,7 @@ from bot.i18n import N_
 from bot import media
 from bot.channels.telegram.media import fetcher as media_fetcher
 from bot.channels.telegram.media import media_of
-from bot.core.engine import MEDIA_TEXT, REPLY_KIND
+from bot.core.engine import REPLY_KIND
 from bot.storage import families, inbox, outbox
 from bot.understanding.language import language_from_hint
 
