@@ -24,14 +24,13 @@ log = logging.getLogger("bot.service")
 
 @dataclass
 class Service:
-    """What a runner's body gets: the started Homeroom, the stop event, channel health (report
-    into it), and objects whose catalog a reload must replace (`reload_holders`)."""
+    """What a runner's body gets: the started Homeroom, the stop event, and channel health
+    (report into it)."""
 
     settings: Settings
     homeroom: Any
     stop: asyncio.Event
     health: ChannelHealth = field(default_factory=ChannelHealth)
-    reload_holders: list[object] = field(default_factory=list)
     tasks: list[asyncio.Future] = field(default_factory=list)
 
     def spawn(self, job: Coroutine[Any, Any, Any]) -> None:
@@ -55,7 +54,7 @@ async def run_service(settings: Settings, body: Callable[[Service], Awaitable[in
     for sig in signals:
         loop.add_signal_handler(sig, service.stop.set)
     # before the pid file: SIGHUP's default action would kill a bot that `homeroom reload` signals
-    remove_reload = install_reload_signal(loop, homeroom, service.reload_holders)
+    remove_reload = install_reload_signal(loop, homeroom)
     try:
         with PidFile(pid_path(settings)):
             for job in homeroom.background_jobs():

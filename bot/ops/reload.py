@@ -8,9 +8,9 @@ running catalog stays and the file:line report is returned (and logged).
 What holds the catalog in a running bot: `homeroom.catalog/.matcher`, `engine.catalog/.matcher/
 .detector` (the detector learns words from the catalog's examples) and the sign-up flows'
 matcher (`flow.s.matcher`). The `Locales` object is shared by the engine, its localizer, the
-sign-ups and the channels, so its contents are replaced in place. Others that keep a catalog
-of their own (e.g. the Slack sender) can be passed as `holders`. The school profile is not
-reloaded: a change to school.toml still needs a restart.
+sign-ups and the channels, so its contents are replaced in place. Everything else reads the
+running catalog through `homeroom.catalog` when it needs it (the Slack sender, the weekly
+report). The school profile is not reloaded: a change to school.toml still needs a restart.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,7 +65,7 @@ def _build(homeroom):
     return catalog, matcher, detector, locales, counts
 
 
-async def reload(homeroom, holders: Iterable[object] = ()) -> ReloadResult:
+async def reload(homeroom) -> ReloadResult:
     """Reload the catalogs from disk and swap them into `homeroom` when they have no errors."""
     stamp = utcnow().isoformat()
     try:
@@ -85,9 +85,6 @@ async def reload(homeroom, holders: Iterable[object] = ()) -> ReloadResult:
         service = getattr(flow, "s", None)
         if service is not None and hasattr(service, "matcher"):
             service.matcher = matcher
-    for holder in holders:
-        if hasattr(holder, "catalog"):
-            holder.catalog = catalog
     engine.locales.adopt(locales)
     examples = sum(len(i.examples) for i in catalog.intents.values())
     languages = tuple(sorted(lang for lang, n in counts.items() if n))
@@ -110,18 +107,17 @@ def read_result(path: Path) -> dict | None:
         return None
 
 
-def install_reload_signal(loop: asyncio.AbstractEventLoop, homeroom, holders: Iterable[object] = (),
+def install_reload_signal(loop: asyncio.AbstractEventLoop, homeroom,
                           on_done: Callable[[ReloadResult], None] | None = None) -> Callable[[], None]:
     """Reload on SIGHUP (what `homeroom reload` sends). Signals that arrive during a reload are
     folded into one more reload after it. Returns a function that removes the handler."""
-    # kept as given: a runner may add holders (e.g. the Slack sender) after installing this
     state = {"task": None, "again": False}
     result_path = Path(homeroom.settings.data_dir) / RESULT_NAME
 
     async def run() -> None:
         while True:
             state["again"] = False
-            result = await reload(homeroom, holders)
+            result = await reload(homeroom)
             try:
                 write_result(result_path, result)
             except OSError as exc:

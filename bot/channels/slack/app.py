@@ -162,7 +162,7 @@ class SlackStaff:
             self.handoff = Handoff(homeroom.db, base.localizer, homeroom.profile, clock=lambda: base.clock(),
                                    note_prefix=self.slack.note_prefix)
         self.directory = listeners.StaffDirectory(self.client, self.slack)
-        self.sender = SlackSender(self.client, homeroom.db, self.slack, homeroom.catalog, pace=pace,
+        self.sender = SlackSender(self.client, homeroom.db, self.slack, lambda: homeroom.catalog, pace=pace,
                                   wake=homeroom.delivery.wake, on_posted=self.handoff.reached_staff)
         self.ticket_clock = TicketClock(homeroom.db, self.handoff, homeroom.profile, self.slack, self.clock,
                                         homeroom.delivery.wake)
@@ -262,7 +262,6 @@ async def serve_slack(settings: Settings, homeroom, stop: asyncio.Event, *, pace
         await slack.stop()
         raise
     if service is not None:
-        service.reload_holders.append(slack.sender)
         service.health.watch("slack", lambda: (not slack.sender.breaker_open(),
                                                "Slack unreachable: messages wait in the outbox"
                                                if slack.sender.breaker_open() else "connected"))

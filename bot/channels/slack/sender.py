@@ -78,11 +78,13 @@ class SlackSender:
     """`pace`: seconds between posts to one channel. `wake`: called when Slack is back (Delivery.wake).
     `probe_delay`/`max_backoff`: the breaker's first and longest wait between health probes."""
 
-    def __init__(self, client: AsyncWebClient, db: Database, slack: SlackProfile, catalog: Catalog | None = None,
+    def __init__(self, client: AsyncWebClient, db: Database, slack: SlackProfile,
+                 catalog: Callable[[], Catalog | None] = lambda: None,
                  *, pace: float = 1.0, wake: Callable[[], None] = lambda: None, probe_delay: float = 1.0,
                  max_backoff: float = 15.0,
                  on_posted: Callable[[tickets.Ticket], Awaitable[None]] | None = None) -> None:
-        self.client, self.db, self.slack, self.catalog = client, db, slack, catalog
+        self.client, self.db, self.slack = client, db, slack
+        self.catalog = catalog  # the running catalog (a getter: `homeroom reload` replaces it)
         self.on_posted = on_posted  # a new ticket is in Slack now (Handoff.reached_staff)
         self.pacer = ChannelPacer(pace)
         self.wake = wake
@@ -236,7 +238,8 @@ class SlackSender:
         family, events, earlier = await self.db.run(read)
         first = next((e for e in events if e[0] == "parent"), None)
         status = next((e for e in reversed(events) if e[0] in ("claimed", "resolved", "open")), None)
-        intent = self.catalog.intents.get(ticket.intent) if self.catalog and ticket.intent else None
+        catalog = self.catalog()
+        intent = catalog.intents.get(ticket.intent) if catalog is not None and ticket.intent else None
         understood = f"{intent.title} ({ticket.intent})" if intent else ticket.intent
         reason = "" if ticket.reason == f"intent {ticket.intent}" else ticket.reason
         language = ticket.language
