@@ -1,6 +1,7 @@
 """`homeroom run` as a district runs it (a real subprocess against the fake Bot API): health
 endpoint, pid file (a second bot on the same data is refused), reload on `homeroom reload`,
-a nightly backup taken at start, and a clean stop on SIGTERM that removes the pid file."""
+a nightly backup taken at start, and a clean stop on SIGTERM (polling stops, updates in flight
+finish, the store closes) that removes the pid file."""
 
 from __future__ import annotations
 
@@ -72,4 +73,6 @@ async def test_homeroom_run_health_pidfile_reload_backup_and_stop(tmp_path):
     log = stderr.decode()
     assert proc.returncode == 0, log
     assert "reload.done" in log and "service.stopped" in log
+    assert "telegram.stopping reason=signal" in log and "telegram.stopped" in log
+    assert DEFAULT_TOKEN not in log  # never a token in the logs
     assert not (data / "homeroom.pid").exists()

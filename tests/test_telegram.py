@@ -12,7 +12,6 @@ import asyncio
 import html
 import json
 import logging
-import signal
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -28,7 +27,6 @@ from bot.config import Settings
 from bot.core.messages import Attachment, Choice, Outgoing, utcnow
 from bot.i18n import fill
 from bot.storage import families, inbox
-from conftest import PYTHON, ROOT, cli_env
 from fakes.telegram_api import (DEFAULT_GROUP_CHAT_ID, DEFAULT_TOKEN, DEFAULT_USER_ID, FakeBotAPI,
                                 utf16_len)
 
@@ -444,26 +442,6 @@ async def test_logs_one_line_per_update_without_text_or_token(fake, tg_settings,
     for record in ours:
         message = record.getMessage()
         assert TOKEN not in message and "Tomás" not in message
-
-
-async def test_sigterm_stops_homeroom_run_gracefully(fake, tmp_path):
-    fake.push_update(fake.message_update("/start"))
-    env = cli_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
-                  TELEGRAM_API_FILE_URL=fake.base_file_url)
-    proc = await asyncio.create_subprocess_exec(PYTHON, "-m", "bot", "run", cwd=ROOT, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        await fake.wait_for("sendMessage", timeout=30)
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(proc.communicate(), 20)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    log = stderr.decode()
-    assert proc.returncode == 0, log
-    assert "telegram.stopping reason=signal" in log and "telegram.stopped" in log
-    assert TOKEN not in log
 
 
 # ------------------------------------------------------------------ pure parts

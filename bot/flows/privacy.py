@@ -99,7 +99,26 @@ def privacy_flows(db: Database, profile: SchoolProfile, notifier=None,
                                          ForgetMeFlow(db, profile, notifier, wake))}
 
 
-class PrivacyFlow:
+class _OneAnswer:
+    """A flow that is one answer: typed text is a new question; its button (`<name>:show`,
+    e.g. on another answer) shows it again."""
+
+    name = ""
+
+    async def start(self, turn: Turn, arg: str | None = None) -> None:
+        raise NotImplementedError
+
+    async def on_text(self, turn: Turn, text: str) -> bool:
+        return False
+
+    async def on_payload(self, turn: Turn, payload: str) -> bool:
+        if payload == f"{self.name}:show":
+            await self.start(turn)
+            return True
+        return False
+
+
+class PrivacyFlow(_OneAnswer):
     name = "privacy"
 
     def __init__(self, profile: SchoolProfile) -> None:
@@ -107,22 +126,13 @@ class PrivacyFlow:
 
     async def start(self, turn: Turn, arg: str | None = None) -> None:
         r = self.profile.retention
-        turn.say(Text(POLICY if self.profile.slack is not None else POLICY_NO_SLACK, {
-            "school_name": self.profile.name, "messages_days": r.messages_days,
-                               "tickets_days": r.tickets_days, "signups_days": r.signups_days}),
+        values = {"school_name": self.profile.name, "messages_days": r.messages_days,
+                  "tickets_days": r.tickets_days, "signups_days": r.signups_days}
+        turn.say(Text(POLICY if self.profile.slack is not None else POLICY_NO_SLACK, values),
                  [(MYDATA_BUTTON, "mydata:show"), (FORGET_BUTTON, "forgetme:ask"), (MENU, "menu")])
 
-    async def on_text(self, turn: Turn, text: str) -> bool:
-        return False
 
-    async def on_payload(self, turn: Turn, payload: str) -> bool:
-        if payload == "privacy:show":
-            await self.start(turn)
-            return True
-        return False
-
-
-class MyDataFlow:
+class MyDataFlow(_OneAnswer):
     name = "mydata"
 
     def __init__(self, db: Database, profile: SchoolProfile) -> None:
@@ -144,15 +154,6 @@ class MyDataFlow:
         turn.say(Text(SUMMARY if data["messages"] else SUMMARY_NO_MESSAGES, values),
                  [(FORGET_BUTTON, "forgetme:ask"), (MENU, "menu")],
                  attachment=Attachment(FILENAME, content, "application/json"))
-
-    async def on_text(self, turn: Turn, text: str) -> bool:
-        return False
-
-    async def on_payload(self, turn: Turn, payload: str) -> bool:
-        if payload == "mydata:show":
-            await self.start(turn)
-            return True
-        return False
 
 
 class ForgetMeFlow:

@@ -93,15 +93,23 @@ def send(conn: sqlite3.Connection, locales: Locales, family: families.Family, la
     return outbox.add(conn, family.channel, family.chat_id, "message", payload, now)
 
 
+def _replayed(conn: sqlite3.Connection, key: str) -> Result | None:
+    """The result of a booking already made with this idempotency key (a repeated tap, a
+    redelivered update): what it became, and nothing done twice."""
+    seen = store.booking_by_key(conn, key)
+    if seen is None:
+        return None
+    return Result(seen.status if seen.status != "cancelled" else "already_cancelled", seen, duplicate=True)
+
+
 # -- volunteer shifts -------------------------------------------------------------------------
 
 def book_shift(conn: sqlite3.Connection, family_id: int, shift_id: int, name: str, language: str, key: str,
                now: str, replace_id: int | None = None, notifier: Notifier | None = None) -> Result:
     """Take a seat on a shift (or a waitlist place when it is full). With `replace_id`, the
     family's booking being changed is cancelled in the same transaction."""
-    seen = store.booking_by_key(conn, key)
-    if seen is not None:
-        return Result(seen.status if seen.status != "cancelled" else "already_cancelled", seen, duplicate=True)
+    if (seen := _replayed(conn, key)) is not None:
+        return seen
     shift = store.get_shift(conn, shift_id)
     opp = store.get_opportunity(conn, shift.opportunity_id) if shift else None
     if shift is None or opp is None or not shift.active or not opp.active:
@@ -168,9 +176,8 @@ def book_slot(conn: sqlite3.Connection, family_id: int, slot_id: int, name: str,
               now: str, reschedule: bool = False) -> Result:
     """Take a conference slot. One booking per family per teacher: with one already, the
     answer is `has_booking` unless `reschedule`, which moves it here in this transaction."""
-    seen = store.booking_by_key(conn, key)
-    if seen is not None:
-        return Result(seen.status if seen.status != "cancelled" else "already_cancelled", seen, duplicate=True)
+    if (seen := _replayed(conn, key)) is not None:
+        return seen
     slot = store.get_slot(conn, slot_id)
     teacher = store.get_teacher(conn, slot.teacher_id) if slot else None
     if slot is None or teacher is None or not slot.active or not teacher.active:

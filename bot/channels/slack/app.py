@@ -312,11 +312,11 @@ async def _start_telegram(settings: Settings, homeroom, health=None):
     from bot.channels.telegram.channel import build_channel, register_outbox, start_channel, webhook_health
 
     channel = build_channel(settings, homeroom, channel_health=health)
+    channel.health = webhook_health(homeroom, health)  # before the webhook port opens
     register_outbox(homeroom, channel, staff_tool=True)
     try:
         await start_channel(channel, settings)
     except BaseException:
         await channel.stop()
         raise
-    channel.health = webhook_health(homeroom, health)
     return channel

@@ -551,12 +551,12 @@ async def run_telegram(settings: Settings) -> int:
     async def body(service) -> int:
         homeroom = service.homeroom
         channel = build_channel(settings, homeroom, channel_health=service.health)
+        channel.health = webhook_health(homeroom, service.health)  # before the webhook port opens
         try:
             try:
                 await start_channel(channel, settings)
             except NetworkError:
                 return 1
-            channel.health = webhook_health(homeroom, service.health)
             register_outbox(homeroom, channel)
             worker = asyncio.ensure_future(homeroom.delivery.run(service.stop))
             await service.stop.wait()
