@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 from typing import Callable
 
 from bot.config import Settings
@@ -29,31 +28,15 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
     return {"outbox": _outbox}
 
 
-def rows(conn: sqlite3.Connection, dead_only: bool) -> list[tuple]:
-    where = "status = 'dead'" if dead_only else "status IN ('pending', 'dead')"
-    return conn.execute(f"SELECT id, status, channel, target, kind, attempts, created_at, last_error FROM outbox"
-                        f" WHERE {where} ORDER BY id").fetchall()
-
-
-def retry(conn: sqlite3.Connection, ids: list[int] | None, now: str) -> int:
-    """Put given-up rows back in the queue with fresh attempts; returns how many."""
-    if ids is None:
-        cur = conn.execute("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL"
-                           " WHERE status = 'dead'", (now,))
-        return cur.rowcount
-    return sum(conn.execute("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
-                            " last_error = NULL WHERE id = ? AND status = 'dead'", (now, i)).rowcount for i in ids)
-
-
 def _outbox(settings: Settings, args: argparse.Namespace) -> int:
     from bot.core.messages import utcnow
-    from bot.storage import Database
+    from bot.storage import Database, outbox
 
     async def go() -> int:
         db = await Database(settings.db_path).open(migrate=False)
         try:
             if args.action == "list":
-                found = await db.run(rows, args.dead)
+                found = await db.run(outbox.undelivered, args.dead)
                 for id_, status, channel, target, kind, attempts, created, error in found:
                     reason = f"  last error: {error[:120]}" if error else ""
                     print(f"#{id_}  {status:7}  {channel}:{target}  {kind}  attempts {attempts}  since {created}{reason}")
@@ -62,7 +45,7 @@ def _outbox(settings: Settings, args: argparse.Namespace) -> int:
             if not args.ids and not args.all_dead:
                 print("homeroom: name the messages to retry (IDs from `homeroom outbox list --dead`) or use --all-dead")
                 return 2
-            count = await db.transact(retry, None if args.all_dead else args.ids, utcnow().isoformat())
+            count = await db.transact(outbox.requeue, None if args.all_dead else args.ids, utcnow().isoformat())
             print(f"{count} message(s) queued again; the running bot sends them")
             return 0 if count or args.all_dead else 1
         finally:

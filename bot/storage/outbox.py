@@ -47,6 +47,22 @@ def release(conn: sqlite3.Connection, item_ids: list[int], now: str) -> None:
                      [(now, item_id) for item_id in item_ids])
 
 
+def undelivered(conn: sqlite3.Connection, dead_only: bool = False) -> list[tuple]:
+    """Rows waiting or given up, for `homeroom outbox list` (no payloads: they hold text)."""
+    where = "status = 'dead'" if dead_only else "status IN ('pending', 'dead')"
+    return conn.execute(f"SELECT id, status, channel, target, kind, attempts, created_at, last_error FROM outbox"
+                        f" WHERE {where} ORDER BY id").fetchall()
+
+
+def requeue(conn: sqlite3.Connection, ids: list[int] | None, now: str) -> int:
+    """Put given-up rows (all of them with `ids=None`) back in the queue with fresh attempts."""
+    sql = ("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL"
+           " WHERE status = 'dead'")
+    if ids is None:
+        return conn.execute(sql, (now,)).rowcount
+    return sum(conn.execute(sql + " AND id = ?", (now, i)).rowcount for i in ids)
+
+
 def waiting_before(conn: sqlite3.Connection, channel: str, target: str, item_id: int) -> bool:
     """Whether an older row to the same place is still waiting (order must be kept)."""
     return conn.execute("SELECT 1 FROM outbox WHERE channel = ? AND target = ? AND status = 'pending' AND id < ?"

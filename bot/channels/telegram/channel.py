@@ -213,12 +213,8 @@ class TelegramChannel:
 
     async def _accept_webhook(self, raw: dict[str, Any]) -> bool:
         """Store one POSTed update and queue it if it is new (see webhook.py)."""
-        new = await self.db.transact(inbox.record, CHANNEL, [(raw["update_id"], _raw_chat_id(raw),
-                                                              json.dumps(raw, ensure_ascii=False))],
-                                     utcnow().isoformat())
-        if raw["update_id"] not in new:
+        if raw["update_id"] not in await self._record_fetched([raw]):
             return False
-        self._fresh.add(raw["update_id"])
         await self.application.update_queue.put(Update.de_json(raw, self.application.bot))
         return True
 
@@ -300,10 +296,14 @@ class TelegramChannel:
         return queued
 
     # -- receiving -----------------------------------------------------------------------
-    async def _record_fetched(self, updates: list[dict[str, Any]]) -> None:
+    async def _record_fetched(self, updates: list[dict[str, Any]]) -> list[int]:
+        """Write received updates to the inbox; returns (and remembers as not yet handled) the
+        ids it did not know — the others are redeliveries."""
         rows = [(u["update_id"], _raw_chat_id(u), json.dumps(u, ensure_ascii=False)) for u in updates
                 if isinstance(u, dict) and "update_id" in u]
-        self._fresh.update(await self.db.transact(inbox.record, CHANNEL, rows, utcnow().isoformat()))
+        new = await self.db.transact(inbox.record, CHANNEL, rows, utcnow().isoformat())
+        self._fresh.update(new)
+        return new
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         started = time.perf_counter()
