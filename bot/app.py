@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import SchoolProfile, Settings, load_school_profile
 from bot.core.engine import Engine
 from bot.delivery import Delivery
 from bot.handoff import Handoff
+from bot.media import MediaFetchers
 from bot.i18n import Locales
 from bot.signups import start_signups
 from bot.storage import Database
@@ -33,6 +34,7 @@ class Homeroom:
     translator: object | None = None
     handoff: Handoff | None = None
     delivery: Delivery | None = None
+    media: MediaFetchers = field(default_factory=MediaFetchers)  # parents' files, by channel
 
     def background_jobs(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
         """What every runner keeps going beside its channels, each until `stop` is set."""

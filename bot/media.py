@@ -1,8 +1,9 @@
 """Files parents send, fetched from their channel when staff need them (a photo of a doctor's
 note, a voice message) — only then, so nothing is downloaded for a chat nobody reads.
 
-Each channel that can fetch its files registers a fetcher; staff tools (the Slack sender) ask
-here by the channel's name and get bytes or a `MediaUnavailable` with a reason to show staff.
+Each channel that can fetch its files registers a fetcher on the running Homeroom's
+`MediaFetchers` (`homeroom.media`); staff tools (the Slack sender) ask it by the channel's name
+and get bytes or a `MediaUnavailable` with a reason to show staff.
 """
 
 from __future__ import annotations
@@ -19,25 +20,26 @@ class MediaUnavailable(Exception):
     """The file cannot be had (too large, gone, no fetcher); the message says why, for staff."""
 
 
-_fetchers: dict[str, Fetcher] = {}
+class MediaFetchers:
+    """The running channels' fetchers, by channel name."""
 
+    def __init__(self) -> None:
+        self._fetchers: dict[str, Fetcher] = {}
 
-def register_fetcher(channel: str, fetcher: Fetcher) -> None:
-    _fetchers[channel] = fetcher
+    def register(self, channel: str, fetcher: Fetcher) -> None:
+        self._fetchers[channel] = fetcher
 
+    def unregister(self, channel: str) -> None:
+        self._fetchers.pop(channel, None)
 
-def unregister_fetcher(channel: str) -> None:
-    _fetchers.pop(channel, None)
-
-
-async def fetch(channel: str, media: Media) -> bytes:
-    """The file's bytes; raises MediaUnavailable with a reason staff can act on."""
-    if not media.ref:
-        raise MediaUnavailable("nothing to download")
-    if media.size is not None and media.size > MAX_BYTES:
-        raise MediaUnavailable(f"too large to forward ({media.size / 1_048_576:.0f} MB; the limit is "
-                               f"{MAX_BYTES // 1_048_576} MB)")
-    fetcher = _fetchers.get(channel)
-    if fetcher is None:
-        raise MediaUnavailable(f"the {channel} channel is not running in this process")
-    return await fetcher(media)
+    async def fetch(self, channel: str, media: Media) -> bytes:
+        """The file's bytes; raises MediaUnavailable with a reason staff can act on."""
+        if not media.ref:
+            raise MediaUnavailable("nothing to download")
+        if media.size is not None and media.size > MAX_BYTES:
+            raise MediaUnavailable(f"too large to forward ({media.size / 1_048_576:.0f} MB; the limit is "
+                                   f"{MAX_BYTES // 1_048_576} MB)")
+        fetcher = self._fetchers.get(channel)
+        if fetcher is None:
+            raise MediaUnavailable(f"the {channel} channel is not running in this process")
+        return await fetcher(media)

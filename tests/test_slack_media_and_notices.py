@@ -5,7 +5,6 @@ mock Web API, the real engine and store."""
 
 from __future__ import annotations
 
-from bot import media
 from bot.core.localize import Text
 from bot.core.messages import Incoming, Media
 from bot.handoff import REACHED_STAFF_LATE_TEXT
@@ -25,7 +24,7 @@ async def test_a_photo_during_a_handoff_is_uploaded_into_the_thread(world, mock)
     async def fetch(item: Media) -> bytes:
         fetched.append(item.ref)
         return PHOTO
-    media.register_fetcher("test", fetch)
+    world.home.media.register("test", fetch)
     try:
         ticket = await open_ticket(world)
         replies = await send_media(world, Media("photo", "FILE-1", "photo.jpg", "image/jpeg", len(PHOTO)),
@@ -34,7 +33,7 @@ async def test_a_photo_during_a_handoff_is_uploaded_into_the_thread(world, mock)
         assert ack.language == "vi" and "/menu" in ack.text
         await world.deliver()
     finally:
-        media.unregister_fetcher("test")
+        world.home.media.unregister("test")
     assert fetched == ["FILE-1"]  # fetched only when forwarded
     [upload] = mock.calls("files.completeUploadExternal")
     channel, ts = ticket.staff_ref.split(":")

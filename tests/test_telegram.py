@@ -560,7 +560,7 @@ async def test_staff_reply_reaches_the_telegram_family_through_the_outbox(tmp_pa
 async def test_a_photo_in_a_handoff_is_kept_by_file_id_and_fetched_through_the_bot_api(fake, tg_settings, homeroom):
     """During a hand-off a photo goes to staff: the outbox row holds Telegram's file id, and the
     channel's fetcher downloads the largest size through getFile and the file URL."""
-    from bot import media
+    from bot.media import MediaUnavailable
     from bot.core.messages import Media
 
     content = b"\xff\xd8\xff a signed permission slip \xff\xd9"
@@ -574,11 +574,11 @@ async def test_a_photo_in_a_handoff_is_kept_by_file_id_and_fetched_through_the_b
         assert len(rows) == 1 and rows[0]["text"] == "the slip" and rows[0]["media"]["channel"] == "telegram"
         item = Media.from_dict(rows[0]["media"])
         assert item.kind == "photo" and item.size == len(content)
-        assert await media.fetch("telegram", item) == content
-        with pytest.raises(media.MediaUnavailable, match="refused"):
-            await media.fetch("telegram", Media("photo", "no-such-file-id"))
-    with pytest.raises(media.MediaUnavailable, match="not running"):  # the channel stopped
-        await media.fetch("telegram", item)
+        assert await homeroom.media.fetch("telegram", item) == content
+        with pytest.raises(MediaUnavailable, match="refused"):
+            await homeroom.media.fetch("telegram", Media("photo", "no-such-file-id"))
+    with pytest.raises(MediaUnavailable, match="not running"):  # the channel stopped
+        await homeroom.media.fetch("telegram", item)
 
 
 async def test_volunteer_sign_up_through_telegram_with_calendar_file(fake, tg_settings, homeroom):

@@ -163,7 +163,8 @@ class SlackStaff:
                                    note_prefix=self.slack.note_prefix)
         self.directory = listeners.StaffDirectory(self.client, self.slack)
         self.sender = SlackSender(self.client, homeroom.db, self.slack, lambda: homeroom.catalog, pace=pace,
-                                  wake=homeroom.delivery.wake, on_posted=self.handoff.reached_staff)
+                                  wake=homeroom.delivery.wake, on_posted=self.handoff.reached_staff,
+                                  media=homeroom.media)
         self.ticket_clock = TicketClock(homeroom.db, self.handoff, homeroom.profile, self.slack, self.clock,
                                         homeroom.delivery.wake)
         listeners.register(self.app, listeners.Staffing(

@@ -36,11 +36,11 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import media
 from bot.channels.slack import blocks
-from bot.core.messages import Media
 from bot.config import SlackProfile
+from bot.core.messages import Media
 from bot.delivery import RetryLater
+from bot.media import MediaFetchers, MediaUnavailable
 from bot.signups import staff as signups_staff
 from bot.storage import Database, families, outbox, tickets
 from bot.understanding.catalog import Catalog
@@ -82,10 +82,12 @@ class SlackSender:
                  catalog: Callable[[], Catalog | None] = lambda: None,
                  *, pace: float = 1.0, wake: Callable[[], None] = lambda: None, probe_delay: float = 1.0,
                  max_backoff: float = 15.0,
-                 on_posted: Callable[[tickets.Ticket], Awaitable[None]] | None = None) -> None:
+                 on_posted: Callable[[tickets.Ticket], Awaitable[None]] | None = None,
+                 media: MediaFetchers | None = None) -> None:
         self.client, self.db, self.slack = client, db, slack
         self.catalog = catalog  # the running catalog (a getter: `homeroom reload` replaces it)
         self.on_posted = on_posted  # a new ticket is in Slack now (Handoff.reached_staff)
+        self.media = media or MediaFetchers()  # the parents' channels' files (homeroom.media)
         self.pacer = ChannelPacer(pace)
         self.wake = wake
         self.probe_delay, self.max_backoff = probe_delay, max_backoff
@@ -163,8 +165,8 @@ class SlackSender:
                                            self.slack.urgent_mention)
         if item is not None and item.ref:
             try:
-                content = await media.fetch(str(p["media"].get("channel") or ""), item)
-            except media.MediaUnavailable as exc:
+                content = await self.media.fetch(str(p["media"].get("channel") or ""), item)
+            except MediaUnavailable as exc:
                 body = body + [blocks.context_of(f"The parent's {item.kind} could not be forwarded: {exc}. "
                                                  "Ask them to describe it, or to bring it to the office.")[0]]
             else:

@@ -49,7 +49,6 @@ from bot.channels.telegram.sender import PARALLEL_SENDS, ChatPacer, SendFailed, 
 from bot.config import ConfigError, Settings
 from bot.core.messages import Incoming, utcnow
 from bot.i18n import N_
-from bot import media
 from bot.channels.telegram.media import fetcher as media_fetcher
 from bot.channels.telegram.media import media_of
 from bot.core.engine import REPLY_KIND
@@ -182,7 +181,7 @@ class TelegramChannel:
         if pruned:
             log.info("telegram.inbox_pruned count=%d", pruned)
         await self.register_commands()
-        media.register_fetcher(CHANNEL, media_fetcher(app.bot))  # staff tools forward parents' files
+        self.homeroom.media.register(CHANNEL, media_fetcher(app.bot))  # staff tools forward parents' files
         await app.start()
         await self.recover()
         if self.settings.telegram_webhook_url:
@@ -222,7 +221,7 @@ class TelegramChannel:
         """Stop polling, finish the updates in flight (their replies too), release PTB.
         The store is the caller's to close (after this returns)."""
         app = self.application
-        media.unregister_fetcher(CHANNEL)
+        self.homeroom.media.unregister(CHANNEL)
         if self.webhook is not None:
             await self.webhook.stop()
         if app.updater is not None and app.updater.running:
