@@ -106,11 +106,16 @@ class Handoff:
 
         ticket, family = await self.db.transact(work, self._now())
         if family is not None:  # tell the family, in its language, that the bot is back
-            text = (await self.localizer.render(Text(family_text), ticket.language)).text
-            await self.db.transact(lambda conn, now: outbox.add(
-                conn, family.channel, family.chat_id, "message",
-                {"text": text, "language": ticket.language, "from": "bot"}, now, ticket_id=ticket_id), self._now())
+            await self._tell_family(family, ticket, family_text)
         return ticket
+
+    async def _tell_family(self, family: families.Family, ticket: tickets.Ticket, msgid: str) -> None:
+        """A notice from the bot about the family's ticket, in its language, through the outbox."""
+        text = (await self.localizer.render(Text(msgid), ticket.language)).text
+        await self.db.transact(lambda conn, now: outbox.add(
+            conn, family.channel, family.chat_id, "message", {"text": text, "language": ticket.language,
+                                                              "from": "bot"}, now, ticket_id=ticket.id),
+            self._now())
 
     async def reached_staff(self, ticket: tickets.Ticket) -> bool:
         """The ticket is in the staff tool now. If that took long (the tool was down), the family
@@ -121,11 +126,7 @@ class Handoff:
         family = await self.db.run(families.get, ticket.family_id)
         if family is None:
             return False
-        text = (await self.localizer.render(Text(REACHED_STAFF_LATE_TEXT), ticket.language)).text
-        await self.db.transact(lambda conn, now: outbox.add(
-            conn, family.channel, family.chat_id, "message", {"text": text, "language": ticket.language,
-                                                              "from": "bot"}, now, ticket_id=ticket.id),
-            self._now())
+        await self._tell_family(family, ticket, REACHED_STAFF_LATE_TEXT)
         return True
 
     async def reply(self, ticket_id: int, staff: str, text: str, event_id: str | None = None,

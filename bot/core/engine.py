@@ -185,7 +185,7 @@ class Engine:
                 raise conversations.StaleState(turn.family.id)  # the family was deleted meanwhile
             said = inc.text or (inc.payload or "")
             if inc.media is not None:
-                said = f"{inc.media.label()} {said}".strip()
+                said = inc.media.with_caption(said)
             message_log.append(conn, turn.family.id, "in", said, stamp,
                                language=turn.lang, translation=turn.english, intent=turn.intent,
                                confidence=turn.confidence)
@@ -500,7 +500,7 @@ class Engine:
         thread: dict[str, Any] = {"text": text, "language": lang, "translation": english, "urgent": urgent}
         if media is not None:
             thread["media"] = {**media.as_dict(), "channel": turn.incoming.channel}
-            text = f"{media.label()} {text}".strip()  # what the ticket's timeline shows
+            text = media.with_caption(text)  # what the ticket's timeline shows
         if urgent:
             turn.intent = result.intent
             turn.say(self._answer_text(result.intent))

@@ -51,8 +51,12 @@ class Media:
                    raw.get("mime_type"), raw.get("size"), str(raw.get("description") or ""))
 
     def label(self) -> str:
-        """How the message log and the ticket show it: "[photo] caption" style."""
+        """How the message log and the ticket show it: "[photo]", "[location: …]"."""
         return f"[{self.kind}{': ' + self.description if self.description else ''}]"
+
+    def with_caption(self, caption: str | None) -> str:
+        """The label and the parent's words together: "[photo] the signed slip"."""
+        return f"{self.label()} {caption or ''}".strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,8 +158,8 @@ class SlackSender:
         english = p.get("translation")
         item = Media.from_dict(p["media"]) if isinstance(p.get("media"), dict) else None
         if item is not None:
-            words = f"{item.label()} {words}".strip()
-            english = f"{item.label()} {english}" if english else None
+            words = item.with_caption(words)
+            english = item.with_caption(english) if english else None
         text, body = blocks.thread_message(words, english,
                                            _language_name(p.get("language") or ticket.language), urgent,
                                            self.slack.urgent_mention)
