@@ -24,7 +24,7 @@ from bot.signups import booking, staff, store
 from bot.storage import families, outbox
 from bot.translation import FakeTranslator
 from fakes.slack_api import (BOT_TOKEN, RESPONSE_URL, SIGNING_SECRET, UPLOAD, MockSlackAPI, slash_command_body)
-from test_slack import Clock
+from test_slack import Clock, until
 
 MONDAY_10AM = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in Los Angeles
 TRIAGE, SIGNUPS, GENERAL = "CTRIAGE", "CSIGNUPS", "CGENERAL"
@@ -154,19 +154,6 @@ def said(params: dict[str, Any]) -> str:
 
 def posts_to(mock: MockSlackAPI, channel: str) -> list[dict[str, Any]]:
     return [c.params for c in mock.calls("chat.postMessage") if c.status == 200 and c.params["channel"] == channel]
-
-
-async def until(check, timeout: float = 5.0, what: str = "condition"):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
