@@ -5,9 +5,9 @@ so the bot's process runs nothing but the bot.
     python tests/bench/telegram_far_end.py    # prints "ready <api port> <control port>"
 
 Control (JSON over HTTP on the control port):
-- POST /script {"mode": "sequential" | "burst", "updates": [{"chat": 1, "text": "…"}, …]}:
+- POST /script {"mode": "sequential" | "burst", "pause": 0.02, "updates": [{"chat": 1, "text": "…"}, …]}:
   burst pushes them all at once; sequential pushes one, waits for the bot's first sendMessage
-  to that chat (+ a short pause), then the next.
+  to that chat, pauses, then the next.
 - GET /results: {"pushed": {chat: [t, …]}, "sent": {chat: [t, …]}, "done": bool}, times from
   time.monotonic() (one clock for every process on Linux).
 """
@@ -29,8 +29,6 @@ from aiohttp import web  # noqa: E402
 
 from fakes.telegram_api import DEFAULT_TOKEN, FakeBotAPI  # noqa: E402
 
-PAUSE = 0.02  # sequential mode: between one update's first reply and the next update
-
 
 class FarEnd(FakeBotAPI):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -51,7 +49,7 @@ class FarEnd(FakeBotAPI):
         self.pushed_at[str(chat)].append(time.monotonic())
         self.push_update(self.message_update(text, user_id=chat))
 
-    async def run(self, mode: str, updates: list[dict[str, Any]]) -> None:
+    async def run(self, mode: str, updates: list[dict[str, Any]], pause: float) -> None:
         self.done = False
         try:
             if mode == "burst":
@@ -63,7 +61,7 @@ class FarEnd(FakeBotAPI):
                 self.first_reply[chat] = asyncio.Event()
                 self.push(u["chat"], u["text"])
                 await asyncio.wait_for(self.first_reply[chat].wait(), 60)
-                await asyncio.sleep(PAUSE)
+                await asyncio.sleep(pause)
         finally:
             self.done = True
 
@@ -77,7 +75,7 @@ async def main() -> None:
         body = await request.json()
         far.sent_at.clear()
         far.pushed_at.clear()
-        task = asyncio.ensure_future(far.run(body["mode"], body["updates"]))
+        task = asyncio.ensure_future(far.run(body["mode"], body["updates"], float(body.get("pause", 0.02))))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         return web.json_response({"ok": True})

@@ -26,7 +26,6 @@ replies back; it never decides what to say. What it does add is delivery discipl
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import logging
 import sys
@@ -42,9 +41,9 @@ from telegram import (BotCommand, CallbackQuery, ChatMemberUpdated, InlineKeyboa
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, ContextTypes, TypeHandler
-from telegram.request import HTTPXRequest
 
 from bot.channels.telegram.ordering import PerChatOrderedProcessor, chat_key
+from bot.channels.telegram.transport import AiohttpRequest
 from bot.channels.telegram.sender import PARALLEL_SENDS, ChatPacer, SendFailed, TelegramSender, mask
 from bot.config import ConfigError, Settings
 from bot.core.messages import Incoming, utcnow
@@ -56,13 +55,6 @@ from bot.storage import families, inbox, outbox
 from bot.understanding.language import language_from_hint
 
 log = logging.getLogger("bot.telegram")
-
-# httpcore (under PTB's httpx) runs `import sniffio` on every request and falls back to asyncio
-# when it fails; recent anyio no longer installs sniffio, and a failed import is not cached, so
-# each request scanned sys.path (~0.3 ms, a third of the adapter's CPU in the benchmark).
-# Recording the absence once makes the fallback free; an installed sniffio is left alone.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[assignment]
 
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
@@ -101,7 +93,7 @@ class _Result:
     committed: bool = False  # "handled" was already written, in the engine's transaction
 
 
-class InboxRequest(HTTPXRequest):
+class InboxRequest(AiohttpRequest):
     """The getUpdates connection, which writes each fetched batch to the inbox before returning
     it to PTB's Updater — and so before the next `getUpdates` offset confirms it to Telegram.
     If the inbox cannot be written, the fetch fails as a network error: PTB backs off and asks
@@ -149,8 +141,8 @@ class TelegramChannel:
             .base_file_url(settings.telegram_api_file_url)
             .rate_limiter(rate_limiter if rate_limiter is not None else AIORateLimiter(max_retries=2))
             .concurrent_updates(self.processor)
-            .connection_pool_size(parallel_sends + 4)  # the sender keeps at most parallel_sends in flight
-            .pool_timeout(10.0)
+            # the sender keeps at most parallel_sends in flight
+            .request(AiohttpRequest(connection_pool_size=parallel_sends + 4, pool_timeout=10.0))
             .get_updates_request(InboxRequest(self._record_fetched, self._polled))
             .job_queue(None)  # reminders and scheduled sends come later (store-backed)
             .build()
