@@ -266,13 +266,15 @@ def _languages(settings: Settings, args: argparse.Namespace) -> int:
         print(f"machine translation: not installed (curated text only); add it with: {EXTRA_HINT}")
     _, coverage = locale_files.check(settings.locales_dir)
     by_lang = {c.language: c for c in coverage}
-    print(f"{'lang':5} {'name':16} {'curated':>8} {'fuzzy':>6} {'missing':>8}  machine")
+    print(f"{'lang':5} {'name':16} {'curated':>8} {'fuzzy':>6} {'missing':>8}  machine  school wording")
     for code in profile.languages:
         c = by_lang.get(code)
         both = translator.available() and translator.can_translate("en", code) and translator.can_translate(code, "en")
         curated = "all" if code == "en" else (str(c.translated) if c else "0")
+        # how many [info] values the school wrote in this language ([info.<code>] in school.toml)
+        wording = "all" if code == "en" else f"{len(profile.info_translations.get(code, {}))}/{len(profile.info)}"
         print(f"{code:5} {ENGLISH_NAMES.get(code, code):16} {curated:>8} {c.fuzzy if c else 0:>6} "
-              f"{c.missing if c else 0:>8}  {'yes' if code == 'en' or both else 'no'}")
+              f"{c.missing if c else 0:>8}  {'yes' if code == 'en' or both else 'no':7}  {wording}")
     return EXIT_OK
 
 

@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +87,9 @@ class SchoolProfile:
     glossary: tuple[str, ...] = ()
     slack: SlackProfile | None = None  # None: the profile has no [slack] table
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # [info.es] …: the school's own wording of [info] values in a language, used in curated
+    # answers in that language (else the English value stands in the translated sentence)
+    info_translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -295,6 +298,26 @@ def _load_retention(path: Path, raw: object) -> RetentionPolicy:
     return RetentionPolicy(**days)
 
 
+def _load_info_translations(path: Path, tables: Mapping[str, Any], info: Mapping[str, Any],
+                            languages: list[str]) -> dict[str, dict[str, str]]:
+    """`[info.<lang>]` tables: each key must be an [info] key (a typo would silently leave the
+    English value), each language one the school offers."""
+    result: dict[str, dict[str, str]] = {}
+    for lang, table in tables.items():
+        if lang not in languages or lang == "en":
+            raise ConfigError(f"{path}: [info.{lang}]: {lang!r} is not one of the school's other languages "
+                              f"{[code for code in languages if code != 'en']} ([school] languages)")
+        unknown = [k for k in table if k not in info]
+        if unknown:
+            raise ConfigError(f"{path}: [info.{lang}] {', '.join(unknown)}: not a key of [info] "
+                              "(a translation needs the English value it replaces)")
+        bad = [k for k, v in table.items() if not isinstance(v, (str, int, float))]
+        if bad:
+            raise ConfigError(f"{path}: [info.{lang}] values must be text; fix {', '.join(bad)}")
+        result[lang] = {k: str(v) for k, v in table.items()}
+    return result
+
+
 def load_school_profile(path: Path) -> SchoolProfile:
     """Read and validate a school profile; errors name the file and the key."""
     try:
@@ -308,6 +331,8 @@ def load_school_profile(path: Path) -> SchoolProfile:
     info = raw.get("info", {})
     if not isinstance(info, dict) or not info:
         raise ConfigError(f"{path}: [info] table is missing (it holds school_name, office_phone, ...)")
+    localized = {k: v for k, v in info.items() if isinstance(v, dict)}  # [info.es] …
+    info = {k: v for k, v in info.items() if k not in localized}
     bad = [k for k, v in info.items() if not isinstance(v, (str, int, float))]
     if bad:
         raise ConfigError(f"{path}: [info] values must be text; fix {', '.join(bad)}")
@@ -356,6 +381,8 @@ def load_school_profile(path: Path) -> SchoolProfile:
         except ValueError:
             raise ConfigError(f"{path}: [office_hours] holidays: {item!r} is not a YYYY-MM-DD date") from None
 
+    info_translations = _load_info_translations(path, localized, info, languages)
+
     menu = school.get("menu", list(DEFAULT_MENU))
     if not isinstance(menu, list) or not all(isinstance(m, str) for m in menu):
         raise ConfigError(f"{path}: [school] menu must be a list of intent ids")
@@ -371,6 +398,7 @@ def load_school_profile(path: Path) -> SchoolProfile:
         menu=tuple(menu),
         glossary=tuple(dict.fromkeys([*glossary, *names])),
         info={k: str(v) for k, v in info.items()},
+        info_translations=info_translations,
         timezone=tz,
         languages=tuple(languages),
         default_language=default_language,

@@ -81,7 +81,8 @@ def test_languages_install_file_then_list(tmp_path):
     listing = run(tmp_path, "languages", "list")
     assert listing.returncode == 0
     assert "en->vi" in listing.stdout
-    assert any(line.startswith("es ") and "Spanish" in line for line in listing.stdout.splitlines())
+    spanish = next(line for line in listing.stdout.splitlines() if line.startswith("es "))
+    assert "Spanish" in spanish and spanish.split()[-1].startswith("37/")  # the school's own wording ([info.es])
 
 
 def test_languages_install_file_rejects_a_bad_file(tmp_path):

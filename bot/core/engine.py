@@ -64,7 +64,7 @@ class Engine:
         self.matcher = matcher
         self.profile = profile
         self.locales = locales
-        self.localizer = Localizer(locales, translator)
+        self.localizer = Localizer(locales, translator, profile.info, profile.info_translations)
         self.detector = detector or LanguageDetector(profile.languages, _examples_by_language(catalog))
         self.clock = clock
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}

@@ -47,9 +47,29 @@ class Rendered:
 
 
 class Localizer:
-    def __init__(self, locales: Locales, translator: Any | None = None) -> None:
+    def __init__(self, locales: Locales, translator: Any | None = None, info: Mapping[str, str] | None = None,
+                 info_translations: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.locales = locales
         self.translator = translator  # bot.translation.Translator, or None without the extra
+        self.info = info or {}  # the school profile's [info] (English)
+        self.info_translations = info_translations or {}  # its [info.<lang>] tables
+
+    def values_in(self, values: Mapping[str, Any], lang: str, template: str = "") -> Mapping[str, Any]:
+        """`values` for a curated sentence in `lang`: each school profile value the school wrote
+        in that language ([info.<lang>]) replaces its English original, so a Spanish answer
+        does not say "Monday to Thursday" mid-sentence. Only the profile's own values are
+        swapped (same key, same English text); anything else passed under that key stays. A
+        value ending in a period ("7:45 a.m.", "2026 г.") loses it where `template` puts one
+        right after the placeholder."""
+        local = self.info_translations.get(lang)
+        if not local:
+            return values
+        swapped = {key: local[key] for key, value in values.items()
+                   if key in local and value == self.info.get(key)}
+        for key, value in swapped.items():
+            if value.endswith(".") and "{" + key + "}." in template:
+                swapped[key] = value[:-1]
+        return {**values, **swapped} if swapped else values
 
     def can_machine_translate(self, source: str, target: str) -> bool:
         return self.translator is not None and source != target and self.translator.can_translate(source, target)
@@ -61,7 +81,7 @@ class Localizer:
         if text.kind == "ui":
             curated = self.locales.lookup(lang, text.msgid)
             if curated is not None:
-                return Rendered(fill(curated, text.values), "curated")
+                return Rendered(fill(curated, self.values_in(text.values, lang, curated)), "curated")
         if not self.can_machine_translate("en", lang):
             return Rendered(fill(text.msgid, text.values), "english")
         return None
