@@ -6,11 +6,11 @@ replies back; it never decides what to say. What it does add is delivery discipl
 - **Inbox, nothing lost, nothing twice.** Long polling confirms an update (the next
   `getUpdates` offset) before any handler has run, so every fetched batch is written to the
   inbox table *inside the getUpdates request* (`InboxRequest`), before PTB can confirm it.
-  Before handling, `inbox.claim` tells a first delivery from a duplicate (same `update_id`);
-  after the engine answered and the replies were sent, the update is marked handled. On
-  start-up, updates left unhandled (a crash, a failed send) are handled before polling starts.
-  Delivery is at least once: a crash after the engine's transaction and before "handled" runs
-  that update through the engine again on restart (an outbox for replies would close that).
+  The write tells a first delivery from a duplicate (same `update_id`). A turn happens once:
+  the engine's transaction marks the update handled and puts the replies in the outbox, leased
+  to this channel, which sends them and marks them sent; after a crash the outbox worker sends
+  what is left, and the question is not answered again. On start-up, updates left unhandled
+  are handled before polling starts.
 - **Order.** `PerChatOrderedProcessor`: one chat's updates one at a time, in order; chats in
   parallel. Conversation state lives in our SQLite store (no PTB persistence).
 - **Private chats only.** In a group the bot says once (remembered in `group_notices`) that
@@ -19,8 +19,9 @@ replies back; it never decides what to say. What it does add is delivery discipl
   already; answering the edit too would give the parent a second, possibly different answer
   to what looks like one question, and re-running a button flow or a hand-off on a corrected
   typo could repeat its effects. A parent who wants a different answer writes again.
-- **Media** (photos, voice, documents, stickers, locations…) get a polite fixed reply in the
-  family's language: the engine reads text only for now.
+- **Media** (photos, voice, documents, stickers, locations…) go to the engine as
+  `Incoming.media` (by Telegram file id, fetched only if forwarded): it answers "text only,
+  or talk to a person" in the family's language, or during a hand-off passes them to staff.
 """
 
 from __future__ import annotations
