@@ -412,6 +412,28 @@ async def test_forgetme_asks_first_deletes_and_the_next_message_is_a_fresh_famil
     assert await rows(app.db, "SELECT COUNT(*) FROM tickets WHERE family_id = ?", fresh.id) == [(0,)]
 
 
+async def test_forgetme_leaves_what_the_family_wrote_in_neither_the_file_nor_the_wal(settings):
+    """Not just unlinked: right after /forgetme the family's words are in no byte of the
+    database file or its write-ahead log (without waiting for the daily purge)."""
+    from bot.app import start
+
+    marker = "MARKER-5c2e-my-daughter-Zainab-has-asthma"
+    homeroom = await start(settings)
+    try:
+        ana = Parent(homeroom, "ana", "Ana")
+        await ana.say(marker)
+        await homeroom.db.run(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+        assert marker.encode() in settings.db_path.read_bytes()  # we do read the real file
+        await ana.say("/forgetme")
+        await ana.tap(ana.button("forgetme:yes:"))
+        assert await ana.family() is None
+        wal = Path(str(settings.db_path) + "-wal")
+        raw = settings.db_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+        assert marker.encode() not in raw  # checked while the bot still runs, not after close
+    finally:
+        await homeroom.close()
+
+
 async def test_a_family_deleted_elsewhere_mid_conversation_starts_fresh(app):
     parent = Parent(app, "p")
     await parent.say("/volunteer")  # in a flow, cached by the engine

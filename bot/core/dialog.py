@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Awaitable, Callable
 
 from bot.core.localize import Draft, Text
 from bot.core.messages import Attachment, Incoming, Outgoing
@@ -38,6 +38,8 @@ class Turn:
     english: str | None = None  # the parent's words in English, when translated
     machine_text: bool = False  # staff text in the next reply was machine translated (sign-up flows)
     family_deleted: bool = False  # an effect deletes the family (/forgetme): save no state, cache nothing
+    # awaited once the turn's transaction committed (not on a retried attempt); a failure is logged
+    after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     def say(self, text: str | Text, choices: list[tuple[Label, str]] | tuple = (),
             attachment: Attachment | None = None) -> None:

@@ -108,6 +108,11 @@ class Engine:
                     self._cache.pop(key, None)
                 else:
                     self._remember(key, turn)
+                for then in turn.after_commit:
+                    try:
+                        await then()
+                    except Exception as exc:  # the turn is done; its reply must still go out
+                        log.warning("engine.after_commit_failed error=%s", exc.__class__.__name__)
             if self._outbox_written and self.on_outbox is not None:
                 self._outbox_written = False
                 self.on_outbox()

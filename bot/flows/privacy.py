@@ -6,7 +6,9 @@
   (`bot.privacy.family_data.export_family`) attached as `my-data.json`.
 - `/forgetme`: asks first (Yes / No buttons). Yes deletes everything in the turn's own
   transaction (a `turn.effect`; the turn is marked `family_deleted`, so the engine saves no
-  state and forgets its cached copy: the next message starts as a new family). The Yes button
+  state and forgets its cached copy: the next message starts as a new family), then a WAL
+  checkpoint once it committed (`turn.after_commit`), so the words are gone from the files at
+  once, not at the next daily purge. The Yes button
   carries a one-time token kept in the conversation state, so a stale one (tapped again after
   the deletion, when the sender is already a new family, whose number SQLite may even reuse)
   deletes nothing and says so.
@@ -30,6 +32,7 @@ from bot.core.localize import Text
 from bot.core.messages import Attachment
 from bot.i18n import N_
 from bot.privacy.family_data import FamilyNotFound, delete_family, export_family
+from bot.privacy.retention import checkpoint
 from bot.signups import store
 from bot.storage import Database
 from bot.understanding.language import language_name
@@ -200,6 +203,9 @@ class ForgetMeFlow:
         notifier = self.notifier
         turn.effect(lambda conn, stamp: delete_family(conn, family_id, "family", stamp, notifier))
         turn.family_deleted = True
+        # secure_delete zeroed the pages; the checkpoint also clears the old WAL frames that still
+        # hold what the family wrote (else they stay until the daily purge's checkpoint)
+        turn.after_commit.append(lambda: self.db.run(checkpoint))
         turn.state.flow, turn.state.step, turn.state.data = None, None, {}
         turn.decision = "family_deleted"
         turn.say(Text(DONE, {"school_name": self.profile.name}))
