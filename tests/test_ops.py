@@ -446,3 +446,42 @@ def test_outbox_list_and_retry_a_given_up_message(settings, tmp_path):
     assert again.returncode == 0 and "1 message(s) queued again" in again.stdout
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT status, attempts FROM outbox").fetchone() == ("pending", 0)
+
+
+def test_a_given_up_message_that_cannot_be_fixed_is_acknowledged_and_status_goes_green(settings, tmp_path):
+    """A family deleted their Telegram account: the message can never go. Someone accepts that
+    (`outbox ack`), the audit log says who, status is green again; a later retry still works."""
+    assert cli(tmp_path, "db", "migrate").returncode == 0
+    db = tmp_path / "data" / "homeroom.sqlite3"
+    recent = datetime.now(timezone.utc).isoformat()
+    conn = sqlite3.connect(db)
+    for target in ("42", "43"):
+        conn.execute("INSERT INTO outbox (channel, target, kind, payload, status, attempts, next_attempt_at,"
+                     " last_error, created_at) VALUES ('telegram', ?, 'message', '{}', 'dead', 50, ?,"
+                     " 'Forbidden: user is deactivated', ?)", (target, recent, recent))
+    conn.commit()
+    conn.close()
+    red = cli(tmp_path, "status", "--json")
+    assert red.returncode == 1 and json.loads(red.stdout)["dead_outbox"]["recent"] == {"telegram": 2}
+    assert "homeroom outbox ack" in cli(tmp_path, "status").stdout
+
+    assert cli(tmp_path, "outbox", "ack").returncode == 2
+    one = cli(tmp_path, "outbox", "ack", "1", "7", "--as", "Ms. Diaz")
+    assert one.returncode == 0 and "1 message(s) acknowledged by Ms. Diaz" in one.stdout and "#7" in one.stdout
+    assert cli(tmp_path, "outbox", "ack", "1").returncode == 1  # already acknowledged: nothing done
+    assert json.loads(cli(tmp_path, "status", "--json").stdout)["dead_outbox"]["recent"] == {"telegram": 1}
+    rest = cli(tmp_path, "outbox", "ack", "--all-dead", "--as", "Ms. Diaz")
+    assert rest.returncode == 0 and "1 message(s) acknowledged" in rest.stdout
+    green = cli(tmp_path, "status", "--json")
+    assert json.loads(green.stdout)["dead_outbox"] == {"recent": {}, "total": 2}
+    assert "#1  dead" in cli(tmp_path, "outbox", "list", "--dead").stdout
+    assert "acknowledged" in cli(tmp_path, "outbox", "list", "--dead").stdout
+
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT actor, action, subject FROM audit_log ORDER BY id").fetchall() == [
+        ("Ms. Diaz", "outbox.acknowledged", "message #1"), ("Ms. Diaz", "outbox.acknowledged", "message #2")]
+    conn.close()
+    assert cli(tmp_path, "outbox", "retry", "2").returncode == 0  # it can still be sent, if it ever can
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT status, acknowledged_at FROM outbox WHERE id = 2").fetchone() == ("pending", None)
+    conn.close()

@@ -1,9 +1,12 @@
-"""`homeroom outbox`: the messages waiting or given up, and sending a given-up one again.
+"""`homeroom outbox`: the messages waiting or given up; sending a given-up one again, or
+accepting that it will not go.
 
 The outbox gives a row up ('dead') only after many failed attempts (a chat that no longer
 exists, a Slack channel the app was removed from). `homeroom status` turns red for it; once the
 cause is fixed, `homeroom outbox retry ID` (or `--all-dead`) puts it back in the queue, and the
-running bot sends it. Nothing is lost silently: a dead row stays until retention removes it.
+running bot sends it. When it cannot be fixed (the family deleted their Telegram account),
+`homeroom outbox ack ID` (or `--all-dead`) records who accepted that in the audit log, and status
+stops counting it. Nothing is lost silently: a dead row stays until retention removes it.
 Only counts and destinations are shown, never the text."""
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
     retry = actions.add_parser("retry", help="queue given-up messages again")
     retry.add_argument("ids", nargs="*", type=int, metavar="ID")
     retry.add_argument("--all-dead", action="store_true", help="every given-up message")
+    ack = actions.add_parser("ack", help="accept that given-up messages will not be sent (status goes green)")
+    ack.add_argument("ids", nargs="*", type=int, metavar="ID")
+    ack.add_argument("--all-dead", action="store_true", help="every given-up message not yet acknowledged")
+    ack.add_argument("--as", dest="actor", help="your name for the audit log (default: login name)")
     return {"outbox": _outbox}
 
 
@@ -37,14 +44,28 @@ def _outbox(settings: Settings, args: argparse.Namespace) -> int:
         try:
             if args.action == "list":
                 found = await db.run(outbox.undelivered, args.dead)
-                for id_, status, channel, target, kind, attempts, created, error in found:
+                for id_, status, channel, target, kind, attempts, created, error, acked in found:
                     reason = f"  last error: {error[:120]}" if error else ""
-                    print(f"#{id_}  {status:7}  {channel}:{target}  {kind}  attempts {attempts}  since {created}{reason}")
+                    seen = f"  acknowledged {acked}" if acked else ""
+                    print(f"#{id_}  {status:7}  {channel}:{target}  {kind}  attempts {attempts}  since {created}"
+                          f"{seen}{reason}")
                 print(f"{len(found)} message(s)")
                 return 0
             if not args.ids and not args.all_dead:
-                print("homeroom: name the messages to retry (IDs from `homeroom outbox list --dead`) or use --all-dead")
+                print(f"homeroom: name the messages to {args.action} (IDs from `homeroom outbox list --dead`) "
+                      "or use --all-dead")
                 return 2
+            if args.action == "ack":
+                import getpass
+
+                actor = args.actor or getpass.getuser()
+                done = await db.transact(outbox.acknowledge, None if args.all_dead else args.ids, actor,
+                                         utcnow().isoformat())
+                missing = sorted(set(args.ids) - set(done))
+                print(f"{len(done)} message(s) acknowledged by {actor} (in the audit log); status no longer counts them")
+                if missing:
+                    print("not given-up, or acknowledged already: " + ", ".join(f"#{i}" for i in missing))
+                return 0 if done or args.all_dead else 1
             count = await db.transact(outbox.requeue, None if args.all_dead else args.ids, utcnow().isoformat())
             print(f"{count} message(s) queued again; the running bot sends them")
             return 0 if count or args.all_dead else 1

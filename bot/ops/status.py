@@ -6,7 +6,7 @@ Red means "someone needs to look", each reason saying what and where:
   (only known inside the bot: `ChannelHealth` is updated by the runners);
 - a message has waited in the outbox longer than OUTBOX_MAX_AGE (families or staff are not
   hearing from us; the terminal chat's rows are exempt: they wait for the parent to come back);
-- a message went dead (gave up after its retries) within DEAD_WINDOW;
+- a message went dead (gave up after its retries) within DEAD_WINDOW and nobody acknowledged it;
 - an urgent ticket is unclaimed for more than URGENT_UNCLAIMED_MAX;
 - nightly backups are on and the newest is older than BACKUP_MAX_AGE (or, with none yet, the
   database is older than that).
@@ -189,7 +189,8 @@ def read_store(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
             out["outbox"][channel] = Queue(int(pending), _age(now, oldest))
         since = (now - DEAD_WINDOW).isoformat()
         for channel, recent, total in conn.execute(
-                "SELECT channel, SUM(next_attempt_at >= ?), COUNT(*) FROM outbox WHERE status = 'dead' "
+                "SELECT channel, SUM(next_attempt_at >= ? AND acknowledged_at IS NULL), COUNT(*) FROM outbox"
+                " WHERE status = 'dead' "
                 "GROUP BY channel", (since,)):
             if recent:
                 out["dead"][channel] = int(recent)
@@ -270,7 +271,7 @@ def reasons(status: Status, created: str | None = None) -> list[str]:
     for name, count in sorted(status.dead.items()):
         found.append(f"outbox: {count} {name} message(s) could not be delivered and were given up "
                      f"(status 'dead') in the last {DEAD_WINDOW.days} days; see `homeroom outbox list --dead`, "
-                     "fix the cause, then `homeroom outbox retry`")
+                     "fix the cause, then `homeroom outbox retry`, or accept the loss: `homeroom outbox ack`")
     if status.urgent_unclaimed_age is not None and status.urgent_unclaimed_age > URGENT_UNCLAIMED_MAX.total_seconds():
         found.append(f"tickets: an urgent ticket has been unclaimed for {_ago(status.urgent_unclaimed_age)} "
                      f"(limit {int(URGENT_UNCLAIMED_MAX.total_seconds() // 60)} min)")

@@ -218,6 +218,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         INSERT INTO id_high_water (name, high) SELECT 'families', COALESCE(MAX(id), 0) FROM families;
         INSERT INTO id_high_water (name, high) SELECT 'tickets', COALESCE(MAX(id), 0) FROM tickets;
     """),
+    (9, "a given-up outbox message can be acknowledged (homeroom outbox ack): status goes green", """
+        ALTER TABLE outbox ADD COLUMN acknowledged_at TEXT;
+    """),
 ]
 
 MIGRATIONS.sort(key=lambda m: m[0])  # kept in version order whatever order steps were added in

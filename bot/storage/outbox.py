@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.storage import audit
+
 
 @dataclass(slots=True)
 class Item:
@@ -50,17 +52,32 @@ def release(conn: sqlite3.Connection, item_ids: list[int], now: str) -> None:
 def undelivered(conn: sqlite3.Connection, dead_only: bool = False) -> list[tuple]:
     """Rows waiting or given up, for `homeroom outbox list` (no payloads: they hold text)."""
     where = "status = 'dead'" if dead_only else "status IN ('pending', 'dead')"
-    return conn.execute(f"SELECT id, status, channel, target, kind, attempts, created_at, last_error FROM outbox"
-                        f" WHERE {where} ORDER BY id").fetchall()
+    return conn.execute(f"SELECT id, status, channel, target, kind, attempts, created_at, last_error,"
+                        f" acknowledged_at FROM outbox WHERE {where} ORDER BY id").fetchall()
 
 
 def requeue(conn: sqlite3.Connection, ids: list[int] | None, now: str) -> int:
     """Put given-up rows (all of them with `ids=None`) back in the queue with fresh attempts."""
-    sql = ("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL"
-           " WHERE status = 'dead'")
+    sql = ("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL,"
+           " acknowledged_at = NULL WHERE status = 'dead'")
     if ids is None:
         return conn.execute(sql, (now,)).rowcount
     return sum(conn.execute(sql + " AND id = ?", (now, i)).rowcount for i in ids)
+
+
+def acknowledge(conn: sqlite3.Connection, ids: list[int] | None, actor: str, now: str) -> list[int]:
+    """Accept that given-up rows (all not yet acknowledged with `ids=None`) will not be sent:
+    `homeroom status` stops counting them. Each goes in the audit log under `actor`. The row
+    itself stays (a `retry` still works) until retention removes it."""
+    where = "status = 'dead' AND acknowledged_at IS NULL"
+    if ids is None:
+        found = [row[0] for row in conn.execute(f"SELECT id FROM outbox WHERE {where} ORDER BY id")]
+    else:
+        found = [i for i in ids if conn.execute(f"SELECT 1 FROM outbox WHERE {where} AND id = ?", (i,)).fetchone()]
+    conn.executemany("UPDATE outbox SET acknowledged_at = ? WHERE id = ?", [(now, i) for i in found])
+    for item_id in found:
+        audit.record(conn, actor, "outbox.acknowledged", f"message #{item_id}", now)
+    return found
 
 
 def waiting_before(conn: sqlite3.Connection, channel: str, target: str, item_id: int) -> bool:
