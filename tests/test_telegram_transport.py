@@ -104,3 +104,14 @@ async def test_no_proxy_wins_over_the_proxy(fake, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     async with bot_for(fake.base_url.removesuffix("/bot")) as bot:
         assert (await bot.get_me()).is_bot
+
+
+async def test_a_long_poll_outlasts_the_read_timeout():
+    """getUpdates waits `timeout` seconds on Telegram's side: PTB adds it to the read timeout,
+    and this transport must honour the sum (a poll cut short at the read timeout would turn
+    every quiet minute into network errors)."""
+    async with FakeBotAPI(token=DEFAULT_TOKEN, max_poll_timeout=5) as quiet:
+        async with bot_for(quiet.base_url.removesuffix("/bot"), read_timeout=0.3) as bot:
+            began = asyncio.get_running_loop().time()
+            assert await bot.get_updates(timeout=1) == ()
+            assert asyncio.get_running_loop().time() - began >= 0.9
