@@ -139,3 +139,20 @@ async def test_deleted_family_starts_fresh(app, engine):
     [reply] = await engine.handle(msg("when does school start"))
     assert "8:10 AM" in reply.text
     assert await app.db.run(lambda c: c.execute("SELECT COUNT(*) FROM families").fetchone()[0]) == 1
+
+
+async def test_a_possible_emergency_comes_first_with_the_emergency_number(engine):
+    """Not sure what the parent means, and one meaning is a safety emergency: that option leads,
+    and the reply says to call 911 first — in the family's language."""
+    [reply] = await engine.handle(msg("there is a man walking around the playground acting weird", user="u1"))
+    assert reply.text.startswith("If anyone is in danger right now, call 911 first.")
+    assert reply.choices[0].payload == "intent:safety_emergency" and reply.choices[-1].payload == "other"
+    [spanish] = await engine.handle(msg("hay un hombre raro dando vueltas por el patio de juegos", user="u2", hint="es"))
+    assert spanish.choices[0].payload == "intent:safety_emergency"
+    assert spanish.text.startswith("Si alguien está en peligro en este momento, llame primero al 911.")
+
+
+async def test_an_ordinary_clarification_does_not_mention_emergencies(engine):
+    [reply] = await engine.handle(msg("question about the form", user="u3"))
+    assert reply.text == "I want to be sure I understand. Did you mean:"
+    assert "intent:safety_emergency" not in [c.payload for c in reply.choices]

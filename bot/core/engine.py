@@ -47,6 +47,10 @@ MENU_WORDS = {"menu", "main menu", "help", "start", "options", "menú", "menu pr
 HUMAN_TEXT = N_("Talk to a person")
 MENU_TEXT = N_("Main menu")
 OTHER_TEXT = N_("Something else")
+CLARIFY_TEXT = N_("I want to be sure I understand. Did you mean:")
+# When a possible meaning is a safety emergency or bullying: the 911 line comes before the question
+CLARIFY_URGENT_TEXT = N_("If anyone is in danger right now, call {emergency_number} first. "
+                         "I want to be sure I understand. Did you mean:")
 MEDIA_TEXT = N_("I can only read text messages for now. Please type your question, or send /human "
                 "to talk to a person.")
 # A message switches the family's language on its own only when it is this long and this sure;
@@ -322,9 +326,13 @@ class Engine:
             await self._answer(turn, result.intent, result)
         elif result.decision == "clarify":
             turn.state.misses = 0
-            choices: list[tuple[str, str]] = [(self.catalog[i].title, f"intent:{i}") for i in result.candidate_ids]
+            # an urgent meaning (safety, bullying) goes first, with the emergency number: a parent
+            # in danger should not have to read past "lunch menu" to find it
+            ids = sorted(result.candidate_ids, key=lambda i: self.catalog[i].handoff != "urgent")
+            choices: list[tuple[str, str]] = [(self.catalog[i].title, f"intent:{i}") for i in ids]
             choices.append((OTHER_TEXT, "other"))
-            turn.say(N_("I want to be sure I understand. Did you mean:"), choices)
+            urgent = self.catalog[ids[0]].handoff == "urgent" and "emergency_number" in self.profile.info
+            turn.say(Text(CLARIFY_URGENT_TEXT, self.profile.info) if urgent else CLARIFY_TEXT, choices)
         else:
             self._dont_know(turn, result)
         self._maybe_ask_language(turn, detected)
