@@ -72,10 +72,11 @@ class AiohttpRequest(BaseRequest):
                  else write_timeout)
         connect = self._connect if connect_timeout is BaseRequest.DEFAULT_NONE else connect_timeout
         pool = self._pool if pool_timeout is BaseRequest.DEFAULT_NONE else pool_timeout
-        # aiohttp has no write timeout of its own: sending is bounded by `sock_read`'s start,
-        # so an upload gets the larger of the two for reading its answer
-        timeout = aiohttp.ClientTimeout(total=None, connect=_sum(pool, connect), sock_connect=connect,
-                                        sock_read=_max(read, write) if files else read)
+        # aiohttp has no write timeout: a small request fits in the socket buffer and cannot stall,
+        # but an upload can, so an upload is bounded as a whole (pool + connect + write + read)
+        total = _sum(_sum(pool, connect), _sum(write, read)) if files else None
+        timeout = aiohttp.ClientTimeout(total=total, connect=_sum(pool, connect), sock_connect=connect,
+                                        sock_read=read)
         try:
             async with self._session.request(method, url, data=_body(request_data, files),
                                              timeout=timeout, proxy=self._proxy_for(url)) as response:
@@ -110,7 +111,3 @@ def _body(request_data: RequestData | None, files: dict[str, Any] | None) -> aio
 
 def _sum(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a + b
-
-
-def _max(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else max(a, b)
