@@ -94,3 +94,38 @@ def test_property_any_text_classifies(text, lang):
     assert 0.0 <= result.confidence <= 1.0
     assert (result.intent is None) == (result.decision != "answer")
     assert len(result.candidates) <= 3
+
+
+def _with(**changes) -> Matcher:
+    from dataclasses import replace
+
+    return Matcher(MATCHER.catalog, replace(MATCHER.config, **changes))
+
+
+def test_a_long_story_is_answered_at_the_lower_long_message_threshold():
+    """A story before the question scores lower by construction (its character similarity to
+    short examples is bounded by the length difference): past `long_message_words` words the
+    answer threshold is `long_answer_threshold`."""
+    text = ("hi good morning this is the mom of Daniel in second grade, he was throwing up all night "
+            "long so he is going to stay home with me today")
+    best = MATCHER.classify(text, "en").candidates[0]
+    assert best[0] == "report_absence"
+    strict = _with(answer_threshold=best[1] + 0.01, long_answer_threshold=best[1] + 0.01)
+    lenient = _with(answer_threshold=best[1] + 0.01, long_answer_threshold=best[1] - 0.01)
+    short_rule = _with(answer_threshold=best[1] + 0.01, long_answer_threshold=best[1] - 0.01, long_message_words=100)
+    assert strict.classify(text, "en").decision == "clarify"
+    assert (lenient.classify(text, "en").decision, lenient.classify(text, "en").intent) == ("answer", "report_absence")
+    assert short_rule.classify(text, "en").decision == "clarify"  # not long enough under that rule
+
+
+def test_the_lower_threshold_never_answers_over_a_close_safety_or_bullying_reading():
+    text = ("the big kids on the bus keep shoving my daughter and grabbing her backpack every single "
+            "afternoon on the way home and she cries every night")
+    ranked = MATCHER.classify(text, "en").candidates
+    urgent = [s for i, s in ranked if MATCHER.catalog[i].handoff == "urgent"]
+    best_id, best = ranked[0]
+    assert MATCHER.catalog[best_id].handoff != "urgent", ranked  # the case under test: another reading leads
+    assert urgent and best - urgent[0] < MATCHER.config.urgent_margin, ranked
+    lenient = _with(answer_threshold=best + 0.01, long_answer_threshold=best - 0.01)
+    result = lenient.classify(text, "en")
+    assert result.decision == "clarify" and any(MATCHER.catalog[i].handoff == "urgent" for i in result.candidate_ids)
