@@ -16,15 +16,12 @@ from typing import Any
 import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.app import start
-from bot.channels.slack import SlackStaff
 from bot.config import REPO_ROOT, ConfigError, Settings, load_school_profile
-from bot.core.messages import Incoming
 from bot.signups import booking, staff, store
-from bot.storage import families, outbox
-from bot.translation import FakeTranslator
+from bot.storage import families
 from fakes.slack_api import (BOT_TOKEN, RESPONSE_URL, SIGNING_SECRET, UPLOAD, MockSlackAPI, slash_command_body)
 from test_slack import Clock, until
+from test_slack import World as SlackWorld
 
 MONDAY_10AM = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in Los Angeles
 TRIAGE, SIGNUPS, GENERAL = "CTRIAGE", "CSIGNUPS", "CGENERAL"
@@ -58,31 +55,12 @@ conferences:
 """
 
 
-class World:
-    """A Homeroom with Slack on the mock and a fake clock; families talk through the engine."""
+class World(SlackWorld):
+    """test_slack's World (a Homeroom with Slack on the mock and a fake clock), plus sign-ups."""
 
     def __init__(self, settings: Settings, mock: MockSlackAPI, clock: Clock) -> None:
-        self.settings, self.mock, self.clock = settings, mock, clock
+        super().__init__(settings, mock, clock)
         self.responses = 0
-
-    async def start(self) -> "World":
-        self.home = await start(self.settings, translator=FakeTranslator(languages=["en", "vi"]))
-        for part in (self.home.engine, self.home.handoff, self.home.delivery):
-            part.clock = self.clock
-        self.slack = SlackStaff(self.settings, self.home, pace=0, clock=self.clock)
-
-        async def parent_sender(item: outbox.Item) -> None:
-            """Families' messages (e.g. "you moved up from the waitlist") are not what we test."""
-        self.home.delivery.register("test", parent_sender)
-        return self
-
-    async def close(self) -> None:
-        await self.slack.close()
-        await self.home.close()
-
-    async def say(self, user: str, text: str = "", payload: str | None = None, name: str | None = None):
-        return await self.home.engine.handle(Incoming("test", user, user, text, payload=payload,
-                                                      display_name=name or f"Family {user}"))
 
     async def family(self, user: str, name: str, language: str = "en") -> families.Family:
         await self.say(user, "/start", name=name)
@@ -113,15 +91,6 @@ class World:
 
     async def ids(self, sql: str, *args: Any) -> list:
         return await self.home.db.run(lambda c: [r[0] for r in c.execute(sql, args)])
-
-    async def deliver(self, rounds: int = 10) -> int:
-        total = 0
-        for _ in range(rounds):
-            sent = await self.home.delivery.run_once()
-            total += sent
-            if not sent:
-                break
-        return total
 
     async def command(self, text: str, user: str = STAFF, channel: str = TRIAGE,
                       answered: bool = True) -> dict[str, Any]:
