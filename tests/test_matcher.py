@@ -122,10 +122,10 @@ def test_the_lower_threshold_never_answers_over_a_close_safety_or_bullying_readi
     text = ("the big kids on the bus keep shoving my daughter and grabbing her backpack every single "
             "afternoon on the way home and she cries every night")
     ranked = MATCHER.classify(text, "en").candidates
-    urgent = [s for i, s in ranked if MATCHER.catalog[i].handoff == "urgent"]
+    urgent = [s for i, s in ranked if MATCHER.catalog[i].urgent]
     best_id, best = ranked[0]
-    assert MATCHER.catalog[best_id].handoff != "urgent", ranked  # the case under test: another reading leads
+    assert not MATCHER.catalog[best_id].urgent, ranked  # the case under test: another reading leads
     assert urgent and best - urgent[0] < MATCHER.config.urgent_margin, ranked
     lenient = _with(answer_threshold=best + 0.01, long_answer_threshold=best - 0.01)
     result = lenient.classify(text, "en")
-    assert result.decision == "clarify" and any(MATCHER.catalog[i].handoff == "urgent" for i in result.candidate_ids)
+    assert result.decision == "clarify" and any(MATCHER.catalog[i].urgent for i in result.candidate_ids)

@@ -328,10 +328,10 @@ class Engine:
             turn.state.misses = 0
             # an urgent meaning (safety, bullying) goes first, with the emergency number: a parent
             # in danger should not have to read past "lunch menu" to find it
-            ids = sorted(result.candidate_ids, key=lambda i: self.catalog[i].handoff != "urgent")
+            ids = sorted(result.candidate_ids, key=lambda i: not self.catalog[i].urgent)
             choices: list[tuple[str, str]] = [(self.catalog[i].title, f"intent:{i}") for i in ids]
             choices.append((OTHER_TEXT, "other"))
-            urgent = self.catalog[ids[0]].handoff == "urgent" and "emergency_number" in self.profile.info
+            urgent = self.catalog[ids[0]].urgent and "emergency_number" in self.profile.info
             turn.say(Text(CLARIFY_URGENT_TEXT, self.profile.info) if urgent else CLARIFY_TEXT, choices)
         else:
             self._dont_know(turn, result)
@@ -509,7 +509,7 @@ class Engine:
         # urgent wording still gets the safety guidance at once, and raises the ticket
         result = self.matcher.classify(english or text, "en" if english else lang) if text else None
         urgent = result is not None and result.decision == "answer" and result.intent is not None \
-            and self.catalog[result.intent].handoff == "urgent"
+            and self.catalog[result.intent].urgent
         thread: dict[str, Any] = {"text": text, "language": lang, "translation": english, "urgent": urgent}
         if media is not None:
             thread["media"] = {**media.as_dict(), "channel": turn.incoming.channel}

@@ -71,6 +71,11 @@ class Intent:
     def languages(self) -> set[str]:
         return {e.language for e in self.examples}
 
+    @property
+    def urgent(self) -> bool:
+        """Safety or bullying: staff at once, never hidden behind another answer."""
+        return self.handoff == "urgent"
+
 
 @dataclass
 class Catalog:

@@ -206,10 +206,6 @@ class Matcher:
         index.norms = np.sqrt(np.maximum(norms, 1e-6))
         return index
 
-    def _urgent(self, intent_id: str) -> bool:
-        intent = self.catalog.intents.get(intent_id)
-        return intent is not None and intent.handoff == "urgent"
-
     @property
     def intent_ids(self) -> list[str]:
         return self._index.intent_ids
@@ -290,11 +286,10 @@ class Matcher:
         candidates = tuple((i, s) for i, s in ranked if i != OUT_OF_SCOPE)[: cfg.clarify_count]
         if best_id == OUT_OF_SCOPE:
             return Classification("unknown", None, best, candidates, used_lang, out_of_scope=best >= cfg.clarify_threshold)
-        threshold = cfg.answer_threshold
-        if len(normalize(text[: cfg.max_query_chars]).split()) > cfg.long_message_words and not (
-                not self._urgent(best_id) and any(self._urgent(i) and best - s < cfg.urgent_margin
-                                                  for i, s in candidates)):
-            threshold = cfg.long_answer_threshold  # not when a safety or bullying reading is close behind
+        long = len(normalize(text[: cfg.max_query_chars]).split()) > cfg.long_message_words
+        urgent_close = not self.catalog[best_id].urgent and any(
+            self.catalog[i].urgent and best - s < cfg.urgent_margin for i, s in candidates)
+        threshold = cfg.long_answer_threshold if long and not urgent_close else cfg.answer_threshold
         if best >= threshold and best - second >= cfg.answer_margin:
             return Classification("answer", best_id, best, candidates, used_lang)
         if best >= cfg.clarify_threshold:

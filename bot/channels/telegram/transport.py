@@ -3,8 +3,8 @@
 python-telegram-bot sends every call through a `BaseRequest`; its default is httpx. Against
 the local fake Bot API in another process, on a 2-core machine, PTB's `send_message` took
 p50 2.6 ms with httpx and 1.1 ms with this transport, and every update needs two calls (the
-`getUpdates` that brings it, the `sendMessage` that answers it); the 200-family burst of
-tests/bench/telegram.py went from ~190 to ~255 updates/s. aiohttp is already ours (the webhook
+`getUpdates` that brings it, the `sendMessage` that answers it); the 200 × 10 burst of
+tests/bench/telegram.py went from ~190 to ~390 updates/s. aiohttp is already ours (the webhook
 server, the Slack SDK), and `BaseRequest` is PTB's documented extension point.
 
 Behaviour kept from `HTTPXRequest`: the same default timeouts (pool 1 s, connect/read/write
