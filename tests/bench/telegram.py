@@ -7,6 +7,9 @@ Prints, and asserts nothing:
 - the bare engine on the same workload: back to back, and one message every 20 ms — the pace
   of the one-at-a-time run below, and the fair baseline (a turn after an idle pause runs on
   cold caches and takes ~2x as long as back to back);
+- floors, before the run: a bare sendMessage round trip to the far end; PTB's send_message
+  through its default httpx transport and through ours; a trip to the database thread and
+  one inbox write (what a durable inbox costs at the least);
 - one update at a time: push -> sendMessage, split into the far end and the wire, the
   adapter before the engine (reading the getUpdates answer, the inbox write, PTB's parsing
   and dispatch), the engine, and the adapter after it (render, rate limiter, PTB's request);
@@ -44,7 +47,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from telegram.ext import AIORateLimiter  # noqa: E402
 
 from bot.app import start  # noqa: E402
-from bot.channels.telegram import build_channel  # noqa: E402
+from bot.channels.telegram import TelegramChannel, build_channel  # noqa: E402
 from bot.channels.telegram.transport import AiohttpRequest  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.core.messages import Incoming  # noqa: E402
@@ -139,6 +142,48 @@ async def http_floor(api: int, count: int = 300) -> None:
     summary("  floor: a bare sendMessage round trip", times)
 
 
+async def transport_floor(api: int, count: int = 300) -> None:
+    """PTB's `send_message` to the same far end through its default httpx transport and
+    through ours (bot/channels/telegram/transport.py)."""
+    from telegram import Bot
+    from telegram.request import HTTPXRequest
+
+    for label, request in (("httpx, PTB's default", HTTPXRequest(connection_pool_size=4)),
+                           ("aiohttp, ours", AiohttpRequest(connection_pool_size=4))):
+        times: list[float] = []
+        async with Bot(DEFAULT_TOKEN, base_url=f"http://127.0.0.1:{api}/bot", request=request) as bot:
+            for i in range(count):
+                began = time.perf_counter()
+                await bot.send_message(7, QUESTIONS[i % len(QUESTIONS)])
+                times.append((time.perf_counter() - began) * 1000)
+        summary(f"  PTB send_message over {label}", times)
+
+
+async def database_floor(count: int = 200) -> None:
+    """What a durable inbox costs at the least, one every PAUSE as in the run: a trip to the
+    database thread with nothing to do, and one inbox write (`Database.transact`)."""
+    from bot.storage import Database, inbox
+
+    hop: list[float] = []
+    write: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await Database(Path(tmp) / "floor.sqlite3").open()
+        try:
+            for i in range(count):
+                await asyncio.sleep(PAUSE)
+                began = time.perf_counter()
+                await db.run(lambda conn: None)
+                hop.append((time.perf_counter() - began) * 1000)
+                await asyncio.sleep(PAUSE)
+                began = time.perf_counter()
+                await db.transact(inbox.record, "telegram", [(i, "1", "{}")], "2026-01-01T00:00:00+00:00")
+                write.append((time.perf_counter() - began) * 1000)
+        finally:
+            await db.close()
+    summary("  floor: a trip to the database thread", hop)
+    summary("  floor: one inbox write", write)
+
+
 def instrument(homeroom, clock) -> tuple[dict[str, list[int]], dict[str, list[tuple[float, float]]]]:
     """Record, per chat and in order, how many replies the engine gave each update (to pair
     pushes with sends) and when it started and finished."""
@@ -221,17 +266,20 @@ async def through_telegram(families: int, messages: int, *, pace: float, sequent
 
 
 class BotSideClock:
-    """When each update's getUpdates answer was in the bot's hands and when each sendMessage
-    left for the transport, from inside the bot (a wrapper around our Bot API transport). With
-    the engine's own times this splits an update's path into: the far end and the wire, the
-    adapter before the engine, the engine, the adapter after it."""
+    """When each update's getUpdates answer was in the bot's hands, how long its inbox write
+    took, and when each sendMessage left for the transport, from inside the bot (wrappers around
+    our Bot API transport and the channel's inbox write). With the engine's own times this
+    splits an update's path into: the far end and the wire, the adapter before the engine (of
+    which the inbox write), the engine, the adapter after it."""
 
     def __init__(self) -> None:
         self.arrived: list[tuple[float, bytes]] = []
         self.sending: dict[str, list[float]] = defaultdict(list)
+        self.writes: dict[str, list[float]] = defaultdict(list)
+        self._originals: tuple[Any, Any] | None = None
 
-    def install(self) -> Any:
-        original = AiohttpRequest.do_request
+    def install(self) -> None:
+        do_request, record = AiohttpRequest.do_request, TelegramChannel._record_fetched
         clock = self
 
         async def timed(request, url: str, method: str, request_data=None, *args: Any, **kwargs: Any):
@@ -239,16 +287,29 @@ class BotSideClock:
             if name == "sendMessage" and request_data is not None:
                 began = time.monotonic()
                 clock.sending[str(request_data.parameters.get("chat_id"))].append(began)
-            status, body = await original(request, url, method, request_data, *args, **kwargs)
+            status, body = await do_request(request, url, method, request_data, *args, **kwargs)
             if name == "getUpdates":
                 clock.arrived.append((time.monotonic(), body))  # parsed after the run, not here
             return status, body
+
+        async def timed_record(channel, updates: list[dict[str, Any]]) -> list[int]:
+            began = time.monotonic()
+            new = await record(channel, updates)
+            for update in updates:
+                clock.writes[str(update["message"]["chat"]["id"])].append((time.monotonic() - began) * 1000)
+            return new
         AiohttpRequest.do_request = timed  # type: ignore[method-assign]
-        return original
+        TelegramChannel._record_fetched = timed_record  # type: ignore[method-assign]
+        self._originals = (do_request, record)
+
+    def uninstall(self) -> None:
+        if self._originals is not None:
+            AiohttpRequest.do_request, TelegramChannel._record_fetched = self._originals  # type: ignore[method-assign]
 
     def clear(self) -> None:
         self.arrived.clear()
         self.sending.clear()
+        self.writes.clear()
 
     def received(self) -> dict[str, list[float]]:
         """Per chat, in order: when each update's getUpdates answer had been read."""
@@ -259,7 +320,7 @@ class BotSideClock:
         return per_chat
 
 
-def adapter_split(received, sending, engine_times) -> dict[str, list[float]]:
+def adapter_split(received, sending, writes, engine_times) -> dict[str, list[float]]:
     """Per update: the bot's own time before and after the engine, outside the far end."""
     split: dict[str, list[float]] = defaultdict(list)
     for chat, engine in engine_times.items():
@@ -270,6 +331,8 @@ def adapter_split(received, sending, engine_times) -> dict[str, list[float]]:
                 continue
             before = (began - received[chat][k]) * 1000
             split["  adapter: before the engine (inbox, PTB)"].append(before)
+            if k < len(writes.get(chat, [])):
+                split["    of which the inbox write"].append(writes[chat][k])
             split["  adapter: after the engine (render, PTB)"].append((after - ended) * 1000)
             split["  adapter: in all (outside the engine)"].append(before + (after - ended) * 1000)
     return split
@@ -285,12 +348,14 @@ async def through_far_end(families: int, messages: int, *, pace: float, sequenti
     proc = await asyncio.create_subprocess_exec(sys.executable, str(Path(__file__).with_name("telegram_far_end.py")),
                                                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     clock = BotSideClock()
-    original = clock.install()
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
         api, control = int(line[1]), int(line[2])
         if sequential:
             await http_floor(api)
+            await transport_floor(api)
+            await database_floor()
+        clock.install()
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings.from_env({"HOMEROOM_DATA_DIR": tmp, "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN,
                                           "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{api}/bot",
@@ -325,12 +390,12 @@ async def through_far_end(families: int, messages: int, *, pace: float, sequenti
                 await channel.stop()
                 await homeroom.close()
     finally:
-        AiohttpRequest.do_request = original  # type: ignore[method-assign]
+        clock.uninstall()
         proc.stdin.close()
         await proc.wait()
     print("far end saw:", dict(results["calls"]))
     latencies, stages = pair_up(results["pushed"], results["sent"], replies, engine_times)
-    stages.update(adapter_split(clock.received(), clock.sending, engine_times))
+    stages.update(adapter_split(clock.received(), clock.sending, clock.writes, engine_times))
     return latencies, elapsed, total, stages
 
 
