@@ -12,7 +12,7 @@ import json
 import logging
 import subprocess
 import sys
-import time
+import threading
 import zipfile
 from pathlib import Path
 
@@ -276,30 +276,39 @@ async def test_without_the_extra_everything_falls_back(monkeypatch, tmp_path):
     assert result.ok is False and result.text == "Hello." and "homeroom[translate]" in result.note
 
 
-async def test_the_event_loop_keeps_running_during_a_translation(translator, argos_dir):
-    slow = ArgosTranslator(argos_dir, max_decoding_length=128)   # long random decodes: ~0.5 s
-    ticks: list[float] = []
+async def test_the_event_loop_keeps_running_during_a_translation(translator, argos_dir, monkeypatch):
+    """Shown by events, not seconds: the real model call waits until the event loop has run several
+    more steps while it is in progress, which it could never do if it ran on the loop."""
+    loop_thread = threading.get_ident()
+    in_model, loop_ran = threading.Event(), threading.Event()
+    seen: dict = {}
+    real = machine._LoadedModel.translate
 
-    async def ticker():
-        while True:
-            ticks.append(time.perf_counter())
-            await asyncio.sleep(0.01)
+    def observed(self, *args, **kwargs):
+        seen["thread"] = threading.get_ident()
+        in_model.set()
+        seen["loop_ran"] = loop_ran.wait(timeout=30)  # a hang guard: never reached when it works
+        return real(self, *args, **kwargs)
 
-    task = asyncio.create_task(ticker())
+    monkeypatch.setattr(machine._LoadedModel, "translate", observed)
+
+    async def other_families():
+        while not in_model.is_set():
+            await asyncio.sleep(0.001)
+        for _ in range(5):  # the loop keeps going while the model is busy
+            await asyncio.sleep(0)
+        loop_ran.set()
+
+    slow = ArgosTranslator(argos_dir, max_decoding_length=32)
+    others = asyncio.create_task(other_families())
     try:
-        await asyncio.sleep(0.03)
-        start = time.perf_counter()
         result = await slow.translate(" ".join(f"Sentence number {i} is here." for i in range(6)), "en", "es")
-        duration = time.perf_counter() - start
         stats = slow.stats()
     finally:
-        task.cancel()
         slow.close()
+    await asyncio.wait_for(others, 5)
     assert result.ok and stats["models"]["en-es"]["model_calls"] == 1
-    during = [t for t in ticks if start <= t <= start + duration]
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-    assert duration > 0.1
-    assert len(during) >= 5 and max(gaps) < duration / 2, (duration, len(during), max(gaps))
+    assert seen == {"thread": seen["thread"], "loop_ran": True} and seen["thread"] != loop_thread
 
 
 # --------------------------------------------------------------------------- FakeTranslator
@@ -317,14 +326,23 @@ async def test_fake_translator():
 
 
 async def test_fake_translator_delay_does_not_block_the_loop():
-    fake = FakeTranslator(delay=0.2, blocking=True)
-    start = time.perf_counter()
-    results = await asyncio.gather(fake.translate("a", "en", "es"), fake.translate("b", "en", "es"),
-                                   asyncio.sleep(0.01))
-    elapsed = time.perf_counter() - start
-    fake.close()
-    assert [r.text for r in results[:2]] == ["[es] a", "[es] b"]
-    assert elapsed < 0.35  # both ran at once, off the loop
+    """Both calls are in worker threads at the same time (a barrier only two concurrent callers
+    pass), and neither is on the event loop's thread."""
+    fake = FakeTranslator(delay=1.0, blocking=True)
+    both = threading.Barrier(2, timeout=30)
+    threads: set[int] = set()
+
+    def work(_seconds: float) -> None:
+        threads.add(threading.get_ident())
+        both.wait()
+
+    fake._sleep = work
+    try:
+        results = await asyncio.gather(fake.translate("a", "en", "es"), fake.translate("b", "en", "es"))
+    finally:
+        fake.close()
+    assert [r.text for r in results] == ["[es] a", "[es] b"]
+    assert len(threads) == 2 and threading.get_ident() not in threads
 
 
 async def test_warm_up_loads_pairs_off_the_loop(translator):

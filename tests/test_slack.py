@@ -592,14 +592,28 @@ def test_slack_markup_to_plain_text():
         "Hi @ana, see the form (https://x.example/f) or https://y.example in #office <3 & @here"
 
 
-async def test_channel_pacer_spaces_posts_per_channel():
-    pacer = ChannelPacer(0.2)
-    started = time.monotonic()
+async def test_channel_pacer_spaces_posts_per_channel(monkeypatch):
+    """On a clock the test moves: what the pacer waits for, not how long the machine took."""
+    now = [100.0]
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        waits.append(round(seconds, 6))
+        now[0] += seconds
+        await real_sleep(0)
+
+    monkeypatch.setattr("bot.channels.slack.sender.asyncio.sleep", sleep)
+    pacer = ChannelPacer(0.2, clock=lambda: now[0])
     await pacer.wait("C1")
     await pacer.wait("C2")
-    assert time.monotonic() - started < 0.1
+    assert waits == []  # a first post to each channel goes at once
+    now[0] += 0.05
     await pacer.wait("C1")
-    assert time.monotonic() - started >= 0.19
+    assert waits == [0.15]  # the rest of C1's 0.2 s
+    now[0] += 1.0
+    await pacer.wait("C1")
+    assert waits == [0.15]  # long after the last post: no wait
 
 
 def test_slack_profile_is_validated(tmp_path):

@@ -34,7 +34,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
 from bot.translation.protect import protect, restore
 
@@ -579,6 +579,7 @@ class FakeTranslator:
         self.calls: list[tuple[str, str, str]] = []
         self._max_workers = max_workers
         self._executor: ThreadPoolExecutor | None = None
+        self._sleep: Callable[[float], None] = time.sleep  # the blocking work (tests may replace it)
 
     @property
     def call_count(self) -> int:
@@ -608,7 +609,7 @@ class FakeTranslator:
             if self.blocking:
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="fake-mt")
-                await asyncio.get_running_loop().run_in_executor(self._executor, time.sleep, self.delay)
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._sleep, self.delay)
             else:
                 await asyncio.sleep(self.delay)
         return Translation(f"[{target}] {text}", source, target, machine=True, ok=True)

@@ -21,7 +21,7 @@ import itertools
 import json
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
@@ -76,6 +76,7 @@ class Call:
     method: str
     params: JSONDict
     status: int
+    at: float = field(default_factory=time.monotonic)  # when it arrived (gaps between calls)
 
 
 @dataclass

@@ -97,6 +97,7 @@ class Call:
     status: int = 200
     response: JSONDict = field(default_factory=dict)
     http_method: str = "POST"
+    at: float = field(default_factory=time.monotonic)  # when it arrived (gaps between calls)
 
     @property
     def ok(self) -> bool:
