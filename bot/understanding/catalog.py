@@ -37,10 +37,12 @@ class Problem:
     line: int
     message: str
     severity: str = "error"
+    column: int = 0  # 1-based where known (YAML syntax errors, bad items)
 
     def __str__(self) -> str:
         tag = "" if self.severity == "error" else f"{self.severity}: "
-        return f"{self.file}:{self.line}: {tag}{self.message}"
+        where = f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+        return f"{where}: {tag}{self.message}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class Catalog:
     intents: dict[str, Intent] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    # the broad bank of everyday requests (intents/out_of_domain/<lang>.yaml): what the classifier
+    # learns "not a school question" from, beside out_of_scope's own examples; answers nothing
+    out_of_domain: tuple[Example, ...] = ()
 
     @property
     def errors(self) -> list[Problem]:
@@ -152,8 +157,51 @@ def load_catalog(directory: Path, info: Mapping[str, str] | None = None) -> Cata
                         f"({first.file}:{first.line}) and '{intent.id}'"))
                 else:
                     seen_examples.setdefault(key, (intent.id, ex))
+    bank: list[Example] = []
+    for path in sorted((Path(directory) / OUT_OF_DOMAIN_DIR).glob("*.yaml")):
+        catalog.files.append(path)
+        for ex in _load_bank(path, catalog.problems):
+            key = (ex.language, _example_key(ex.text))
+            owner = seen_examples.get(key)
+            if owner is not None and owner[0] != OUT_OF_SCOPE:
+                catalog.problems.append(Problem(
+                    ex.file, ex.line, f"everyday request {ex.text!r} is also an example of '{owner[0]}' "
+                    f"({owner[1].file}:{owner[1].line}): remove one of them"))
+            elif owner is None:
+                seen_examples[key] = (OUT_OF_SCOPE, ex)
+                bank.append(ex)
+    catalog.out_of_domain = tuple(bank)
     _check_references(catalog, info)
     return catalog
+
+
+OUT_OF_DOMAIN_DIR = "out_of_domain"
+
+
+def _load_bank(path: Path, problems: list[Problem]) -> list[Example]:
+    """One language's everyday requests: `language: xx` and `examples:` (a list of strings)."""
+    name = _display(path)
+    root = _compose(path, name, problems)
+    if root is None:
+        return []
+    mapping = isinstance(root, yaml.MappingNode)
+    lang_node = _get(root, "language") if mapping else None
+    list_node = _get(root, "examples") if mapping else None
+    lang = _scalar(lang_node)
+    if not lang or not _LANG_RE.match(lang):
+        problems.append(Problem(name, _line(lang_node or root), "expected 'language:' with a language code (en, es…)"))
+        return []
+    if not isinstance(list_node, yaml.SequenceNode):
+        problems.append(Problem(name, _line(list_node or root), "expected 'examples:' holding a list of requests"))
+        return []
+    out = []
+    for item in list_node.value:
+        text = _scalar(item)
+        if not text or not text.strip():
+            problems.append(Problem(name, _line(item), "empty or non-text request", column=_column(item)))
+            continue
+        out.append(Example(text.strip(), lang, name, _line(item)))
+    return out
 
 
 def _example_key(text: str) -> str:
@@ -190,20 +238,27 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _load_file(path: Path, problems: list[Problem]) -> list[Intent]:
-    name = _display(path)
+def _compose(path: Path, name: str, problems: list[Problem]) -> yaml.Node | None:
+    """The file's YAML node tree, or None with the problem (file, line and column) recorded."""
     try:
         root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        problems.append(Problem(name, line, f"YAML error: {exc.problem or exc}"))
-        return []
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problems.append(Problem(name, line, f"YAML error: {exc.problem or exc}", column=column))
+        return None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.append(Problem(name, 0, f"cannot read: {exc}"))
-        return []
+        return None
     if root is None:
-        problems.append(Problem(name, 1, "file is empty (expected 'intents:' with a list)"))
+        problems.append(Problem(name, 1, "file is empty"))
+    return root
+
+
+def _load_file(path: Path, problems: list[Problem]) -> list[Intent]:
+    name = _display(path)
+    root = _compose(path, name, problems)
+    if root is None:
         return []
     if not isinstance(root, yaml.MappingNode) or _get(root, "intents") is None:
         problems.append(Problem(name, _line(root), "expected a top-level key 'intents:' holding a list"))
@@ -266,7 +321,8 @@ def _parse_intent(name: str, node: yaml.Node, problems: list[Problem]) -> Intent
             for item in list_node.value:
                 text = _scalar(item)
                 if not isinstance(item, yaml.ScalarNode) or not text or not text.strip():
-                    problems.append(Problem(name, _line(item), f"{label}: empty or non-text example in {lang}"))
+                    problems.append(Problem(name, _line(item), f"{label}: empty or non-text example in {lang}",
+                                            column=_column(item)))
                     continue
                 examples.append(Example(text.strip(), lang, name, _line(item)))
         have = {e.language for e in examples}
@@ -326,3 +382,7 @@ def _scalar(node: Any) -> str | None:
 
 def _line(node: Any) -> int:
     return node.start_mark.line + 1 if node is not None and getattr(node, "start_mark", None) else 0
+
+
+def _column(node: Any) -> int:
+    return node.start_mark.column + 1 if node is not None and getattr(node, "start_mark", None) else 0

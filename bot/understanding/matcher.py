@@ -102,6 +102,11 @@ class _Index:
 
 
 class Matcher:
+    """The lexical matcher: the fallback when the semantic model cannot load (and the measure
+    the semantic one is compared with). Pure Python and numpy, a millisecond a message."""
+
+    backend = "lexical"
+
     def __init__(self, catalog: Catalog, config: MatcherConfig | None = None,
                  exclude: set[tuple[str, str]] | None = None) -> None:
         self.config = config or MatcherConfig()
@@ -273,6 +278,15 @@ class Matcher:
 
         a, b = cfg.keyword_weight, cfg.knn_weight
         return (a * np.minimum(kw, 1.0) + b * knn + (1 - a - b) * char), (lang or best_lang)
+
+    async def aclassify(self, text: str, lang: str | None = None) -> Classification:
+        return self.classify(text, lang)  # fast enough for the event loop
+
+    def classify_many(self, texts: list[str], langs: list[str | None]) -> list[Classification]:
+        return [self.classify(t, l) for t, l in zip(texts, langs)]
+
+    def close(self) -> None:
+        pass
 
     def classify(self, text: str, lang: str | None = None) -> Classification:
         cfg = self.config
