@@ -17,7 +17,9 @@ from bot.i18n import Locales
 from bot.signups import start_signups
 from bot.storage import Database
 from bot.understanding.catalog import Catalog, CatalogError, load_catalog
-from bot.understanding.matcher import Matcher
+from bot.understanding.embedding_cache import progress_reporter
+from bot.understanding.encoder import EncoderStatus
+from bot.understanding.pipeline import build_matcher
 
 log = logging.getLogger(__name__)
 _background: set = set()
@@ -28,13 +30,14 @@ class Homeroom:
     settings: Settings
     profile: SchoolProfile
     catalog: Catalog
-    matcher: Matcher
+    matcher: object  # SemanticMatcher, or the lexical Matcher when the model cannot load
     db: Database
     engine: Engine
     translator: object | None = None
     handoff: Handoff | None = None
     delivery: Delivery | None = None
     media: MediaFetchers = field(default_factory=MediaFetchers)  # parents' files, by channel
+    understanding: EncoderStatus = EncoderStatus("lexical", None, "not loaded")
 
     def background_jobs(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
         """What every runner keeps going beside its channels, each until `stop` is set."""
@@ -53,18 +56,30 @@ class Homeroom:
         await reminder_loop(self.db, self.engine.localizer, stop, on_written=self.delivery.wake)
 
     async def close(self) -> None:
+        self.matcher.close()
         await self.db.close()
         if self.translator is not None and hasattr(self.translator, "close"):
             self.translator.close()
 
 
-def load_understanding(settings: Settings) -> tuple[SchoolProfile, Catalog, Matcher]:
-    """Profile, checked catalog and matcher; raises ConfigError / CatalogError with a clear report."""
+def load_school(settings: Settings) -> tuple[SchoolProfile, Catalog]:
+    """Profile and checked catalog; raises ConfigError / CatalogError with a clear report."""
     profile = load_school_profile(settings.school_profile_path)
     catalog = load_catalog(settings.intents_dir, profile.info)
     if catalog.errors:
         raise CatalogError(catalog)
-    return profile, catalog, Matcher(catalog)
+    return profile, catalog
+
+
+def load_understanding(settings: Settings) -> tuple[SchoolProfile, Catalog, object, EncoderStatus]:
+    """Profile, checked catalog, matcher and what it is; raises ConfigError / CatalogError with a
+    clear report. The first build of a new catalog embeds and trains (a progress bar on a
+    terminal, progress lines in the log); later starts load it from the cache."""
+    profile, catalog = load_school(settings)
+    matcher, status = build_matcher(catalog, settings, progress_reporter("Learning the catalog"))
+    if status.backend != "semantic":
+        log.warning("understanding.lexical reason=%r", status.reason)
+    return profile, catalog, matcher, status
 
 
 def argos_dir(settings: Settings) -> Path:
@@ -88,7 +103,7 @@ async def machine_translator(settings: Settings, profile: SchoolProfile):
 
 
 async def start(settings: Settings, translator=None) -> Homeroom:
-    profile, catalog, matcher = load_understanding(settings)
+    profile, catalog, matcher, understanding = await asyncio.to_thread(load_understanding, settings)
     db = await Database(settings.db_path).open()
     if translator is None:
         translator = await machine_translator(settings, profile)
@@ -110,4 +125,5 @@ async def start(settings: Settings, translator=None) -> Homeroom:
     delivery = Delivery(db)
     engine.on_outbox = delivery.wake
     signups.on_outbox = delivery.wake
-    return Homeroom(settings, profile, catalog, matcher, db, engine, translator, handoff, delivery)
+    return Homeroom(settings, profile, catalog, matcher, db, engine, translator, handoff, delivery,
+                    understanding=understanding)

@@ -122,8 +122,9 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
 def _classify(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import load_understanding
 
-    _, _, matcher = load_understanding(settings)
+    _, _, matcher, _ = load_understanding(settings)
     out = sys.stdout
+    items: list[tuple[str, str | None] | str] = []  # (text, lang), or an error line
     for number, raw in enumerate(sys.stdin.buffer, 1):
         line = raw.decode("utf-8", errors="replace").strip()
         if not line:
@@ -134,15 +135,23 @@ def _classify(settings: Settings, args: argparse.Namespace) -> int:
                 item = json.loads(line)
                 text, lang = str(item.get("text", "")), item.get("lang")
             except (json.JSONDecodeError, AttributeError):
-                print(json.dumps({"error": f"line {number}: not a JSON object"}), file=out)
+                items.append(json.dumps({"error": f"line {number}: not a JSON object"}))
                 continue
-        result = matcher.classify(text, lang)
+        items.append((text, lang))
+    asked = [i for i in items if isinstance(i, tuple)]
+    results = iter(matcher.classify_many([t for t, _ in asked], [l for _, l in asked]))  # one batch
+    for item in items:
+        if isinstance(item, str):
+            out.write(item + "\n")
+            continue
+        result = next(results)
         if args.json:
             out.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
         else:
             out.write(f"{result.decision}\t{result.intent or '-'}\t{result.confidence:.2f}\t"
                       f"{','.join(result.candidate_ids)}\n")
     out.flush()
+    matcher.close()
     return EXIT_OK
 
 
@@ -153,9 +162,19 @@ def _catalog(settings: Settings, args: argparse.Namespace) -> int:
 
     profile = load_school_profile(settings.school_profile_path)
     catalog = load_catalog(settings.intents_dir, profile.info)
+    matcher = None
+    if not catalog.errors:
+        from bot.understanding.embedding_cache import progress_reporter
+        from bot.understanding.pipeline import build_matcher
+
+        matcher, status = build_matcher(catalog, settings, progress_reporter("Learning the catalog"))
+        if status.backend != "semantic":
+            print(f"note: semantic model not in use ({status.reason}); figures are the lexical matcher's",
+                  file=sys.stderr)
     if args.action == "check":
         if not catalog.errors:
             catalog.problems.extend(quality.confusable_pairs(catalog))
+            catalog.problems.extend(quality.meaning_confusions(matcher))
         if catalog.problems:
             print(catalog.report())
         errors = len(catalog.errors)
@@ -166,7 +185,8 @@ def _catalog(settings: Settings, args: argparse.Namespace) -> int:
     if catalog.errors:
         print(catalog.report(), file=sys.stderr)
         return EXIT_FAIL
-    print(quality.stats_report(catalog))
+    print(quality.semantic_stats_report(catalog, matcher) if getattr(matcher, "fitted", None)
+          else quality.stats_report(catalog))
     return EXIT_OK
 
 

@@ -129,6 +129,15 @@ class Settings:
     backup_dir: Path | None = None          # None: <data_dir>/backups
     backup_keep: int = 7
     health_listen: str | None = None
+    # Understanding (bot/understanding): "auto" = the bundled semantic model, "lexical" = without it
+    understanding: str = "auto"
+    embed_threads: int = 1                  # one parent's message; batches use batch_threads
+    batch_threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # batches: a catalog build, a burst
+    cache_dir: Path | None = None           # None: <data_dir>/cache (embeddings, trained classifier)
+
+    @property
+    def understanding_cache(self) -> Path:
+        return self.cache_dir or self.data_dir / "cache"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -148,7 +157,19 @@ class Settings:
         translation = get("HOMEROOM_TRANSLATION", "auto").lower()
         if translation not in ("auto", "off"):
             raise ConfigError(f"HOMEROOM_TRANSLATION={translation!r}: allowed are auto, off")
+        understanding = get("HOMEROOM_UNDERSTANDING", "auto").lower()
+        if understanding not in ("auto", "lexical"):
+            raise ConfigError(f"HOMEROOM_UNDERSTANDING={understanding!r}: allowed are auto, lexical")
+        threads = {name: get(name, default) for name, default in
+                   (("HOMEROOM_EMBED_THREADS", "1"), ("HOMEROOM_BATCH_THREADS", str(os.cpu_count() or 1)))}
+        for name, value in threads.items():
+            if not value.isdigit() or not 1 <= int(value) <= 64:
+                raise ConfigError(f"{name}={value!r}: a whole number from 1 to 64")
         return cls(
+            understanding=understanding,
+            embed_threads=int(threads["HOMEROOM_EMBED_THREADS"]),
+            batch_threads=int(threads["HOMEROOM_BATCH_THREADS"]),
+            cache_dir=Path(get("HOMEROOM_CACHE_DIR")).expanduser() if get("HOMEROOM_CACHE_DIR") else None,
             data_dir=data_dir,
             translation=translation,
             db_path=Path(get("HOMEROOM_DB", str(data_dir / "homeroom.sqlite3"))).expanduser(),

@@ -119,8 +119,8 @@ def test_a_long_story_is_answered_at_the_lower_long_message_threshold():
 
 
 def test_the_lower_threshold_never_answers_over_a_close_safety_or_bullying_reading():
-    text = ("the big kids on the bus keep shoving my daughter and grabbing her backpack every single "
-            "afternoon on the way home and she cries every night")
+    text = ("every afternoon on the bus ride home a group of kids pushes my son and calls him names "
+            "and he comes home crying")
     ranked = MATCHER.classify(text, "en").candidates
     urgent = [s for i, s in ranked if MATCHER.catalog[i].urgent]
     best_id, best = ranked[0]

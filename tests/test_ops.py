@@ -298,9 +298,12 @@ def editable(tmp_path):
     """Settings whose intent catalog and locales are copies the test may edit."""
     shutil.copytree(ROOT / "intents", tmp_path / "intents")
     shutil.copytree(ROOT / "locales", tmp_path / "locales")
+    # the lexical matcher: these tests are about reload itself; an edit retrains the semantic
+    # model for minutes (its rebuild is tested in test_understanding.py on a small catalog)
     return Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"),
                               "HOMEROOM_INTENTS_DIR": str(tmp_path / "intents"),
-                              "HOMEROOM_LOCALES_DIR": str(tmp_path / "locales")})
+                              "HOMEROOM_LOCALES_DIR": str(tmp_path / "locales"),
+                              "HOMEROOM_UNDERSTANDING": "lexical"})
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import load_understanding
+from bot.app import load_school
 from bot.config import Settings
 from bot.reports import render, weekly
 from bot.reports.cli import report_command
@@ -141,7 +141,7 @@ async def filled(settings: Settings) -> Path:
 
 @pytest.fixture
 def understanding(settings: Settings):
-    profile, catalog, _ = load_understanding(settings)
+    profile, catalog = load_school(settings)
     return profile, catalog
 
 

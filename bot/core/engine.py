@@ -310,14 +310,14 @@ class Engine:
 
     async def _on_text(self, turn: Turn, text: str) -> None:
         detected = self._settle_language(turn, text)
-        result = self.matcher.classify(text, detected or turn.lang)
+        result = await self.matcher.aclassify(text, detected or turn.lang)
         if result.decision != "answer" and turn.lang != "en" \
                 and self.localizer.can_machine_translate(turn.lang, "en"):
             # few examples in this language: try the English translation against the English ones
             translated = await self.localizer.translator.translate(text, turn.lang, "en")
             if translated.ok:
                 turn.english = translated.text
-                second = self.matcher.classify(translated.text, "en")
+                second = await self.matcher.aclassify(translated.text, "en")
                 if second.decision == "answer" or second.confidence > result.confidence:
                     result = second
         turn.confidence = result.confidence
@@ -440,7 +440,8 @@ class Engine:
         if result.out_of_scope:
             turn.decision = "out_of_scope"
             turn.say(Text(N_("Sorry, I can only help with questions about {school_name}, like "
-                             "absences, bus, lunch, hours and the calendar."), self.profile.info), [menu, human])
+                             "absences, bus, lunch, hours and the calendar."), self.profile.info),
+                     [human, menu] if turn.state.misses >= 2 else [menu, human])  # a person first after two
         elif turn.state.misses >= 2:
             turn.say(N_("I'm sorry, I still can't find an answer to that. Would you like me "
                         "to pass your question to a person at the school?"), [human, menu])
@@ -507,7 +508,7 @@ class Engine:
         ticket_id, lang = turn.state.data["ticket"], turn.lang
         english = await self._english(turn, text) if text else None
         # urgent wording still gets the safety guidance at once, and raises the ticket
-        result = self.matcher.classify(english or text, "en" if english else lang) if text else None
+        result = await self.matcher.aclassify(english or text, "en" if english else lang) if text else None
         urgent = result is not None and result.decision == "answer" and result.intent is not None \
             and self.catalog[result.intent].urgent
         thread: dict[str, Any] = {"text": text, "language": lang, "translation": english, "urgent": urgent}

@@ -28,8 +28,9 @@ from bot.core.engine import _examples_by_language
 from bot.core.messages import utcnow
 from bot.i18n import Locales
 from bot.understanding.catalog import load_catalog
+from bot.understanding.embedding_cache import progress_reporter
 from bot.understanding.language import LanguageDetector
-from bot.understanding.matcher import Matcher
+from bot.understanding.pipeline import build_matcher
 
 log = logging.getLogger("bot.ops.reload")
 RESULT_NAME = "last-reload.json"  # in the data dir: what the last reload did (for `homeroom reload`)
@@ -57,7 +58,9 @@ def _build(homeroom):
     catalog = load_catalog(settings.intents_dir, profile.info)
     if catalog.errors:
         return catalog, None, None, None, None
-    matcher = Matcher(catalog)
+    # the bot keeps answering families meanwhile: leave it a core
+    matcher, _status = build_matcher(catalog, settings, progress_reporter("Learning the new catalog"),
+                                     build_threads=max(1, settings.batch_threads - 1))
     detector = LanguageDetector(profile.languages, _examples_by_language(catalog))
     detector.warm()
     locales = Locales(settings.locales_dir)

@@ -90,6 +90,7 @@ class Status:
     urgent_unclaimed_age: float | None = None                   # seconds, oldest one
     translation: list[str] | None = None                        # pairs "en->es"; None: see note
     translation_note: str = ""
+    understanding: str = ""                                     # which matcher, and why when lexical
     backups_on: bool = False
     last_backup: datetime | None = None
     backup_dir: str = ""
@@ -114,6 +115,7 @@ class Status:
             "tickets": {"open": self.tickets_open, "claimed": self.tickets_claimed, "by_age": self.tickets_by_age,
                         "oldest_unclaimed_urgent_age_seconds": self.urgent_unclaimed_age},
             "translation": {"pairs": self.translation, "note": self.translation_note},
+            "understanding": self.understanding,
             "backups": {"on": self.backups_on, "dir": self.backup_dir,
                         "last": self.last_backup.isoformat() if self.last_backup else None},
         }
@@ -140,6 +142,8 @@ class Status:
         lines.append(f"tickets:      {self.tickets_open} open, {self.tickets_claimed} claimed; by age: {ages}{urgent}")
         pairs = ", ".join(self.translation) if self.translation else "none"
         lines.append(f"translation:  {pairs}" + (f" ({self.translation_note})" if self.translation_note else ""))
+        if self.understanding:
+            lines.append(f"understanding: {self.understanding}")
         if not self.backups_on:
             lines.append("backups:      nightly backups off (HOMEROOM_BACKUP_KEEP=0)")
         elif self.last_backup is None:
@@ -227,8 +231,16 @@ def installed_pairs_on_disk(settings: Settings) -> list[str]:
 _NOT_GIVEN: Any = object()
 
 
+def understanding_line(status: Any) -> str:
+    """'semantic (model)' or 'lexical fallback: why' from an EncoderStatus."""
+    if status.backend == "semantic":
+        return f"semantic ({status.model})"
+    return f"LEXICAL FALLBACK: {status.reason}; answers are less reliable (see README, 'Without the model')"
+
+
 async def gather_status(db, settings: Settings, *, channels: ChannelHealth | None = None,
-                        translator: Any = _NOT_GIVEN, now: datetime | None = None) -> Status:
+                        translator: Any = _NOT_GIVEN, now: datetime | None = None,
+                        understanding: Any = None) -> Status:
     """The status now. In the bot: pass its `ChannelHealth` and `homeroom.translator`; from
     another process leave them out (channels unknown, translation pairs read from disk)."""
     now = now or utcnow()
@@ -251,6 +263,11 @@ async def gather_status(db, settings: Settings, *, channels: ChannelHealth | Non
         pairs = await asyncio.to_thread(translator.installed_pairs) if hasattr(translator, "installed_pairs") else []
         status.translation = [f"{a}->{b}" for a, b in pairs]
         status.translation_note = "loaded"
+    if understanding is None:  # another process: what this machine would load (no model is loaded here)
+        from bot.understanding.encoder import expected_status
+
+        understanding = expected_status(settings.understanding)
+    status.understanding = understanding_line(understanding)
     status.last_backup = await asyncio.to_thread(last_backup, backup_dir(settings))
     status.reasons = reasons(status, created=store["created"])
     return status
@@ -290,5 +307,6 @@ def status_source(homeroom, channels: ChannelHealth | None = None,
     """What `/healthz` calls in the running bot."""
     async def source() -> Status:
         return await gather_status(homeroom.db, homeroom.settings, channels=channels,
-                                   translator=homeroom.translator, now=clock())
+                                   translator=homeroom.translator, now=clock(),
+                                   understanding=homeroom.understanding)
     return source

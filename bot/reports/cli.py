@@ -65,10 +65,10 @@ def period(args: argparse.Namespace, today: date) -> tuple[date, date]:
 
 
 def report_command(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import load_understanding
+    from bot.app import load_school
     from bot.core.messages import utcnow
 
-    profile, catalog, _ = load_understanding(settings)
+    profile, catalog = load_school(settings)
     tz = profile.tz
     try:
         first, last = period(args, utcnow().astimezone(tz).date())

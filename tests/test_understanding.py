@@ -1,0 +1,198 @@
+"""Understanding with the real bundled model: the encoder, its cache, the calibrated decision, the
+fallback, and the event loop staying free while a message is embedded."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.app import start
+from bot.config import Settings
+from bot.core.messages import Incoming
+from bot.ops.status import gather_status
+from bot.understanding import encoder as encoder_module
+from bot.understanding import pipeline, semantic
+from bot.understanding.catalog import load_catalog
+from bot.understanding.embedding_cache import EmbeddingCache, embed_all
+from bot.understanding.encoder import E5Encoder, load_encoder
+from bot.understanding.matcher import Matcher
+from bot.understanding.semantic import SemanticMatcher, build_semantic
+
+TINY = """\
+intents:
+  - id: school_hours
+    title: School hours
+    examples:
+      en: [what time does school start, when does the school day end, bell schedule, what time are doors open,
+           is it an early release day, when is dismissal]
+      es: [a qué hora empieza la escuela, a qué hora salen los niños, horario de clases]
+    answer: School starts at 8.
+  - id: lunch_menu
+    title: Lunch menu
+    examples:
+      en: [what is for lunch today, lunch menu please, what are they serving for breakfast, is there pizza at lunch,
+           menu for this week, whats for lunch tomorrow]
+      es: [qué hay de almuerzo hoy, el menú del comedor, qué van a comer mañana]
+    answer: Pizza.
+  - id: safety_emergency
+    title: Safety emergency
+    examples:
+      en: [someone has a gun at school, my child is missing, a man is threatening kids outside,
+           there is a fight with a knife, my son is in danger, someone threatened to shoot the school]
+      es: [alguien tiene un arma en la escuela, mi hijo está desaparecido, hay un hombre amenazando a los niños]
+    answer: Call 911.
+    action: {handoff: urgent}
+  - id: out_of_scope
+    title: Something else
+    examples:
+      en: [what is the weather tomorrow, tell me a joke, recommend a movie]
+      es: [qué tiempo hace mañana, cuéntame un chiste]
+"""
+
+BANK = """\
+language: en
+examples: [how much is a flight to denver, my car makes a noise, best pizza place near me, what time does the bank open,
+           how do i cook rice, who won the game last night, my phone battery dies fast, cheap car insurance,
+           what's the capital of peru, how do i reset my router]
+"""
+
+
+class Counting:
+    """The real encoder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.texts: list[str] = []
+
+    def embed(self, texts, threads=0):
+        self.texts += list(texts)
+        return self.inner.embed(texts, threads)
+
+
+@pytest.fixture(scope="module")
+def e5():
+    encoder, status = load_encoder("auto", 1)
+    assert status.backend == "semantic", status.reason
+    return encoder
+
+
+def tiny_catalog(root: Path, extra: str = ""):
+    (root / "out_of_domain").mkdir(parents=True, exist_ok=True)
+    (root / "tiny.yaml").write_text(TINY.replace("      en: [what is the weather tomorrow",
+                                                 f"      en: [{extra}what is the weather tomorrow"), encoding="utf-8")
+    (root / "out_of_domain" / "en.yaml").write_text(BANK, encoding="utf-8")
+    catalog = load_catalog(root)
+    assert not catalog.errors, catalog.report()
+    return catalog
+
+
+def test_the_bundled_model_loads_and_embeds_meaning_across_languages(e5):
+    assert isinstance(e5, E5Encoder) and e5.dim == 384
+    vectors = e5.embed(["my son is sick and will stay home", "mi hijo está enfermo y se queda en casa",
+                        "what is the weather in chicago"])
+    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    same, other = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
+    assert same > other  # a sick child in Spanish is nearer than the weather in English
+
+
+def test_the_cache_embeds_only_what_changed(e5, tmp_path):
+    cache = EmbeddingCache(tmp_path / "embeddings.sqlite3")
+    counting = Counting(e5)
+    first = embed_all(counting, cache, ["lunch menu", "bus stop", "report card"])
+    assert counting.texts == ["lunch menu", "bus stop", "report card"]
+    cache.close()
+
+    counting.texts.clear()
+    reopened = EmbeddingCache(tmp_path / "embeddings.sqlite3")  # a restart
+    again = embed_all(counting, reopened, ["lunch menu", "bus route", "report card"])  # one example edited
+    assert counting.texts == ["bus route"]
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[2], again[2])
+
+
+def test_a_restart_neither_embeds_nor_trains_and_an_edit_embeds_only_the_new_example(e5, tmp_path):
+    cache_dir = tmp_path / "cache"
+    counting = Counting(e5)
+    built = build_semantic(tiny_catalog(tmp_path / "a"), counting, cache_dir)
+    assert len(counting.texts) == 3 * 9 + 5 + 10  # every example once (the bank included)
+    semantic._fitted.clear()  # as in a new process
+    counting.texts.clear()
+    again = build_semantic(tiny_catalog(tmp_path / "a"), counting, cache_dir)
+    assert counting.texts == [] and again.fitted.digest == built.fitted.digest
+    assert list(cache_dir.glob("classifier-*.joblib"))
+
+    edited = build_semantic(tiny_catalog(tmp_path / "b", extra="play some music, "), counting, cache_dir)
+    assert counting.texts == ["play some music"] and edited.fitted.digest != built.fitted.digest
+
+
+def test_the_decision_answers_clarifies_and_refuses(e5, tmp_path):
+    matcher = build_semantic(tiny_catalog(tmp_path), e5, None)
+    answered = matcher.classify("what time does school start in the morning?", "en")
+    assert answered.decision == "answer" and answered.intent == "school_hours"
+    assert 0 < answered.confidence <= 1
+    refused = matcher.classify("how much does a flight to miami cost", "en")
+    assert refused.intent is None and refused.decision == "unknown"
+    assert matcher.thresholds.cv_wrong <= matcher.config.max_wrong + 1e-9  # the objective the bar was chosen for
+
+
+def test_without_the_model_the_lexical_matcher_answers_and_status_says_so(tmp_path, monkeypatch):
+    pipeline.shared_encoder.cache_clear()
+
+    def broken(*_args, **_kwargs):
+        raise OSError("model file damaged")
+
+    monkeypatch.setattr(encoder_module, "E5Encoder", broken)
+    try:
+        settings = Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data")})
+        matcher, status = pipeline.build_matcher(load_catalog(settings.intents_dir), settings)
+        assert isinstance(matcher, Matcher) and status.backend == "lexical"
+        assert "model file damaged" in status.reason
+        assert matcher.classify("what time does school start", "en").intent == "school_hours"
+    finally:
+        pipeline.shared_encoder.cache_clear()
+
+
+async def test_status_names_the_matcher_in_use(tmp_path):
+    lexical = Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"), "HOMEROOM_UNDERSTANDING": "lexical"})
+    app = await start(lexical)
+    try:
+        assert isinstance(app.engine.matcher, Matcher)
+        status = await gather_status(app.db, lexical, understanding=app.understanding)
+        assert "LEXICAL FALLBACK: HOMEROOM_UNDERSTANDING=lexical" in status.render()
+    finally:
+        await app.close()
+
+
+def msg(text: str, user: str) -> Incoming:
+    return Incoming(channel="terminal", user_id=user, chat_id=user, text=text, display_name=user.title())
+
+
+async def test_other_families_are_answered_while_a_long_message_is_embedded(app, monkeypatch):
+    """Shown by events: the long message's embedding waits until another family has had its
+    answer, which could never happen if embedding ran on the event loop."""
+    assert isinstance(app.engine.matcher, SemanticMatcher)
+    encoder = app.engine.matcher.encoder
+    other_answered, in_embedding = threading.Event(), threading.Event()
+    real = encoder.embed
+    long_message = ("hi, my daughter started in second grade this year and she has been coming home "
+                    "hungry every day because we get there late in the mornings, can she still get "
+                    "breakfast if she gets to school late?")
+
+    def slow_embed(texts, threads=0):
+        if long_message in texts:
+            in_embedding.set()
+            assert other_answered.wait(timeout=30), "no other family was answered meanwhile"
+        return real(texts, threads)
+
+    monkeypatch.setattr(encoder, "embed", slow_embed)
+    long_turn = asyncio.create_task(app.engine.handle(msg(long_message, "storyteller")))
+    while not in_embedding.is_set():
+        await asyncio.sleep(0.001)
+    replies = await app.engine.handle(msg("/start", "other"))  # a command: nothing to embed
+    assert replies and replies[0].text
+    other_answered.set()
+    answer = await asyncio.wait_for(long_turn, 30)
+    assert answer and answer[0].text
