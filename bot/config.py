@@ -160,8 +160,8 @@ class Settings:
         understanding = get("HOMEROOM_UNDERSTANDING", "auto").lower()
         if understanding not in ("auto", "lexical"):
             raise ConfigError(f"HOMEROOM_UNDERSTANDING={understanding!r}: allowed are auto, lexical")
-        threads = {name: get(name, default) for name, default in
-                   (("HOMEROOM_EMBED_THREADS", "1"), ("HOMEROOM_BATCH_THREADS", str(os.cpu_count() or 1)))}
+        threads = {"HOMEROOM_EMBED_THREADS": get("HOMEROOM_EMBED_THREADS", "1"),
+                   "HOMEROOM_BATCH_THREADS": get("HOMEROOM_BATCH_THREADS", str(os.cpu_count() or 1))}
         for name, value in threads.items():
             if not value.isdigit() or not 1 <= int(value) <= 64:
                 raise ConfigError(f"{name}={value!r}: a whole number from 1 to 64")

@@ -352,7 +352,7 @@ class SemanticMatcher:
         keep = [i for i, t in enumerate(clipped) if normalize(t)]
         results: list[Classification] = [Classification("unknown", None, 0.0, (), lang) for lang in langs]
         if keep:
-            vectors = self._embed([clipped[i] for i in keep])
+            vectors = self._embed([clipped[i] for i in keep], threads=self.burst_threads)
             probs = self.fitted.model.probabilities([clipped[i] for i in keep], vectors)
             for row, i in enumerate(keep):
                 results[i] = self._decide(probs[row], langs[i])
