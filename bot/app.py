@@ -19,6 +19,7 @@ from bot.storage import Database
 from bot.understanding.catalog import Catalog, CatalogError, load_catalog
 from bot.understanding.embedding_cache import progress_reporter
 from bot.understanding.encoder import EncoderStatus
+from bot.understanding.matcher import Understanding
 from bot.understanding.pipeline import build_matcher
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class Homeroom:
     settings: Settings
     profile: SchoolProfile
     catalog: Catalog
-    matcher: object  # SemanticMatcher, or the lexical Matcher when the model cannot load
+    matcher: Understanding  # SemanticMatcher, or the lexical Matcher when the model cannot load
     db: Database
     engine: Engine
     translator: object | None = None
@@ -71,7 +72,7 @@ def load_school(settings: Settings) -> tuple[SchoolProfile, Catalog]:
     return profile, catalog
 
 
-def load_understanding(settings: Settings) -> tuple[SchoolProfile, Catalog, object, EncoderStatus]:
+def load_understanding(settings: Settings) -> tuple[SchoolProfile, Catalog, Understanding, EncoderStatus]:
     """Profile, checked catalog, matcher and what it is; raises ConfigError / CatalogError with a
     clear report. The first build of a new catalog embeds and trains (a progress bar on a
     terminal, progress lines in the log); later starts load it from the cache."""

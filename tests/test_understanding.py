@@ -138,6 +138,14 @@ def test_the_decision_answers_clarifies_and_refuses(e5, tmp_path):
     assert matcher.thresholds.cv_wrong <= matcher.config.max_wrong + 1e-9  # the objective the bar was chosen for
 
 
+def test_both_matchers_offer_what_the_engine_calls(e5, tmp_path):
+    from bot.understanding.matcher import Understanding
+
+    semantic_matcher = build_semantic(tiny_catalog(tmp_path), e5, None)
+    assert isinstance(semantic_matcher, Understanding) and semantic_matcher.backend == "semantic"
+    assert isinstance(Matcher(tiny_catalog(tmp_path / "lex")), Understanding)
+
+
 def test_without_the_model_the_lexical_matcher_answers_and_status_says_so(tmp_path, monkeypatch):
     pipeline.shared_encoder.cache_clear()
 

@@ -34,7 +34,7 @@ from bot.handoff import STAFF_CHANNEL, staff_target
 from bot.storage import conversations, families, message_log, outbox, tickets
 from bot.understanding.catalog import Catalog
 from bot.understanding.language import ENGLISH_NAMES, LanguageDetector, language_from_hint, language_name
-from bot.understanding.matcher import Classification, Matcher
+from bot.understanding.matcher import Classification, Understanding
 from bot.understanding.normalize import clean_text, normalize
 
 log = logging.getLogger("bot.engine")
@@ -59,7 +59,7 @@ SWITCH_MIN_WORDS, SWITCH_CONFIDENCE, ASK_CONFIDENCE = 6, 0.95, 0.5
 
 
 class Engine:
-    def __init__(self, db: Database, catalog: Catalog, matcher: Matcher, profile: SchoolProfile,
+    def __init__(self, db: Database, catalog: Catalog, matcher: Understanding, profile: SchoolProfile,
                  locales: Locales, clock: Callable[[], datetime] = utcnow, cache_size: int = 10_000,
                  translator: Any | None = None, detector: LanguageDetector | None = None,
                  flows: dict[str, Any] | None = None) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -99,6 +101,19 @@ class _Index:
     vocab: list[str] = field(default_factory=list)
     postings: dict[str, np.ndarray] = field(default_factory=dict)
     norms: np.ndarray | None = None
+
+
+@runtime_checkable
+class Understanding(Protocol):
+    """What the engine needs from a matcher: the semantic one (semantic.py) or this lexical one."""
+
+    backend: str
+
+    async def aclassify(self, text: str, lang: str | None = None) -> Classification: ...
+
+    def classify_many(self, texts: Sequence[str], langs: Sequence[str | None]) -> list[Classification]: ...
+
+    def close(self) -> None: ...
 
 
 class Matcher:
@@ -282,7 +297,7 @@ class Matcher:
     async def aclassify(self, text: str, lang: str | None = None) -> Classification:
         return self.classify(text, lang)  # fast enough for the event loop
 
-    def classify_many(self, texts: list[str], langs: list[str | None]) -> list[Classification]:
+    def classify_many(self, texts: Sequence[str], langs: Sequence[str | None]) -> list[Classification]:
         return [self.classify(t, l) for t, l in zip(texts, langs)]
 
     def close(self) -> None:

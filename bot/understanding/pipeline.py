@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.understanding.catalog import Catalog
 from bot.understanding.embedding_cache import Progress
 from bot.understanding.encoder import Encoder, EncoderStatus, load_encoder
-from bot.understanding.matcher import Matcher
+from bot.understanding.matcher import Matcher, Understanding
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def shared_encoder(setting: str, threads: int) -> tuple[Encoder | None, EncoderS
 
 
 def build_matcher(catalog: Catalog, settings: Settings, progress: Progress | None = None,
-                  build_threads: int | None = None):
+                  build_threads: int | None = None) -> tuple[Understanding, EncoderStatus]:
     """(matcher, status) for `catalog`. Blocking (embedding, training): call it off the event loop.
     `build_threads`: cores for this build (default `settings.batch_threads`)."""
     encoder, status = shared_encoder(settings.understanding, settings.embed_threads)
