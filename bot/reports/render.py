@@ -20,6 +20,7 @@ import io
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot import csv_safe
 from bot.reports.compute import Report
 from bot.understanding.language import ENGLISH_NAMES
 
@@ -171,8 +172,10 @@ def csv_rows(report: Report) -> list[tuple[str, str, str, str]]:
 
 
 def write_csv(report: Report, path: Path | str) -> None:
+    """The tidy CSV; the school's name, topics and sign-up titles are text staff wrote, so every
+    cell is formula-safe (`bot.csv_safe`)."""
     with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_safe.writer(out)
         writer.writerow(CSV_COLUMNS)
         writer.writerows(csv_rows(report))
 

@@ -7,7 +7,7 @@
   zone, language, and "interpreter: Vietnamese" where the family's language is not the
   teacher's (`who`, `roster_lines`).
 - **Export**: the roster as CSV (`export_csv`; UTF-8 with a byte-order mark, so a spreadsheet
-  opens names like "Nguyễn" correctly).
+  opens names like "Nguyễn" correctly; cells that would run as formulas start with `'`).
 - **Alerts**: a booking, cancellation, promotion from the waitlist or a declined seat for an
   event that starts within 24 hours is written as one outbox row for staff (`alert`, called by
   `bot.signups.booking` inside the booking's own transaction) — a change that late needs a
@@ -31,7 +31,6 @@ Text here is English (staff read it) and plain: a channel escapes it for its own
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import logging
 import sqlite3
@@ -40,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import csv_safe
 from bot.config import SchoolProfile
 from bot.core.messages import utcnow
 from bot.signups import store
@@ -111,7 +111,9 @@ def export_row(item: store.Item, tz: ZoneInfo | None = None) -> dict[str, str]:
 
 
 def write_csv(items: Iterable[store.Item], out, tz: ZoneInfo | None = None) -> None:
-    writer = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator="\n")
+    """The roster as CSV; names and titles come from families and staff, so every cell is
+    formula-safe (`bot.csv_safe`)."""
+    writer = csv_safe.DictWriter(out, EXPORT_COLUMNS)
     writer.writeheader()
     for item in items:
         writer.writerow(export_row(item, tz))
