@@ -263,6 +263,8 @@ async def test_healthz_answers_200_when_green_and_503_with_reasons_when_red(app,
         body = await response.json()
         assert response.status == 200 and body["status"] == "green"
         assert body["channels"]["telegram"]["connected"] is True
+        # private (HOMEROOM_HEALTH_LISTEN): the details the public webhook port never shows
+        assert body["database"]["path"] == str(settings.db_path) and "open" in body["tickets"]
 
         await app.db.transact(outbox.add, "telegram", "chat1", "text", {}, clock["now"].isoformat())
         clock["now"] += timedelta(minutes=16)
@@ -271,7 +273,7 @@ async def test_healthz_answers_200_when_green_and_503_with_reasons_when_red(app,
         assert response.status == 503 and body["status"] == "red"
         assert any("waited 16 min" in r for r in body["reasons"])
 
-    existing = add_health_route(web.Application(), source)  # e.g. the Telegram webhook server
+    existing = add_health_route(web.Application(), source)  # another private server (never a public port)
     async with TestClient(TestServer(existing)) as client:
         assert (await client.get("/healthz")).status == 503
 

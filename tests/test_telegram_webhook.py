@@ -11,10 +11,17 @@ from contextlib import asynccontextmanager
 import aiohttp
 import pytest
 
+from aiohttp.test_utils import TestClient, TestServer
+
 from bot.app import start
 from bot.channels.telegram import build_channel
-from bot.channels.telegram.webhook import SECRET_HEADER, default_secret
+from bot.channels.telegram.channel import webhook_health
+from bot.channels.telegram.webhook import SECRET_HEADER, WebhookServer, default_secret
 from bot.config import ConfigError, Settings
+from bot.core.messages import utcnow
+from bot.ops.health import health_app
+from bot.ops.status import ChannelHealth, status_source
+from bot.storage import outbox
 from fakes.telegram_api import DEFAULT_TOKEN, DEFAULT_USER_ID, FakeBotAPI
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
@@ -37,9 +44,12 @@ def webhook_settings(tmp_path, fake: FakeBotAPI, **extra: str) -> Settings:
 
 
 @asynccontextmanager
-async def webhook_channel(settings: Settings):
+async def webhook_channel(settings: Settings, channels: ChannelHealth | None = None):
+    """The channel on the webhook port; with `channels`, /healthz is wired as `homeroom run` does."""
     homeroom = await start(settings)
-    channel = build_channel(settings, homeroom, pace=0)
+    channel = build_channel(settings, homeroom, pace=0, channel_health=channels)
+    if channels is not None:
+        channel.health = webhook_health(homeroom, channels)
     try:
         await channel.start()
         async with aiohttp.ClientSession() as session:
@@ -76,7 +86,7 @@ async def test_webhook_is_registered_with_its_secret_and_answers_a_parent(tmp_pa
         assert sent.params["chat_id"] == DEFAULT_USER_ID
         assert "8:" in sent.params["text"] or "bell" in sent.params["text"].lower()
         async with session.get(f"{base}/healthz") as resp:
-            assert resp.status == 200
+            assert resp.status == 200 and await resp.text() == "ok"
     # getUpdates is never called in webhook mode (Telegram would answer 409 Conflict)
     assert not fake.calls("getUpdates")
 
@@ -146,3 +156,52 @@ def test_default_secret_is_stable_and_allowed_by_telegram(tmp_path, fake):
     with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_URL"):
         Settings.from_env({"TELEGRAM_WEBHOOK_URL": "homeroom.example.org"})
     assert Settings.from_env({"PORT": "5005"}).telegram_webhook_listen == "0.0.0.0:5005"
+
+
+# -- /healthz on the public port --------------------------------------------------------------
+
+async def public_health(session: aiohttp.ClientSession, base: str) -> tuple[int, str, str]:
+    async with session.get(f"{base}/healthz") as resp:
+        return resp.status, resp.content_type, await resp.text()
+
+
+async def test_healthz_on_the_webhook_port_says_only_ok_or_unavailable(tmp_path, fake):
+    """Anyone on the internet can ask the webhook port: it says green or not and nothing about
+    the server, while the private HOMEROOM_HEALTH_LISTEN endpoint keeps the details."""
+    settings = webhook_settings(tmp_path, fake)
+    channels = ChannelHealth()
+    async with webhook_channel(settings, channels) as (channel, homeroom, session, base):
+        assert await public_health(session, base) == (200, "text/plain", "ok")
+
+        def dead_message(conn) -> None:  # a staff message given up after its retries: status is red
+            row = outbox.add(conn, "slack", "C1", "text", {"text": "x"}, utcnow().isoformat())
+            outbox.mark_failed(conn, row, "channel_not_found", utcnow(), None, max_attempts=1)
+        await homeroom.db.transact(dead_message)
+        assert await public_health(session, base) == (503, "text/plain", "unavailable")
+
+        async with TestClient(TestServer(health_app(status_source(homeroom, channels)))) as private:
+            response = await private.get("/healthz")
+            details = await response.json()
+    assert response.status == 503 and details["status"] == "red"
+    assert details["database"]["path"] == str(settings.db_path)
+    assert details["backups"]["dir"] and "open" in details["tickets"]
+    assert details["dead_outbox"]["recent"] == {"slack": 1}
+    assert any("could not be delivered" in reason for reason in details["reasons"])
+    assert details["channels"]["telegram"]["detail"] == "webhook"
+
+
+async def test_webhook_healthz_says_unavailable_when_the_status_cannot_be_read():
+    async def accept(raw) -> bool:
+        return True
+
+    async def broken() -> bool:
+        raise RuntimeError("cannot open /srv/homeroom/data/homeroom.sqlite3")
+
+    server = WebhookServer("/hook", SECRET, "127.0.0.1:0", accept, broken)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            assert await public_health(session, f"http://127.0.0.1:{server.port}") == \
+                (503, "text/plain", "unavailable")
+    finally:
+        await server.stop()

@@ -2,8 +2,11 @@
 503 with the reasons when red (see bot.ops.status for what makes it red).
 
 Serve it on its own address (`HOMEROOM_HEALTH_LISTEN`, e.g. 127.0.0.1:8080; unset = off) with
-`serve_health`, or add the route to a server the bot already runs (the Telegram webhook, Slack's
-HTTP mode) with `add_health_route`. The JSON holds counts and ages only, no personal data.
+`serve_health`, or add the route to another private server with `add_health_route`. The JSON
+holds no family's data, but it does show the server's file paths (database, backups) and ticket
+and outbox counts — so it is for a private address only (loopback or the school's private
+network), never a public port: the Telegram webhook port answers its own `/healthz` with just
+`ok` or `unavailable` (`bot.channels.telegram.webhook`).
 """
 
 from __future__ import annotations

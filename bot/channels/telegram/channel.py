@@ -159,8 +159,8 @@ class TelegramChannel:
         self.webhook = None  # the WebhookServer in webhook mode
         self._behind: set[str] = set()  # chats whose replies wait in the outbox after a failed send
         self.channel_health = channel_health  # bot.ops.status.ChannelHealth, reported into when given
-        # GET /healthz in webhook mode: () -> (HTTP status, JSON body); replaceable by the runner
-        self.health: Callable[[], Awaitable[tuple[int, dict[str, Any]]]] | None = None
+        # GET /healthz in webhook mode: () -> is the bot green? (the public port says only ok/unavailable)
+        self.health: Callable[[], Awaitable[bool]] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, poll_timeout: float = 10.0, poll_interval: float = 0.0) -> None:
@@ -575,16 +575,17 @@ async def start_channel(channel: TelegramChannel, settings: Settings) -> None:
         raise
 
 
-def webhook_health(homeroom, health):
-    """`GET /healthz` on the webhook port: the same status as `homeroom status`."""
+def webhook_health(homeroom, health) -> Callable[[], Awaitable[bool]]:
+    """`GET /healthz` on the public webhook port: green or not, by the same rules as `homeroom
+    status` — but only that bit leaves here. The details (paths, counts, reasons) would tell the
+    internet about the school's server, so they stay on `HOMEROOM_HEALTH_LISTEN`."""
     from bot.ops.status import status_source
 
     source = status_source(homeroom, health)
 
-    async def answer() -> tuple[int, dict[str, Any]]:
-        status = await source()
-        return (200 if status.ok else 503), status.as_json()
-    return answer
+    async def healthy() -> bool:
+        return (await source()).ok
+    return healthy
 
 
 def register_outbox(homeroom, channel: TelegramChannel, staff_tool: bool = False) -> None:

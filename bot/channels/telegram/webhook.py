@@ -12,9 +12,14 @@ framework) and answers Telegram before anything is stored. Here each request is:
    was already received (Telegram re-sends when our 200 was lost) does nothing twice.
 
 Telegram keeps retrying while we answer non-2xx, so a refused write (database unavailable)
-answers 503 and loses nothing. The same server answers `GET /healthz` for load balancers.
-TLS is terminated in front of us (the platform's router or a reverse proxy), as Procfile
-platforms do.
+answers 503 and loses nothing. TLS is terminated in front of us (the platform's router or a
+reverse proxy), as Procfile platforms do.
+
+The same server answers `GET /healthz` for the platform's load balancer, without
+authentication — so with one word only: `ok` (200) or `unavailable` (503), as text/plain.
+This port faces the internet; the status's details (database and backup paths, ticket and
+outbox counts, the reasons it is red) stay on the private `HOMEROOM_HEALTH_LISTEN` endpoint
+(`bot.ops.health`) and in `homeroom status`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ log = logging.getLogger("bot.telegram.webhook")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1024 * 1024  # updates are small; refuse anything that is not
+HEALTHY, UNHEALTHY = "ok", "unavailable"  # all that /healthz ever says on this public port
 
 
 def default_secret(token: str) -> str:
@@ -48,11 +54,12 @@ def webhook_path(url: str) -> str:
 
 class WebhookServer:
     """Receives updates over HTTP; `accept(raw_update) -> bool` stores one and says whether it
-    is new (the channel then queues it). `health()` answers `GET /healthz`."""
+    is new (the channel then queues it). `health() -> bool` (is the bot green?) decides whether
+    `GET /healthz` answers `ok` or `unavailable`; without it, answering at all means ok."""
 
     def __init__(self, path: str, secret: str, listen: str,
                  accept: Callable[[dict[str, Any]], Awaitable[bool]],
-                 health: Callable[[], Awaitable[tuple[int, dict[str, Any]]]] | None = None) -> None:
+                 health: Callable[[], Awaitable[bool]] | None = None) -> None:
         self.path, self._secret, self._accept, self._health = path, secret.encode(), accept, health
         host, _, port = listen.rpartition(":")
         self.host, self.port = host or "0.0.0.0", int(port)
@@ -100,7 +107,11 @@ class WebhookServer:
         return web.Response(status=200)
 
     async def _on_health(self, request: web.Request) -> web.Response:
-        if self._health is None:
-            return web.json_response({"status": "ok"})
-        status, body = await self._health()
-        return web.json_response(body, status=status)
+        """`ok` or `unavailable`, nothing else: anyone on the internet can ask."""
+        try:
+            healthy = True if self._health is None else bool(await self._health())
+        except Exception as exc:  # the store itself is unreachable: that is red too
+            log.error("telegram.webhook_health_failed error=%s", exc.__class__.__name__)
+            healthy = False
+        return web.Response(status=200 if healthy else 503, text=HEALTHY if healthy else UNHEALTHY,
+                            content_type="text/plain")
