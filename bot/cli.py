@@ -191,8 +191,10 @@ def _catalog(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _signups(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ops.database_path import require_existing_database
     from bot.signups.cli import signups_command
 
+    require_existing_database(settings)  # staff commands never create one (bot/ops/database_path.py)
     return signups_command(settings, args)
 
 
@@ -203,7 +205,9 @@ def _tickets(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.app import start
     from bot.handoff import TicketError
+    from bot.ops.database_path import require_existing_database
 
+    require_existing_database(settings)  # else "no open tickets" from a new, empty database
     staff = args.staff or getpass.getuser()
 
     async def go() -> int:

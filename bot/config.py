@@ -147,7 +147,7 @@ class Settings:
             value = env.get(name, "").strip()
             return value or default
 
-        data_dir = Path(get("HOMEROOM_DATA_DIR", "data")).expanduser()
+        data_dir = Path(get("HOMEROOM_DATA_DIR", str(default_data_dir(env)))).expanduser()
         log_level = get("HOMEROOM_LOG_LEVEL", "INFO").upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"HOMEROOM_LOG_LEVEL={log_level!r}: allowed are {', '.join(LOG_LEVELS)}")
@@ -203,7 +203,37 @@ class Settings:
     def secrets(self) -> list[str]:
         """Values that must never be printed (the log filter masks them)."""
         return [s for s in (self.telegram_token, self.slack_bot_token, self.slack_signing_secret,
-                            self.slack_app_token, self.telegram_webhook_secret) if s]
+                            self.slack_app_token, self.telegram_webhook_secret,
+                            self.smtp.password if self.smtp else None) if s]
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The data directory when HOMEROOM_DATA_DIR is unset: the user's data folder
+    ($XDG_DATA_HOME/homeroom, else ~/.local/share/homeroom). Not the current directory: a staff
+    command typed in another folder must find the bot's database, not a different one."""
+    env = os.environ if env is None else env
+    xdg = env.get("XDG_DATA_HOME", "").strip()
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"  # XDG: relative = unset
+    return base / "homeroom"
+
+
+def _smtp_settings(get) -> SmtpSettings | None:
+    """HOMEROOM_SMTP_HOST/PORT/SECURITY/USER/PASSWORD; None when no host is set (email off)."""
+    host = get("HOMEROOM_SMTP_HOST")
+    if host is None:
+        return None
+    security = get("HOMEROOM_SMTP_SECURITY", "starttls").lower()
+    if security not in SMTP_SECURITY:
+        raise ConfigError(f"HOMEROOM_SMTP_SECURITY={security!r}: allowed are {', '.join(SMTP_SECURITY)} "
+                          "(starttls on port 587, tls on port 465, none only for a server on this machine)")
+    port = get("HOMEROOM_SMTP_PORT", "465" if security == "tls" else "587")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"HOMEROOM_SMTP_PORT={port!r}: a port number, e.g. 587")
+    user, password = get("HOMEROOM_SMTP_USER"), get("HOMEROOM_SMTP_PASSWORD")
+    if (user is None) != (password is None):
+        raise ConfigError("HOMEROOM_SMTP_USER and HOMEROOM_SMTP_PASSWORD go together: set both, or neither "
+                          "(a server that accepts mail without signing in)")
+    return SmtpSettings(host=host, port=int(port), security=security, user=user, password=password)
 
 
 def _slack_api_url(url: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from bot.config import Settings
+from bot.ops.database_path import MissingDatabaseError, require_existing_database
 
 Handler = Callable[[Settings, argparse.Namespace], int]
 RELOAD_WAIT = 15.0  # seconds `homeroom reload` waits for the bot to report the outcome
@@ -48,9 +49,9 @@ def _db(settings: Settings, args: argparse.Namespace) -> int:
     from bot.ops import backup as ops_backup
     from bot.ops.pidfile import pid_path
 
+    if args.action in ("info", "backup"):  # migrate and restore may create the database; check never does
+        require_existing_database(settings)
     if args.action == "backup":
-        if not Path(settings.db_path).is_file():
-            return _fail(f"no database at {settings.db_path} (check HOMEROOM_DB / HOMEROOM_DATA_DIR)")
         dest = Path(args.path).expanduser()
         if args.path.endswith(("/", os.sep)):
             dest.mkdir(parents=True, exist_ok=True)
@@ -109,11 +110,13 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     from bot.ops.status import gather_status
     from bot.storage import Database
 
-    if not Path(settings.db_path).is_file():
+    try:
+        require_existing_database(settings)
+    except MissingDatabaseError as exc:  # red (exit 1), as a monitoring check expects
         if args.json:
-            print(json.dumps({"status": "red", "reasons": [f"no database at {settings.db_path}"]}))
-        return _fail(f"no database at {settings.db_path}: the bot has not run here yet "
-                     "(check HOMEROOM_DB / HOMEROOM_DATA_DIR)")
+            print(json.dumps({"status": "red", "reasons": [str(exc)],
+                              "database": {"path": str(Path(settings.db_path).absolute()), "schema_version": None}}))
+        return _fail(str(exc))
 
     async def go():
         db = await Database(settings.db_path).open(migrate=False)

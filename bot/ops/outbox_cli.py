@@ -16,6 +16,7 @@ import asyncio
 from typing import Callable
 
 from bot.config import Settings
+from bot.ops.database_path import require_existing_database
 
 Handler = Callable[[Settings, argparse.Namespace], int]
 
@@ -38,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
 def _outbox(settings: Settings, args: argparse.Namespace) -> int:
     from bot.core.messages import utcnow
     from bot.storage import Database, outbox
+
+    require_existing_database(settings)
 
     async def go() -> int:
         db = await Database(settings.db_path).open(migrate=False)

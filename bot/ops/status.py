@@ -124,7 +124,8 @@ class Status:
         """The readable report `homeroom status` prints."""
         head = "Homeroom status: GREEN" if self.ok else \
             f"Homeroom status: RED — {len(self.reasons)} thing(s) need a person"
-        lines = [head, *(f"  ! {r}" for r in self.reasons), ""]
+        lines = [head, *(f"  ! {r}" for r in self.reasons), "",
+                 f"database:     {self.database} (schema {self.schema_version})"]  # first: which data this is
         if self.channels is None:
             lines.append("channels:     unknown from this command (the running bot reports them at /healthz)")
         else:
@@ -152,7 +153,6 @@ class Status:
             age = (self.checked_at - self.last_backup).total_seconds()
             lines.append(f"backups:      last {self.last_backup:%Y-%m-%d %H:%M} UTC ({_ago(age)} ago) "
                          f"in {self.backup_dir}")
-        lines.append(f"database:     {self.database} (schema {self.schema_version})")
         return "\n".join(lines)
 
 
@@ -245,7 +245,8 @@ async def gather_status(db, settings: Settings, *, channels: ChannelHealth | Non
     another process leave them out (channels unknown, translation pairs read from disk)."""
     now = now or utcnow()
     store = await db.run(read_store, now)
-    status = Status(checked_at=now, database=str(settings.db_path), schema_version=int(store["version"]),
+    status = Status(checked_at=now, database=str(Path(settings.db_path).absolute()),  # absolute: which data this is
+                    schema_version=int(store["version"]),
                     channels=channels.snapshot() if channels is not None else None,
                     outbox=store["outbox"], dead=store["dead"], dead_total=store["dead_total"],
                     tickets_open=store["open"], tickets_claimed=store["claimed"], tickets_by_age=store["by_age"],

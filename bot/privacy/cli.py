@@ -22,6 +22,7 @@ import sys
 from typing import Callable
 
 from bot.config import Settings
+from bot.ops.database_path import require_existing_database
 
 Handler = Callable[[Settings, argparse.Namespace], int]
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -65,6 +66,7 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
     from bot.core.messages import utcnow
     from bot.privacy.retention import run_purge
 
+    require_existing_database(settings)  # never purge, export or audit a new, empty one
     policy = load_school_profile(settings.school_profile_path).retention
 
     async def go() -> int:
@@ -90,6 +92,7 @@ def _family(settings: Settings, args: argparse.Namespace) -> int:
     from bot.privacy.family_data import FamilyNotFound, delete_family, export_family
     from bot.storage import audit
 
+    require_existing_database(settings)  # before asking to confirm a delete
     actor = args.actor or getpass.getuser()
     family_id = args.family_id
     if args.family_action == "delete" and not args.yes:
@@ -137,6 +140,8 @@ def _family(settings: Settings, args: argparse.Namespace) -> int:
 
 def _audit(settings: Settings, args: argparse.Namespace) -> int:
     from bot.storage import audit
+
+    require_existing_database(settings)
 
     async def go() -> int:
         db = await _open(settings)

@@ -78,8 +78,9 @@ def report_command(settings: Settings, args: argparse.Namespace) -> int:
     start = datetime.combine(first, time(0), tzinfo=tz)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
     if not settings.db_path.is_file():
-        print(f"homeroom report: no database at {settings.db_path} (has Homeroom run here? "
-              "set HOMEROOM_DATA_DIR or HOMEROOM_DB)", file=sys.stderr)
+        from bot.ops.database_path import missing_database_message
+
+        print(f"homeroom report: {missing_database_message(settings)}", file=sys.stderr)
         return EXIT_FAIL
     report = asyncio.run(_compute(settings, catalog, start, end, profile.name))
     if report is None:
