@@ -1,7 +1,8 @@
 """Delivers the outbox: each channel registers a sender; rows are sent in order per target,
 retried with backoff (or the far end's Retry-After) until they go, and marked sent once.
 Polling the table (not only in-process signals) means rows written by another process — the
-`homeroom tickets reply` command — are delivered by the running bot too.
+`homeroom tickets reply` command — are delivered by the running bot too. A row's payload may
+carry "then": a row queued in the transaction that marks it delivered (never before).
 """
 
 from __future__ import annotations
@@ -63,8 +64,10 @@ class Delivery:
                                        self.clock(), None)
                 log.warning("outbox.failed id=%s channel=%s error=%s", item.id, item.channel, exc.__class__.__name__)
                 continue
-            await self.db.transact(outbox.mark_sent, item.id, self.clock().isoformat())
+            await self.db.transact(_delivered, item, self.clock().isoformat())
             delivered += 1
+            if item.payload.get("then"):
+                self.wake()  # its follow-up row is due now
         return delivered
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -82,3 +85,12 @@ class Delivery:
             await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+
+
+def _delivered(conn, item: outbox.Item, now: str) -> None:
+    """Mark the row sent and, in the same transaction, queue what must follow its delivery (a
+    payload's "then": e.g. "Delivered to the family" for staff, true only now)."""
+    if outbox.mark_sent(conn, item.id, now) and isinstance(item.payload.get("then"), dict):
+        then = item.payload["then"]
+        outbox.add(conn, then["channel"], then["target"], then["kind"], then.get("payload") or {}, now,
+                   ticket_id=then.get("ticket_id"))

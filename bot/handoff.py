@@ -18,7 +18,7 @@ from bot.config import SchoolProfile
 from bot.core.localize import Localizer, Text
 from bot.core.messages import utcnow
 from bot.i18n import N_
-from bot.storage import Database, audit, conversations, families, outbox, tickets
+from bot.storage import Database, audit, conversations, families, kept_reports, outbox, tickets
 from bot.understanding.language import ENGLISH_NAMES
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,14 @@ REACHED_STAFF_LATE_TEXT = N_("Your message has now reached the school staff (it 
 LATE_NOTICE_SECONDS = 60  # sooner than this, "I've passed your message" was already true enough
 RESOLVED_TEXT = N_("The school staff marked your question as answered. If you need anything else, just write "
                    "here: I can answer common questions, or bring a person back in.")
+CLOSED_UNANSWERED_TEXT = N_("The school staff closed your conversation without writing a reply. If you still "
+                            "need help, write here: I can answer common questions, or send /human to reach a "
+                            "person again.")
+# after a staff reply that no model could translate (the reply itself follows in English)
+ENGLISH_REPLY_NOTE = N_("This reply from the school staff is in English: there is no translation into your "
+                        "language here yet. To ask for an interpreter, write “interpreter” here (the staff "
+                        "will see it), or call the office at {office_phone}.")
+UNTRANSLATED_EVENT = "untranslated"  # a ticket event: a staff reply went out in English only
 
 
 class TicketError(ValueError):
@@ -44,6 +52,18 @@ class ReplyOutcome:
     internal: bool = False
     text_sent: str | None = None
     back_translation: str | None = None
+    untranslated: bool = False  # the family gets English (no model for its language)
+    staff_note: str = ""        # what staff are told at once: what the family will get
+
+def reply_promise(language: str, translates: bool) -> str:
+    """What a staff reply becomes for a family reading `language` (for the ticket card and mails)."""
+    name = ENGLISH_NAMES.get(language, language)
+    if language == "en":
+        return "your reply is sent to the family as you write it"
+    if translates:
+        return f"your reply is machine translated into {name} and sent to the family"
+    return (f"the family reads {name} and no translation model for it is installed: your reply reaches them in "
+            f"English, with a note in {name} saying so (arrange an interpreter)")
 
 
 def staff_target(ticket_id: int) -> str:
@@ -59,27 +79,47 @@ class Handoff:
     async def list_open(self) -> list[tickets.Ticket]:
         return await self.db.run(tickets.list_open)
 
+    async def list_kept(self) -> list[kept_reports.KeptReport]:
+        """Urgent reports kept after their family deleted its data, until staff close them."""
+        return await self.db.run(kept_reports.list_all)
+
+    async def close_kept(self, ticket_id: int, staff: str) -> None:
+        """Close (delete) a kept urgent report: the school has acted on it."""
+        def work(conn, now):
+            if not kept_reports.close(conn, ticket_id):
+                raise TicketError(f"ticket {ticket_id} does not exist")
+            audit.record(conn, staff, "urgent_report.closed", f"ticket {ticket_id}", now)
+        await self.db.transact(work, self._now())
+
     async def show(self, ticket_id: int, staff: str) -> tuple[tickets.Ticket, list[tuple]]:
+        ticket, events, _, _ = await self.view(ticket_id, staff)
+        return ticket, events
+
+    async def view(self, ticket_id: int, staff: str) -> tuple[tickets.Ticket, list[tuple], str | None, list[tuple]]:
+        """The ticket, its timeline, the family's name and the conversation before it (logged)."""
         def work(conn, now):
             ticket = tickets.get(conn, ticket_id)
             if ticket is None:
                 raise TicketError(f"ticket {ticket_id} does not exist")
             audit.record(conn, staff, "view", f"ticket {ticket_id}", now)
-            return ticket, tickets.events(conn, ticket_id)
+            family = families.get(conn, ticket.family_id)
+            return (ticket, tickets.events(conn, ticket_id), family.display_name if family else None,
+                    tickets.conversation_before(conn, ticket))
         return await self.db.transact(work, self._now())
 
     async def claim(self, ticket_id: int, staff: str) -> tickets.Ticket:
         return await self._status(ticket_id, staff, "claimed", allowed=("open", "claimed"))
 
-    async def resolve(self, ticket_id: int, staff: str, family_text: str = RESOLVED_TEXT) -> tickets.Ticket:
-        """Close the ticket; the family is told, in its language, with `family_text` (a msgid)."""
+    async def resolve(self, ticket_id: int, staff: str, family_text: str | None = None) -> tickets.Ticket:
+        """Close the ticket; the family is told, in its language, with `family_text` (a msgid),
+        by default what happened: answered, or closed without a staff reply."""
         return await self._status(ticket_id, staff, "resolved", allowed=("open", "claimed"), family_text=family_text)
 
     async def reopen(self, ticket_id: int, staff: str) -> tickets.Ticket:
         return await self._status(ticket_id, staff, "open", allowed=("resolved",))
 
     async def _status(self, ticket_id: int, staff: str, status: str, allowed: tuple[str, ...],
-                      family_text: str = RESOLVED_TEXT) -> tickets.Ticket:
+                      family_text: str | None = None) -> tickets.Ticket:
         def work(conn, now):
             ticket = tickets.get(conn, ticket_id)
             if ticket is None:
@@ -106,7 +146,8 @@ class Handoff:
 
         ticket, family = await self.db.transact(work, self._now())
         if family is not None:  # tell the family, in its language, that the bot is back
-            await self._tell_family(family, ticket, family_text)
+            text = family_text or (RESOLVED_TEXT if ticket.first_response_at else CLOSED_UNANSWERED_TEXT)
+            await self._tell_family(family, ticket, text)
         return ticket
 
     async def _tell_family(self, family: families.Family, ticket: tickets.Ticket, msgid: str) -> None:
@@ -141,15 +182,31 @@ class Handoff:
         internal = text.lower().startswith(self.note_prefix)
         lang = ticket.language
         sent = back = None
-        machine = False
+        machine = untranslated = False
         if not internal:
             rendered = await self.localizer.render(Text(text, kind="free"), lang)
             sent, machine = rendered.text, rendered.source == "machine"
+            untranslated = lang != "en" and not machine
             if machine and self.localizer.can_machine_translate(lang, "en"):
                 back_result = await self.localizer.translator.translate(sent, lang, "en")
                 back = back_result.text if back_result.ok else None
             if machine:
                 sent += "\n\n" + (await self.localizer.render(Text(N_("(Automatic translation)")), lang)).text
+            elif untranslated:  # curated (or, failing that, English): the family must know why
+                note = await self.localizer.render(Text(ENGLISH_REPLY_NOTE, self.profile.info), lang)
+                sent += "\n\n" + note.text
+        name = ENGLISH_NAMES.get(lang, lang)
+        if internal:
+            staff_note = "Internal note saved: the family does not see it."
+        elif untranslated:
+            staff_note = (f"No translation model for {name} is installed: the family will get your words in "
+                          f"English, with a note in {name} that it is in English and how to ask for an "
+                          "interpreter. The ticket is flagged 'needs interpreter'.")
+        elif machine:
+            staff_note = (f"Queued for the family in {name} (automatic translation)"
+                          + (f". Back-translation: {back}" if back else "") + ".")
+        else:
+            staff_note = "Queued for the family."
 
         def work(conn, now):
             if event_id and not audit.first_time(conn, source, event_id, now):
@@ -160,24 +217,33 @@ class Handoff:
             audit.record(conn, staff, "note" if internal else "reply", f"ticket {ticket_id}", now)
             if internal:
                 tickets.add_event(conn, ticket_id, "note", staff, text, now)
-                return ReplyOutcome(relayed=False, internal=True)
+                return ReplyOutcome(relayed=False, internal=True, staff_note=staff_note)
             tickets.add_event(conn, ticket_id, "staff", staff, text, now, language=lang,
                               translation=sent if lang != "en" else None)
+            if untranslated:
+                tickets.add_event(conn, ticket_id, UNTRANSLATED_EVENT, "homeroom",
+                                  f"reply sent in English: no translation model for {name}", now)
+                if not current.interpreter:
+                    tickets.set_interpreter(conn, ticket_id, name)
             tickets.first_response(conn, ticket_id, now)
             if current.status == "open":
                 tickets.set_status(conn, ticket_id, "claimed", staff, now)
             family = families.get(conn, current.family_id)
             if family is None:
                 raise TicketError(f"ticket {ticket_id}: the family's data was deleted")
+            if untranslated:
+                delivered = f"Delivered to the family in English (no translation model for {name}; a note in {name} said so)"
+            else:
+                delivered = (f"Delivered to the family in {name}" + (" (automatic translation)" if machine else "")
+                             + (f". Back-translation: {back}" if back else ""))
+            # the staff line is written only once the family's message is delivered (bot.delivery)
+            then = {"channel": STAFF_CHANNEL, "target": staff_target(ticket_id), "kind": "ticket_context",
+                    "payload": {"text": delivered}, "ticket_id": ticket_id}
             outbox.add(conn, family.channel, family.chat_id, "message",
-                       {"text": sent, "language": lang, "machine": machine, "from": "staff"}, now,
+                       {"text": sent, "language": lang, "machine": machine, "from": "staff", "then": then}, now,
                        ticket_id=ticket_id)
-            name = ENGLISH_NAMES.get(lang, lang)
-            context = (f"Delivered to the family in {name}" + (" (automatic translation)" if machine else "")
-                       + (f". Back-translation: {back}" if back else ""))
-            outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_context", {"text": context},
-                       now, ticket_id=ticket_id)
-            return ReplyOutcome(relayed=True, text_sent=sent, back_translation=back)
+            return ReplyOutcome(relayed=True, text_sent=sent, back_translation=back, untranslated=untranslated,
+                                staff_note=staff_note)
 
         return await self.db.transact(work, self._now())
 

@@ -56,19 +56,61 @@ async def test_open_ticket_forwards_messages_and_staff_reply_reaches_parent_tran
     await app.engine.handle(msg("/human"))
     [ticket] = await app.db.run(tickets.list_open)
     first = await app.engine.handle(msg("tôi muốn hỏi về lịch học của con"))
-    assert first and first[0].language == "vi"  # acknowledged once, in the family's language
-    assert await app.engine.handle(msg("hôm nay nữa")) == []  # then quietly forwarded
+    assert first and first[0].language == "vi"  # acknowledged, in the family's language
+    [again] = await app.engine.handle(msg("hôm nay nữa"))  # every later message is acknowledged too
+    assert again.language == "vi" and again.text != first[0].text
     thread = [r for r in await pending(app, "staff") if r[2] == "ticket_thread"]
     assert len(thread) == 2 and '"translation": "[en] ' in thread[0][3]
 
     outcome = await handoff.reply(ticket.id, "ms.adams", "We are looking into it today.", event_id="Ev1")
     assert outcome.relayed and outcome.text_sent.startswith("[vi] We are looking into it today.")
-    assert outcome.back_translation.startswith("[en] ")
+    assert outcome.back_translation.startswith("[en] ") and not outcome.untranslated
+    assert outcome.staff_note.startswith("Queued for the family in Vietnamese (automatic translation)")
     parent_rows = await pending(app, "test")
     assert len(parent_rows) == 1 and "[vi] We are looking" in parent_rows[0][3]
+    # "Delivered" reaches staff only once the family's message is delivered
+    assert not [r for r in await pending(app, "staff") if r[2] == "ticket_context"]
+    delivered = []
+
+    async def parent_channel(item):
+        delivered.append(item.payload["text"])
+    app.delivery.register("test", parent_channel)
+    await app.delivery.run_once()
+    assert len(delivered) == 1
     context = [r for r in await pending(app, "staff") if r[2] == "ticket_context"]
-    assert "Back-translation" in context[0][3]
+    assert "Delivered to the family in Vietnamese" in context[0][3] and "Back-translation" in context[0][3]
+    await app.delivery.run_once()  # marked sent once: no second "Delivered"
+    assert len([r for r in await pending(app, "staff") if r[2] == "ticket_context"]) == 1
     assert (await app.db.run(tickets.get, ticket.id)).first_response_at is not None
+
+
+async def test_a_reply_no_model_can_translate_is_said_so_to_staff_and_family(settings):
+    """No model for the family's language: staff hear it at once, the family gets the English
+    words with a note in its language, the ticket is flagged, and status counts the reply."""
+    from bot.handoff import ENGLISH_REPLY_NOTE
+    from bot.ops.status import gather_status
+
+    app = await start(settings, translator=None)
+    try:
+        app.engine.clock = lambda: MONDAY_10AM
+        handoff = Handoff(app.db, app.engine.localizer, app.profile, clock=lambda: MONDAY_10AM)
+        await app.engine.handle(msg("/language"))
+        await app.engine.handle(msg(payload="lang:es"))
+        await app.engine.handle(msg("necesito hablar con alguien de la oficina sobre el autobús"))
+        await app.engine.handle(msg("/human"))
+        [ticket] = await app.db.run(tickets.list_open)
+        outcome = await handoff.reply(ticket.id, "ms.adams", "We will call you at 3 pm.")
+        assert outcome.relayed and outcome.untranslated
+        assert "No translation model for Spanish is installed" in outcome.staff_note
+        assert "needs interpreter" in outcome.staff_note
+        note_es = app.engine.localizer.locales.lookup("es", ENGLISH_REPLY_NOTE)
+        assert note_es and outcome.text_sent.startswith("We will call you at 3 pm.")
+        assert outcome.text_sent.endswith(note_es.replace("{office_phone}", app.profile.info["office_phone"]))
+        assert (await app.db.run(tickets.get, ticket.id)).interpreter == "Spanish"
+        status = await gather_status(app.db, app.settings, now=MONDAY_10AM)
+        assert status.replies_untranslated == 1 and "sent in English only" in status.render()
+    finally:
+        await app.close()
 
 
 async def test_notes_are_internal_and_duplicates_do_nothing(loop):
@@ -88,14 +130,19 @@ async def test_resolve_tells_the_family_and_the_bot_answers_again(loop):
     [ticket] = await app.db.run(tickets.list_open)
     assert await app.engine.handle(msg("what time does school start?")) != []  # ack, goes to staff
     await handoff.claim(ticket.id, "sam")
-    await handoff.resolve(ticket.id, "sam")
-    assert any("marked your question as answered" in r[3] for r in await pending(app, "test"))
+    await handoff.resolve(ticket.id, "sam")  # nobody wrote a reply: the family is told exactly that
+    said = [r[3] for r in await pending(app, "test")]
+    assert any("closed your conversation without writing a reply" in t for t in said)
+    assert not any("marked your question as answered" in t for t in said)
     [answer] = await app.engine.handle(msg("what time does school start?"))
     assert "8:10 AM" in answer.text  # the engine's cached state was invalidated by the resolve
     with pytest.raises(TicketError):
         await handoff.resolve(ticket.id, "sam")
     await handoff.reopen(ticket.id, "sam")
     assert (await app.db.run(tickets.get, ticket.id)).status == "open"
+    await handoff.reply(ticket.id, "sam", "School starts at 8:10.")
+    await handoff.resolve(ticket.id, "sam")  # answered this time
+    assert any("marked your question as answered" in r[3] for r in await pending(app, "test"))
 
 
 async def test_after_hours_the_family_is_told_when_to_expect_a_reply(settings):
@@ -172,3 +219,39 @@ async def test_urgent_words_during_an_open_ticket_get_guidance_and_raise_priorit
     assert any("911" in r.text for r in replies)
     [ticket] = await app.db.run(tickets.list_open)
     assert ticket.priority == "urgent"
+
+
+def test_tickets_command_shows_the_family_context_and_says_what_a_reply_becomes(tmp_path, monkeypatch, capsys):
+    """`homeroom tickets show|reply` for a school without Slack: the family's name, the bot's last
+    answers and the parent's words; a reply no model can translate is said so at once."""
+    import asyncio
+
+    from bot.cli import main
+    from bot.config import Settings
+    from conftest import SHARED_CACHE
+
+    monkeypatch.setenv("HOMEROOM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOMEROOM_CACHE_DIR", str(SHARED_CACHE))
+    monkeypatch.setenv("HOMEROOM_TRANSLATION", "off")
+
+    async def seed() -> None:
+        app = await start(Settings.from_env())
+        try:
+            say = lambda text="", payload=None: app.engine.handle(
+                Incoming("test", "p1", "p1", text, payload=payload, display_name="Maria Lopez"))
+            await say("/language")
+            await say(payload="lang:es")
+            await say("¿a qué hora empieza la escuela?")
+            await say("/human")
+        finally:
+            await app.close()
+    asyncio.run(seed())
+
+    assert main(["tickets", "show", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "family: Maria Lopez" in shown and "earlier in the conversation:" in shown
+    assert "bot: " in shown and "¿a qué hora empieza la escuela?" in shown
+    assert "family: /human" not in shown and "needs interpreter: Spanish" in shown
+    assert main(["tickets", "reply", "1", "We", "will", "call", "you."]) == 0
+    replied = capsys.readouterr().out
+    assert "No translation model for Spanish is installed" in replied and "We will call you." in replied

@@ -66,6 +66,10 @@ def fill(conn) -> None:
     ticket(3, at(1, 10), "bullying_report", "urgent", 10)
     msg(4, at(2, 15), "talk_to_human", "es")                 # 6 general, opened a ticket
     ticket(4, at(2, 15), "talk_to_human", "normal", 200)
+    tid = conn.execute("SELECT MAX(id) FROM tickets").fetchone()[0]
+    for stamp in (at(2, 18), at(29, 9, month=11)):  # one staff reply sent in English in the period, one before
+        conn.execute("INSERT INTO ticket_events (ticket_id, kind, author, text, language, created_at)"
+                     " VALUES (?, 'untranslated', 'staff', 'Reply in English', 'es', ?)", (tid, stamp))
     msg(2, at(4, 9), "greeting", "en")                       # 7 not a question
     msg(1, at(4, 10), None, "es")                            # 8 not understood: not a question
     msg(4, at(3, 9), "special_education", "es")              # 9 handed off (ticket already open)
@@ -165,6 +169,7 @@ async def test_report_numbers_match_hand_count(filled, understanding):
     assert r.by_language == (LanguageCount("es", 5), LanguageCount("en", 3), LanguageCount("vi", 2))
     assert (r.tickets, r.tickets_urgent, r.tickets_responded) == (4, 2, 3)
     assert r.median_first_response_minutes == 30  # of 10, 30 and 200 minutes
+    assert r.replies_untranslated == 1
     [book_fair] = r.signups  # the old event is over, the retired one inactive
     assert (book_fair.id, book_fair.shifts, book_fair.capacity) == ("book_fair", 2, 5)
     assert (book_fair.confirmed, book_fair.waitlisted, book_fair.new_in_period, book_fair.open_spots) == (4, 1, 4, 1)
@@ -193,6 +198,7 @@ async def test_text_report(filled, understanding):
     for expected in ("4 families sent 12 messages.",
                      "Questions: 10. Answered by the bot: 5 (50%). Handed to staff: 5 (50%).",
                      "Staff hand-offs: 4 tickets (2 urgent). First staff response: median 30 min (3 of 4 answered so far).",
+                     "Staff replies sent in English because no translation model was installed: 1",
                      "Book Fair: 4 of 5 spots filled, 1 on the waitlist (4 new this period)",
                      "Conferences: 4 booked (2 new this period); 3 need an interpreter (Spanish 1, Somali 1, Vietnamese 1).",
                      "Spanish (es)"):
@@ -217,6 +223,7 @@ async def test_csv_round_trips(filled, understanding, tmp_path):
         {t.topic: t.handed_off for t in report.by_topic}
     assert {k[1]: int(v) for k, v in got.items() if k[0] == "language"} == {"es": 5, "en": 3, "vi": 2}
     assert float(got[("tickets", "all", "median_first_response_minutes")]) == 30.0
+    assert got[("tickets", "all", "replies_untranslated")] == "1"
     assert got[("signups", "book_fair", "confirmed")] == "4" and got[("signups", "book_fair", "capacity")] == "5"
     assert got[("conferences", "all", "need_interpreter")] == "3"
     assert got[("interpreter", "so", "conferences")] == "1"

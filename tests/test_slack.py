@@ -20,7 +20,7 @@ from bot.channels.slack.sender import ChannelPacer
 from bot.config import REPO_ROOT, ConfigError, Settings, load_school_profile
 from bot.core.localize import Text
 from bot.core.messages import Incoming
-from bot.handoff import AUTO_RESUMED_TEXT, RESOLVED_TEXT
+from bot.handoff import AUTO_RESUMED_TEXT, CLOSED_UNANSWERED_TEXT, RESOLVED_TEXT
 from bot.storage import outbox, tickets
 from bot.translation import FakeTranslator
 from fakes.slack_api import (BOT_TOKEN, RESPONSE_URL, SIGNING_SECRET, MockSlackAPI, block_action_body,
@@ -359,6 +359,39 @@ async def test_staff_reply_reaches_parent_translated_with_back_translation_in_th
     assert (await world.ticket(ticket.id)).status == "claimed"  # a reply claims an open ticket
 
 
+async def test_the_card_and_the_reply_say_truly_what_a_family_without_a_model_gets(world, mock):
+    """Spanish, no model installed: the card promises no translation, staff hear at once (an
+    ephemeral) what the family gets, the thread says "Delivered" only once it was, in English."""
+    from bot.handoff import ENGLISH_REPLY_NOTE
+
+    await world.say("p2", "/language")
+    await world.say("p2", payload="lang:es")
+    await world.say("p2", "/human")
+    await world.deliver()
+    [ticket] = [t for t in await world.home.db.run(tickets.list_open) if t.staff_ref]
+    card = blocks_text(posts(mock)[-1])
+    assert "the family reads Spanish and no translation model for it is installed" in card
+    assert "translated into Spanish" not in card
+    world.parent.clear()
+    await world.reply(STAFF, "We will call you at 3 pm.", number=ticket.id, event_id="EvES")
+    [notice] = await mock.wait_for("chat.postEphemeral")
+    assert notice.params["user"] == STAFF and "No translation model for Spanish is installed" in notice.params["text"]
+    assert not [p for p in posts(mock) if "Delivered" in blocks_text(p)]  # not yet: it is only queued
+    await world.deliver()
+    [to_parent] = [m for m in world.parent if m.get("from") == "staff"]
+    note = world.home.engine.localizer.locales.lookup("es", ENGLISH_REPLY_NOTE)
+    assert to_parent["text"].startswith("We will call you at 3 pm.") and note.split("{")[0] in to_parent["text"]
+    delivered = [p for p in posts(mock) if "Delivered" in blocks_text(p)]
+    assert len(delivered) == 1 and "Delivered to the family in English (no translation model for Spanish" \
+        in blocks_text(delivered[0])
+    assert (await world.ticket(ticket.id)).interpreter == "Spanish"
+
+
+async def test_the_card_promises_translation_where_a_model_is_installed(world, mock):
+    await open_ticket(world)
+    assert "machine translated into Vietnamese" in blocks_text(posts(mock)[0])
+
+
 async def test_note_is_not_relayed(world, mock):
     await open_ticket(world)
     world.parent.clear()
@@ -440,7 +473,9 @@ async def test_claim_and_resolve_update_the_message(world, mock):
     await world.deliver()
     assert mock.received_count("chat.update") == 2
     assert f"Resolved by <@{STAFF}>" in blocks_text(mock.message(channel, ts))
-    assert await resolved_text(world) in [m["text"] for m in world.parent]  # the bot is back, in Vietnamese
+    # the bot is back, in Vietnamese, and says what happened: closed with no staff reply
+    told = [m["text"] for m in world.parent]
+    assert await resolved_text(world, msgid=CLOSED_UNANSWERED_TEXT) in told and await resolved_text(world) not in told
 
     # resolving again: an ephemeral error (through response_url); a non-member: refused
     await world.click("homeroom_resolve", STAFF)

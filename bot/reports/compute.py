@@ -16,7 +16,8 @@ What each number means (the definitions a principal can quote):
 - **language**: the family's language when it asked (`messages.language`).
 - **tickets**: tickets created in the period; **first staff response**: the median of
   `first_response_at - created_at` over those with a response (wall-clock minutes, nights and
-  weekends included), however late the response came.
+  weekends included), however late the response came. **replies in English only**: staff replies
+  in the period that no model could translate into the family's language (an interpreter is needed).
 - **sign-ups** and **conferences**: bookings as they stand when the report runs, for active shifts
   and conference slots that end after the period starts (the period's events and upcoming ones);
   `new_in_period` counts the bookings made in the period that are still active. A conference
@@ -95,6 +96,7 @@ class Report:
     tickets_urgent: int = 0
     tickets_responded: int = 0
     median_first_response_minutes: float | None = None
+    replies_untranslated: int = 0
     signups: tuple[OpportunityFill, ...] = ()
     conferences: Conferences = field(default_factory=Conferences)
 
@@ -144,6 +146,8 @@ def compute(conn: sqlite3.Connection, catalog: Catalog, start: datetime, end: da
     waits = [(datetime.fromisoformat(first) - datetime.fromisoformat(created)).total_seconds() / 60
              for _, created, first, _ in made if first]
     signups, conferences = _signups(conn, start, end)
+    untranslated = conn.execute("SELECT COUNT(*) FROM ticket_events WHERE kind = 'untranslated'"
+                                " AND created_at >= ? AND created_at < ?", (lo, hi)).fetchone()[0]
     return Report(
         start=start, end=end, school=school, messages=int(messages), families=int(families),
         questions=sum(t.questions for t in by_topic),
@@ -154,7 +158,7 @@ def compute(conn: sqlite3.Connection, catalog: Catalog, start: datetime, end: da
         tickets=len(made), tickets_urgent=sum(1 for row in made if row[3] == "urgent"),
         tickets_responded=len(waits),
         median_first_response_minutes=statistics.median(waits) if waits else None,
-        signups=signups, conferences=conferences)
+        replies_untranslated=int(untranslated), signups=signups, conferences=conferences)
 
 
 def _signups(conn: sqlite3.Connection, start: datetime,

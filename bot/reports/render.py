@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -89,6 +88,9 @@ def summary_lines(report: Report) -> list[str]:
                      f"First staff response: {median}.")
     else:
         lines.append("Staff hand-offs: no tickets.")
+    if r.replies_untranslated:
+        lines.append(f"Staff replies sent in English because no translation model was installed: "
+                     f"{r.replies_untranslated} (those families may need an interpreter).")
     return lines
 
 
@@ -159,7 +161,8 @@ def csv_rows(report: Report) -> list[tuple[str, str, str, str]]:
     median = r.median_first_response_minutes
     rows += [("tickets", "all", "created", r.tickets), ("tickets", "all", "urgent", r.tickets_urgent),
              ("tickets", "all", "responded", r.tickets_responded),
-             ("tickets", "all", "median_first_response_minutes", "" if median is None else f"{median:.1f}")]
+             ("tickets", "all", "median_first_response_minutes", "" if median is None else f"{median:.1f}"),
+             ("tickets", "all", "replies_untranslated", r.replies_untranslated)]
     for o in r.signups:
         rows += [("signups", o.id, "title", o.title), ("signups", o.id, "shifts", o.shifts),
                  ("signups", o.id, "capacity", o.capacity), ("signups", o.id, "confirmed", o.confirmed),

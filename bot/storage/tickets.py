@@ -93,6 +93,11 @@ def first_response(conn: sqlite3.Connection, ticket_id: int, now: str) -> None:
                  (now, ticket_id))
 
 
+def set_interpreter(conn: sqlite3.Connection, ticket_id: int, language_name: str) -> None:
+    """Flag the ticket 'needs interpreter' (a reply could not be translated into this language)."""
+    conn.execute("UPDATE tickets SET interpreter = ? WHERE id = ?", (language_name, ticket_id))
+
+
 def set_staff_ref(conn: sqlite3.Connection, ticket_id: int, ref: str) -> None:
     """Where the ticket's staff message lives (e.g. 'C123:1700000000.0001' in Slack)."""
     conn.execute("UPDATE tickets SET staff_ref = ? WHERE id = ?", (ref, ticket_id))
@@ -106,3 +111,11 @@ def staff_ref(conn: sqlite3.Connection, ticket_id: int) -> str | None:
 def by_staff_ref(conn: sqlite3.Connection, ref: str) -> Ticket | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE staff_ref = ?", (ref,)).fetchone()
     return Ticket(*row) if row else None
+
+
+def conversation_before(conn: sqlite3.Connection, ticket: Ticket, limit: int = 6) -> list[tuple[str, str, str | None]]:
+    """The family's last messages and the bot's answers before the ticket opened, oldest first:
+    (direction "in"/"out", text, English translation of an "in"). What staff need for context."""
+    rows = conn.execute("SELECT direction, text, translation FROM messages WHERE family_id = ? AND created_at < ?"
+                        " ORDER BY id DESC LIMIT ?", (ticket.family_id, ticket.created_at, limit)).fetchall()
+    return rows[::-1]

@@ -164,7 +164,8 @@ class SlackStaff:
         self.directory = listeners.StaffDirectory(self.client, self.slack)
         self.sender = SlackSender(self.client, homeroom.db, self.slack, lambda: homeroom.catalog, pace=pace,
                                   wake=homeroom.delivery.wake, on_posted=self.handoff.reached_staff,
-                                  media=homeroom.media)
+                                  media=homeroom.media,
+                                  translates=lambda lang: homeroom.engine.localizer.can_machine_translate("en", lang))
         self.ticket_clock = TicketClock(homeroom.db, self.handoff, homeroom.profile, self.slack, self.clock,
                                         homeroom.delivery.wake)
         listeners.register(self.app, listeners.Staffing(

@@ -226,6 +226,7 @@ class TicketCard:
     status_at: datetime | None = None
     note_prefix: str = "note:"
     mention: str | None = None    # the configured urgent mention (raw markup), urgent only
+    reply_promise: str = "your reply is sent to the family"  # bot.handoff.reply_promise: true for this language
     extra: tuple[str, ...] = field(default_factory=tuple)  # extra context lines (safe mrkdwn)
 
 
@@ -291,8 +292,7 @@ def ticket_message(card: TicketCard) -> tuple[str, list[Block]]:
         body.extend(context(f":warning: No English translation: the parent's words are in "
                             f"{escape(card.language_name)} only."))
     tail = context(
-        f"Reply *in this thread* to answer the family: your reply is translated into "
-        f"{escape(card.language_name)} and sent to them. Thread messages starting with "
+        f"Reply *in this thread* to answer the family: {escape(card.reply_promise)}. Thread messages starting with "
         f"`{escape(card.note_prefix)}` are internal notes and are never sent. Edits and deletions "
         f"are not sent either: to correct a reply, write a new one.", *card.extra)
     tail.append(buttons(card.ticket_id))

@@ -196,8 +196,9 @@ def register(app: AsyncApp, staff: Staffing) -> None:
                  outcome.internal, outcome.duplicate)
         if outcome.relayed:
             staff.wake()
-            if event.get("files"):
-                await notify(channel, user, FILES, thread_ts, event_id)
+            # at once, privately: what the family will get (the thread says "Delivered" once it is)
+            await notify(channel, user, outcome.staff_note + (" " + FILES if event.get("files") else ""),
+                         thread_ts, event_id)
 
     async def on_edit(event: dict[str, Any], body: dict[str, Any]) -> None:
         edited = subtype = event.get("subtype")

@@ -40,6 +40,7 @@ from bot.channels.slack import blocks
 from bot.config import SlackProfile
 from bot.core.messages import Media
 from bot.delivery import RetryLater
+from bot.handoff import reply_promise
 from bot.media import MediaFetchers, MediaUnavailable
 from bot.signups import staff as signups_staff
 from bot.storage import Database, families, outbox, tickets
@@ -83,8 +84,10 @@ class SlackSender:
                  *, pace: float = 1.0, wake: Callable[[], None] = lambda: None, probe_delay: float = 1.0,
                  max_backoff: float = 15.0,
                  on_posted: Callable[[tickets.Ticket], Awaitable[None]] | None = None,
-                 media: MediaFetchers | None = None) -> None:
+                 media: MediaFetchers | None = None,
+                 translates: Callable[[str], bool] = lambda language: False) -> None:
         self.client, self.db, self.slack = client, db, slack
+        self.translates = translates  # a staff reply can be machine translated into this language
         self.catalog = catalog  # the running catalog (a getter: `homeroom reload` replaces it)
         self.on_posted = on_posted  # a new ticket is in Slack now (Handoff.reached_staff)
         self.media = media or MediaFetchers()  # the parents' channels' files (homeroom.media)
@@ -232,10 +235,7 @@ class SlackSender:
         def read(conn):
             family = families.get(conn, ticket.family_id)
             events = tickets.events(conn, ticket.id)
-            earlier = conn.execute(
-                "SELECT direction, text, translation FROM messages WHERE family_id = ? AND created_at < ?"
-                " ORDER BY id DESC LIMIT ?", (ticket.family_id, ticket.created_at, TURNS)).fetchall()
-            return family, events, earlier[::-1]
+            return family, events, tickets.conversation_before(conn, ticket, TURNS)
 
         family, events, earlier = await self.db.run(read)
         first = next((e for e in events if e[0] == "parent"), None)
@@ -255,7 +255,8 @@ class SlackSender:
                         for d, t, tr in earlier),
             created_at=_parse(ticket.created_at), status_by=status[1] if status else None,
             status_at=_parse(status[5]) if status else None, note_prefix=self.slack.note_prefix,
-            mention=self.slack.urgent_mention if ticket.priority == "urgent" else None)
+            mention=self.slack.urgent_mention if ticket.priority == "urgent" else None,
+            reply_promise=reply_promise(language, self.translates(language)))
 
     # -- calling Slack ----------------------------------------------------------------------
     async def _call(self, pace_key: str, method: str, **kwargs: Any):
