@@ -15,6 +15,7 @@ from bot.handoff import Handoff
 from bot.media import MediaFetchers
 from bot.i18n import Locales
 from bot.signups import start_signups
+from bot.staff_alerts import StaffAlerts
 from bot.storage import Database
 from bot.understanding.catalog import Catalog, CatalogError, load_catalog
 from bot.understanding.embedding_cache import progress_reporter
@@ -39,10 +40,14 @@ class Homeroom:
     delivery: Delivery | None = None
     media: MediaFetchers = field(default_factory=MediaFetchers)  # parents' files, by channel
     understanding: EncoderStatus = EncoderStatus("lexical", None, "not loaded")
+    alerts: StaffAlerts = field(default_factory=StaffAlerts)  # who an urgent ticket reaches
 
     def background_jobs(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
         """What every runner keeps going beside its channels, each until `stop` is set."""
-        return [self.reminders, self.retention]
+        jobs = [self.reminders, self.retention]
+        if self.alerts.email is not None:
+            jobs.append(self.alerts.email.run)  # urgent escalation and the daily digest by email
+        return jobs
 
     async def retention(self, stop: asyncio.Event) -> None:
         """The school's retention policy, enforced daily (bot.privacy.retention)."""
@@ -116,15 +121,41 @@ async def start(settings: Settings, translator=None) -> Homeroom:
         raise
     from bot.flows.privacy import privacy_flows
 
-    flows = {**signups.flows(), **privacy_flows(db, profile, signups.notifier, signups.wake)}
-    engine = Engine(db, catalog, matcher, profile, locales, translator=translator, flows=flows)
+    delivery = Delivery(db)
+    alerts = staff_alerts(settings, profile, db, delivery, translator)
+    flows = {**signups.flows(), **privacy_flows(db, profile, signups.notifier, signups.wake, alerts)}
+    engine = Engine(db, catalog, matcher, profile, locales, translator=translator, flows=flows, alerts=alerts)
     signups.localizer = engine.localizer  # staff-written sign-up texts: curated, else machine translated
     # the first message should not pay for loading the language models
     _background.add(asyncio.get_running_loop().run_in_executor(None, engine.detector.warm))
     handoff = Handoff(db, engine.localizer, profile,
                       note_prefix=profile.slack.note_prefix if profile.slack else "note:")
-    delivery = Delivery(db)
     engine.on_outbox = delivery.wake
     signups.on_outbox = delivery.wake
     return Homeroom(settings, profile, catalog, matcher, db, engine, translator, handoff, delivery,
-                    understanding=understanding)
+                    understanding=understanding, alerts=alerts)
+
+
+def staff_alerts(settings: Settings, profile: SchoolProfile, db: Database, delivery: Delivery,
+                 translator) -> StaffAlerts:
+    """Which staff channels are configured; email's sender joins the outbox here, whatever runs
+    the parents' side (Telegram or the terminal). With none, start-up says so: an urgent report
+    would reach nobody at once, and the bot tells families to call instead."""
+    slack = bool(settings.slack_bot_token and profile.slack)
+    email = None
+    if settings.smtp and profile.email:
+        from bot.channels.email import EMAIL_CHANNEL, EmailAlerts, EmailSender, MailContext
+
+        ctx = MailContext(school=profile.name, timezone=profile.tz, slack=slack,
+                          translates=lambda lang: translator is not None and translator.can_translate("en", lang))
+        email = EmailAlerts(db, profile.email, ctx, wake=delivery.wake)
+        delivery.register(EMAIL_CHANNEL, EmailSender(settings.smtp, profile.email.sender, db))
+    elif profile.email and not settings.smtp:
+        log.warning("email.off reason='the school profile has [email] but HOMEROOM_SMTP_HOST is not set'")
+    elif settings.smtp and not profile.email:
+        log.warning("email.off reason='HOMEROOM_SMTP_HOST is set but the school profile has no [email] table'")
+    alerts = StaffAlerts(slack=slack, email=email)
+    if not alerts.reaches_someone:
+        log.warning("staff.no_channel: neither Slack nor email is configured; urgent reports alert nobody at once "
+                    "(families are told to call the office), and staff see tickets only with `homeroom tickets`")
+    return alerts

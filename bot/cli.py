@@ -215,20 +215,35 @@ def _tickets(settings: Settings, args: argparse.Namespace) -> int:
         try:
             if args.action == "list":
                 rows = await app.handoff.list_open()
-                if not rows:
+                kept = await app.handoff.list_kept()
+                if not rows and not kept:
                     print("no open tickets")
                 for t in rows:
-                    flag = f"  interpreter: {t.interpreter}" if t.interpreter else ""
+                    flag = f"  needs interpreter: {t.interpreter}" if t.interpreter else ""
                     print(f"#{t.id:<4} {t.priority:6} {t.status:8} {t.topic:16} {t.language:3} "
                           f"opened {t.created_at[:16].replace('T', ' ')}  {t.reason}{flag}")
+                for r in kept:
+                    print(f"#{r.ticket_id:<4} urgent kept     {r.topic:16} {r.language:3} "
+                          f"opened {r.reported_at[:16].replace('T', ' ')}  the family deleted their data; "
+                          f"close it with `homeroom tickets resolve {r.ticket_id}`")
                 return EXIT_OK
             if args.ticket is None:
                 print(f"homeroom: tickets {args.action} needs a ticket number", file=sys.stderr)
                 return EXIT_USAGE
+            kept = next((r for r in await app.handoff.list_kept() if r.ticket_id == args.ticket), None)
+            if kept is not None:
+                return await _kept_report(app.handoff, kept, args, staff)
             if args.action == "show":
-                ticket, events = await app.handoff.show(args.ticket, staff)
+                ticket, events, family, earlier = await app.handoff.view(args.ticket, staff)
                 print(f"ticket #{ticket.id}: {ticket.status}, {ticket.priority}, topic {ticket.topic}, "
-                      f"language {ticket.language}" + (f", interpreter: {ticket.interpreter}" if ticket.interpreter else ""))
+                      f"language {ticket.language}" + (f", needs interpreter: {ticket.interpreter}"
+                                                       if ticket.interpreter else ""))
+                print(f"  family: {family or '(no name)'}")
+                if earlier:
+                    print("  earlier in the conversation:")
+                    for direction, said, english in earlier:
+                        line = f"    {'parent' if direction == 'in' else 'bot'}: {' '.join(said.split())[:300]}"
+                        print(line + (f" (English: {english})" if direction == "in" and english else ""))
                 for kind, author, text, language, translation, at in events:
                     line = f"  {at[:16].replace('T', ' ')} {kind:7} {author}: {text}"
                     if translation and kind == "parent":
@@ -243,8 +258,9 @@ def _tickets(settings: Settings, args: argparse.Namespace) -> int:
                     print("homeroom: tickets reply N TEXT: the text is missing", file=sys.stderr)
                     return EXIT_USAGE
                 outcome = await app.handoff.reply(args.ticket, staff, text)
-                print("internal note saved" if outcome.internal else
-                      f"queued for the family: {outcome.text_sent}")
+                print(outcome.staff_note)
+                if not outcome.internal:
+                    print(f"the family will read:\n{outcome.text_sent}")
                 return EXIT_OK
             action = {"claim": app.handoff.claim, "resolve": app.handoff.resolve, "reopen": app.handoff.reopen}
             ticket = await action[args.action](args.ticket, staff)
@@ -256,6 +272,26 @@ def _tickets(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await app.close()
     return asyncio.run(go())
+
+
+async def _kept_report(handoff, kept, args: argparse.Namespace, staff: str) -> int:
+    """`homeroom tickets show|resolve N` for an urgent report kept after /forgetme."""
+    if args.action == "show":
+        print(f"ticket #{kept.ticket_id}: urgent report kept after the family deleted their data "
+              f"({kept.kept_at[:16].replace('T', ' ')}); topic {kept.topic}, language {kept.language}")
+        print(f"  reported {kept.reported_at[:16].replace('T', ' ')}: {kept.text}")
+        if kept.english:
+            print(f"{'':26}(English: {kept.english})")
+        print(f"  The family cannot be answered here. Close it when the school has acted: "
+              f"homeroom tickets resolve {kept.ticket_id}")
+        return EXIT_OK
+    if args.action == "resolve":
+        await handoff.close_kept(kept.ticket_id, staff)
+        print(f"urgent report #{kept.ticket_id} closed and deleted")
+        return EXIT_OK
+    print(f"homeroom: ticket {kept.ticket_id} is an urgent report kept after the family deleted their data: "
+          "it can only be shown or resolved", file=sys.stderr)
+    return EXIT_FAIL
 
 
 def _languages(settings: Settings, args: argparse.Namespace) -> int:

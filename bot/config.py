@@ -24,6 +24,8 @@ _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 _SLACK_CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+SMTP_SECURITY = ("starttls", "tls", "none")
 _SLACK_MENTION_RE = re.compile(r"^<(!subteam\^[A-Z0-9]+|!here|!channel|@[UW][A-Z0-9]+)(\|[^<>]*)?>$")
 
 
@@ -62,6 +64,40 @@ class SlackProfile:
 
 
 @dataclass(frozen=True)
+class EmailProfile:
+    """The school profile's [email] table: who gets tickets by email (the SMTP server itself is
+    set in the environment, see `SmtpSettings`). Urgent tickets are mailed at once (with Slack:
+    when nobody claimed them within `urgent_claim_minutes`); tickets nobody answered yet go in
+    one digest a day at `digest_time`."""
+
+    sender: str                                 # the From address
+    to: tuple[str, ...]                         # the digest, and urgent tickets unless urgent_to
+    urgent_to: tuple[str, ...] = ()
+    topics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # topic -> addresses (digest)
+    digest_time: time | None = time(16, 0)      # None: no digest
+    urgent_claim_minutes: int = 10              # with Slack: email an urgent ticket nobody claimed by then
+
+    def urgent_recipients(self) -> tuple[str, ...]:
+        return self.urgent_to or self.to
+
+    def digest_recipients(self, topic: str) -> tuple[str, ...]:
+        return self.topics.get(topic, self.to)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where staff email goes out (environment: HOMEROOM_SMTP_*). The password never appears in
+    a repr or a log line."""
+
+    host: str
+    port: int = 587
+    security: str = "starttls"                  # "starttls" | "tls" (implicit, port 465) | "none"
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
 class RetentionPolicy:
     """The profile's [retention] table: how long families' data is kept (days). The audit log
     is never purged by Homeroom: its triggers refuse DELETE (see `bot.privacy.retention`)."""
@@ -86,6 +122,7 @@ class SchoolProfile:
     # Never machine-translated: program and product names, the school's own names.
     glossary: tuple[str, ...] = ()
     slack: SlackProfile | None = None  # None: the profile has no [slack] table
+    email: EmailProfile | None = None  # None: the profile has no [email] table
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     # [info.es] …: the school's own wording of [info] values in a language, used in curated
     # answers in that language (else the English value stands in the translated sentence)
@@ -134,6 +171,7 @@ class Settings:
     embed_threads: int = 1                  # one parent's message; batches use batch_threads
     batch_threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # batches: a catalog build, a burst
     cache_dir: Path | None = None           # None: <data_dir>/cache (embeddings, trained classifier)
+    smtp: SmtpSettings | None = None        # staff email (bot/channels/email); None: HOMEROOM_SMTP_HOST unset
 
     @property
     def understanding_cache(self) -> Path:
@@ -198,6 +236,7 @@ class Settings:
             backup_keep=_backup_keep(get("HOMEROOM_BACKUP_KEEP", "7")),
             health_listen=_listen_address(get("HOMEROOM_HEALTH_LISTEN"), "HOMEROOM_HEALTH_LISTEN")
             if get("HOMEROOM_HEALTH_LISTEN") else None,
+            smtp=_smtp_settings(get),
         )
 
     def secrets(self) -> list[str]:
@@ -268,6 +307,53 @@ def _webhook_secret(secret: str | None) -> str | None:
     if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
         raise ConfigError("TELEGRAM_WEBHOOK_SECRET: use 1-256 characters from A-Z, a-z, 0-9, _ and -")
     return secret
+
+
+def _load_email(path: Path, raw: object) -> EmailProfile | None:
+    """The [email] table (absent: None): addresses only; the server is in the environment."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [email] must be a table")
+    known = {"from", "to", "urgent_to", "topics", "digest_time", "urgent_claim_minutes"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{path}: [email] {', '.join(unknown)}: unknown key(s); allowed are {', '.join(sorted(known))}")
+
+    def addresses(key: str, value: object) -> tuple[str, ...]:
+        found = [value] if isinstance(value, str) else value
+        if not isinstance(found, list) or not found or \
+                not all(isinstance(a, str) and _EMAIL_RE.match(a.strip()) for a in found):
+            raise ConfigError(f"{path}: [email] {key} = {value!r}: write an email address, or a list of them "
+                              "(e.g. \"office@school.example.org\")")
+        return tuple(a.strip() for a in found)
+
+    for key in ("from", "to"):
+        if key not in raw:
+            raise ConfigError(f"{path}: [email] {key} is required (the {'sender' if key == 'from' else 'staff'} "
+                              "address)")
+    sender = addresses("from", raw["from"])
+    if len(sender) != 1:
+        raise ConfigError(f"{path}: [email] from = {raw['from']!r}: one address")
+    topics = raw.get("topics", {})
+    if not isinstance(topics, dict):
+        raise ConfigError(f"{path}: [email] topics must be a table of topic = \"address\"")
+    digest = raw.get("digest_time", "16:00")
+    digest_time = None
+    if digest != "off":
+        match = re.match(r"^(\d{1,2}):(\d{2})$", digest) if isinstance(digest, str) else None
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ConfigError(f"{path}: [email] digest_time = {digest!r}: write a time of day as \"HH:MM\" "
+                              "(24-hour clock, the school's time zone), or \"off\"")
+        digest_time = time(int(match[1]), int(match[2]))
+    minutes = raw.get("urgent_claim_minutes", 10)
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 0:
+        raise ConfigError(f"{path}: [email] urgent_claim_minutes = {minutes!r}: a whole number of minutes, "
+                          "0 or more (0: email urgent tickets at once even with Slack)")
+    return EmailProfile(sender=sender[0], to=addresses("to", raw["to"]),
+                        urgent_to=addresses("urgent_to", raw["urgent_to"]) if "urgent_to" in raw else (),
+                        topics={str(t): addresses(f"topics.{t}", a) for t, a in topics.items()},
+                        digest_time=digest_time, urgent_claim_minutes=minutes)
 
 
 def _load_slack(path: Path, raw: object) -> SlackProfile | None:
@@ -456,5 +542,6 @@ def load_school_profile(path: Path) -> SchoolProfile:
         office_hours=office_hours,
         holidays=frozenset(holidays),
         slack=_load_slack(path, raw.get("slack")),
+        email=_load_email(path, raw.get("email")),
         retention=_load_retention(path, raw.get("retention")),
     )

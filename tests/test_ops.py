@@ -217,6 +217,20 @@ async def test_status_is_green_when_nothing_waits_and_red_with_reasons(app, sett
     assert fresh.ok  # ten minutes earlier the oldest had waited 10 min: under the limit
 
 
+async def test_an_urgent_ticket_with_no_staff_channel_is_red_at_once(app, settings):
+    """Without Slack or email nobody was alerted: red from the first minute, not after 30."""
+    now = utcnow()
+    family = await _family(app)
+    await app.db.transact(tickets.create, family, "en", "safety", "urgent", "intent safety", "safety_emergency",
+                          (now - timedelta(minutes=1)).isoformat())
+    alone = await gather_status(app.db, settings, now=now)  # the sample profile: no Slack, no email
+    assert alone.staff_channels == () and not alone.ok
+    assert "no staff channel (Slack or email) is configured, so nobody was alerted" in alone.reasons[0]
+    assert "staff alerts: NONE" in alone.render()
+    with_email = await gather_status(app.db, settings, now=now, staff_channels=("email",))
+    assert with_email.ok and "staff alerts: email" in with_email.render()
+
+
 async def test_status_red_for_dead_rows_urgent_tickets_channels_and_old_backups(app, settings):
     now = utcnow()
     family = await _family(app)
@@ -230,7 +244,7 @@ async def test_status_red_for_dead_rows_urgent_tickets_channels_and_old_backups(
     channels.set("telegram", False, "NetworkError")
     channels.set("slack", True)
 
-    status = await gather_status(app.db, settings, channels=channels, now=now)
+    status = await gather_status(app.db, settings, channels=channels, now=now, staff_channels=("slack",))
     text = "\n".join(status.reasons)
     assert "channel telegram disconnected for 5 min: NetworkError" in text
     assert "1 staff message(s) could not be delivered" in text

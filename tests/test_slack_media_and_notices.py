@@ -115,5 +115,5 @@ async def test_weekly_report_posts_numbers_and_chart_to_the_report_channel(world
 
 
 async def test_privacy_says_staff_see_it_in_the_schools_slack(world):
-    [reply] = await world.say("p7", "/privacy")
+    reply, _ = await world.say("p7", "/privacy")
     assert "in the school's own Slack and tools" in reply.text

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import re
 import time
 import uuid
 from collections import OrderedDict
@@ -31,6 +32,7 @@ from bot.core.messages import Incoming, Media, Outgoing, utcnow
 from bot.i18n import N_, Locales
 from bot.storage import Database
 from bot.handoff import STAFF_CHANNEL, staff_target
+from bot.staff_alerts import StaffAlerts
 from bot.storage import conversations, families, message_log, outbox, tickets
 from bot.understanding.catalog import Catalog
 from bot.understanding.language import ENGLISH_NAMES, LanguageDetector, language_from_hint, language_name
@@ -51,6 +53,13 @@ CLARIFY_TEXT = N_("I want to be sure I understand. Did you mean:")
 # When a possible meaning is a safety emergency or bullying: the 911 line comes before the question
 CLARIFY_URGENT_TEXT = N_("If anyone is in danger right now, call {emergency_number} first. "
                          "I want to be sure I understand. Did you mean:")
+_PAYLOAD_RE = re.compile(r"^[a-z_]+(:\S*)?$")
+URGENT_ALERTED_TEXT = N_("I'm alerting a staff member right away so {principal_name} or another "
+                         "administrator can act and contact you.")
+URGENT_UNALERTED_TEXT = N_("This chat cannot alert the school staff right away. Please call the office at "
+                           "{office_phone} now, and if anyone is in danger, call {emergency_number}. Your "
+                           "message is saved for the staff.")
+ADDED_AGAIN_TEXT = N_("Added to your conversation with the school staff.")
 MEDIA_TEXT = N_("I can only read text messages for now. Please type your question, or send /human "
                 "to talk to a person.")
 # A message switches the family's language on its own only when it is this long and this sure;
@@ -62,8 +71,10 @@ class Engine:
     def __init__(self, db: Database, catalog: Catalog, matcher: Understanding, profile: SchoolProfile,
                  locales: Locales, clock: Callable[[], datetime] = utcnow, cache_size: int = 10_000,
                  translator: Any | None = None, detector: LanguageDetector | None = None,
-                 flows: dict[str, Any] | None = None) -> None:
+                 flows: dict[str, Any] | None = None, alerts: StaffAlerts | None = None) -> None:
         self.db = db
+        # who an urgent ticket alerts (none: the family is told to call instead)
+        self.alerts = alerts or StaffAlerts()
         self.catalog = catalog
         self.matcher = matcher
         self.profile = profile
@@ -459,8 +470,9 @@ class Engine:
         if answer_first:  # for urgent intents this is the safety guidance, before anything else
             turn.say(self._answer_text(intent))
         topic = self.catalog[intent].topic if intent in self.catalog else "general"
-        text = turn.incoming.text or turn.incoming.payload or ""
+        text = await self._parents_words(turn)
         english = await self._english(turn, text)
+        alerts, urgent = self.alerts, priority == "urgent"
         family_id, lang, state = turn.family.id, turn.lang, turn.state
         # staff will need an interpreter when no model can carry the family's language both ways
         interpreter = None if lang == "en" or (self.localizer.can_machine_translate(lang, "en") and
@@ -480,9 +492,16 @@ class Engine:
                 outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_thread",
                            {"text": text, "language": lang, "translation": english}, now, ticket_id=ticket_id)
             tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang, translation=english)
+            if urgent:
+                alerts.urgent(conn, ticket_id, now)
             state.data["ticket"] = ticket_id  # saved with the state, after this effect
         turn.effect(record)
         self._outbox_written = True
+        if urgent and not alerts.reaches_someone:  # never claim an alert that does not go out
+            turn.say(Text(URGENT_UNALERTED_TEXT, self.profile.info), [(MENU_TEXT, "menu")])
+            return
+        if urgent:
+            turn.say(Text(URGENT_ALERTED_TEXT, self.profile.info))
         if not office_hours.is_open(self.profile, turn.now):
             opening = office_hours.next_opening(self.profile, turn.now)
             when = _format_when(opening, turn.lang) if opening else ""
@@ -515,24 +534,53 @@ class Engine:
         if media is not None:
             thread["media"] = {**media.as_dict(), "channel": turn.incoming.channel}
             text = media.with_caption(text)  # what the ticket's timeline shows
+        alerts = self.alerts
         if urgent:
             turn.intent = result.intent
             turn.say(self._answer_text(result.intent))
+            turn.say(Text(URGENT_ALERTED_TEXT if alerts.reaches_someone else URGENT_UNALERTED_TEXT,
+                          self.profile.info))
 
         def record(conn, now):
             tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang, translation=english)
             if urgent:
                 tickets.raise_priority(conn, ticket_id, "urgent")
+                alerts.urgent(conn, ticket_id, now)
                 outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_update",
                            {"priority": "urgent"}, now, ticket_id=ticket_id)
             outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_thread", thread, now,
                        ticket_id=ticket_id)
         turn.effect(record)
         self._outbox_written = True
+        if urgent:
+            return  # the guidance and what happens next were said
         if not turn.state.data.get("ticket_acked"):
             turn.state.data["ticket_acked"] = True
             turn.say(N_("I've added this to your conversation with the school staff. They will answer you here. "
                         "To ask me something else meanwhile, type /menu."))
+        else:  # every later message too: silence would look like it went nowhere
+            turn.say(ADDED_AGAIN_TEXT)
+
+    async def _parents_words(self, turn: Turn) -> str:
+        """What the ticket shows as the parent's words. A `/human` command or a button is not
+        what they asked: then their last real message before it (with the command's own text)."""
+        text = turn.incoming.text or ""
+        if text and not text.startswith("/"):
+            return text
+        family_id = turn.family.id
+
+        def last_words(conn) -> str | None:
+            rows = conn.execute("SELECT text FROM messages WHERE family_id = ? AND direction = 'in'"
+                                " AND text NOT LIKE '/%' AND text != '' ORDER BY id DESC LIMIT 5",
+                                (family_id,)).fetchall()
+            # the log keeps button presses as their payloads ("human", "intent:bus"): skip those
+            return next((r[0] for r in rows if not _PAYLOAD_RE.match(r[0])), None)
+
+        earlier = await self.db.run(last_words)
+        said = text or turn.incoming.payload or ""
+        if earlier:
+            return f"{earlier}\n({said})" if said else earlier
+        return said
 
     async def _english(self, turn: Turn, text: str) -> str | None:
         """The parent's words in English for staff (None when already English or no model)."""

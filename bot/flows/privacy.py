@@ -31,9 +31,10 @@ from bot.core.dialog import Turn
 from bot.core.localize import Text
 from bot.core.messages import Attachment
 from bot.i18n import N_
-from bot.privacy.family_data import FamilyNotFound, delete_family, export_family
+from bot.privacy.family_data import FamilyNotFound, delete_family, export_family, open_tickets
 from bot.privacy.retention import checkpoint
 from bot.signups import store
+from bot.staff_alerts import StaffAlerts
 from bot.storage import Database
 from bot.understanding.language import language_name
 
@@ -89,17 +90,27 @@ KEPT = N_("OK, nothing was deleted.")
 DONE = N_("Done: everything {school_name} kept about you is deleted. If you write again, I will start fresh.")
 SIGNUPS_CANCELLED = N_("Your sign-ups were cancelled ({count}) and your places offered to other families.")
 TICKET_CLOSED = N_("Your open conversation with the school staff was closed, and they were told.")
+TICKET_CLOSED_UNTOLD = N_("Your open conversation with the school staff was closed.")
+URGENT_KEPT = N_("The urgent report you made on {date} is kept until the school staff close it: only what you "
+                 "reported and when, not this chat. The school must be able to act on it.")
+URGENT_KEPT_TOLD = N_("The school staff were told that you deleted your data.")
+URGENT_KEPT_UNTOLD = N_("No staff member could be told automatically. To add anything, call the office at "
+                        "{office_phone}.")
+# the exception in the policy, said after it
+URGENT_POLICY = N_("One exception: if you delete your data while an urgent report (a safety or bullying "
+                   "concern) is still open, the school keeps only what you reported and when, not the chat, "
+                   "until staff close it, because it must be able to act on it.")
 STALE = N_("That button has expired, and nothing was deleted. To delete your data, send /forgetme.")
 
 FILENAME = "my-data.json"
 
 
 def privacy_flows(db: Database, profile: SchoolProfile, notifier=None,
-                  wake: Callable[[], None] | None = None) -> dict[str, Any]:
+                  wake: Callable[[], None] | None = None, alerts: StaffAlerts | None = None) -> dict[str, Any]:
     """The three flows by name, for `Engine(flows=...)`. `notifier`: the sign-ups' Notifier (a
     family promoted from a waitlist by a deletion is told); `wake`: outbox rows are waiting."""
     return {flow.name: flow for flow in (PrivacyFlow(profile), MyDataFlow(db, profile),
-                                         ForgetMeFlow(db, profile, notifier, wake))}
+                                         ForgetMeFlow(db, profile, notifier, wake, alerts))}
 
 
 class _OneAnswer:
@@ -131,8 +142,8 @@ class PrivacyFlow(_OneAnswer):
         r = self.profile.retention
         values = {"school_name": self.profile.name, "messages_days": r.messages_days,
                   "tickets_days": r.tickets_days, "signups_days": r.signups_days}
-        turn.say(Text(POLICY if self.profile.slack is not None else POLICY_NO_SLACK, values),
-                 [(MYDATA_BUTTON, "mydata:show"), (FORGET_BUTTON, "forgetme:ask"), (MENU, "menu")])
+        turn.say(Text(POLICY if self.profile.slack is not None else POLICY_NO_SLACK, values))
+        turn.say(URGENT_POLICY, [(MYDATA_BUTTON, "mydata:show"), (FORGET_BUTTON, "forgetme:ask"), (MENU, "menu")])
 
 
 class MyDataFlow(_OneAnswer):
@@ -163,8 +174,9 @@ class ForgetMeFlow:
     name = "forgetme"
 
     def __init__(self, db: Database, profile: SchoolProfile, notifier=None,
-                 wake: Callable[[], None] | None = None) -> None:
+                 wake: Callable[[], None] | None = None, alerts: StaffAlerts | None = None) -> None:
         self.db, self.profile, self.notifier, self.wake = db, profile, notifier, wake
+        self.alerts = alerts or StaffAlerts()  # who hears that a kept urgent report's family left
 
     async def start(self, turn: Turn, arg: str | None = None) -> None:
         token = turn.state.data["forgetme"] = secrets.token_hex(4)
@@ -195,13 +207,14 @@ class ForgetMeFlow:
 
         def what_changes(conn):
             signups = len(store.family_items(conn, family_id, now))
-            tickets = conn.execute("SELECT COUNT(*) FROM tickets WHERE family_id = ? AND status != 'resolved'",
-                                   (family_id,)).fetchone()[0]
-            return signups, tickets
+            tickets = open_tickets(conn, family_id)
+            urgent = conn.execute("SELECT MIN(created_at) FROM tickets WHERE family_id = ? AND status != 'resolved'"
+                                  " AND priority = 'urgent'", (family_id,)).fetchone()[0]
+            return signups, tickets, urgent
 
-        signups, tickets = await self.db.run(what_changes)
-        notifier = self.notifier
-        turn.effect(lambda conn, stamp: delete_family(conn, family_id, "family", stamp, notifier))
+        signups, tickets, urgent_since = await self.db.run(what_changes)
+        notifier, alerts = self.notifier, self.alerts
+        turn.effect(lambda conn, stamp: delete_family(conn, family_id, "family", stamp, notifier, alerts.tell))
         turn.family_deleted = True
         # secure_delete zeroed the pages; the checkpoint also clears the old WAL frames that still
         # hold what the family wrote (else they stay until the daily purge's checkpoint)
@@ -211,8 +224,13 @@ class ForgetMeFlow:
         turn.say(Text(DONE, {"school_name": self.profile.name}))
         if signups:
             turn.say(Text(SIGNUPS_CANCELLED, {"count": signups}))
-        if tickets:
-            turn.say(TICKET_CLOSED)
+        # what staff hear is decided now, as delete_family will do it: Slack threads, email
+        told = alerts.email is not None or any(ref for _, _, ref in tickets)
+        if urgent_since:
+            turn.say(Text(URGENT_KEPT, {"date": _date(urgent_since, turn.lang, self.profile)}))
+            turn.say(URGENT_KEPT_TOLD if told else Text(URGENT_KEPT_UNTOLD, self.profile.info))
+        elif tickets:
+            turn.say(TICKET_CLOSED if any(ref for _, _, ref in tickets) else TICKET_CLOSED_UNTOLD)
         if self.wake is not None and (signups or tickets):
             self.wake()  # a promoted family's message and staff's note wait in the outbox
 

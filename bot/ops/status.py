@@ -7,7 +7,8 @@ Red means "someone needs to look", each reason saying what and where:
 - a message has waited in the outbox longer than OUTBOX_MAX_AGE (families or staff are not
   hearing from us; the terminal chat's rows are exempt: they wait for the parent to come back);
 - a message went dead (gave up after its retries) within DEAD_WINDOW and nobody acknowledged it;
-- an urgent ticket is unclaimed for more than URGENT_UNCLAIMED_MAX;
+- an urgent ticket is unclaimed for more than URGENT_UNCLAIMED_MAX — at once when no staff
+  channel (Slack or email) is configured, since then nobody was alerted;
 - nightly backups are on and the newest is older than BACKUP_MAX_AGE (or, with none yet, the
   database is older than that).
 Only counts and ages are reported — never message text or who wrote it.
@@ -88,6 +89,8 @@ class Status:
     tickets_claimed: int = 0
     tickets_by_age: dict[str, int] = field(default_factory=dict)
     urgent_unclaimed_age: float | None = None                   # seconds, oldest one
+    staff_channels: tuple[str, ...] | None = None               # "slack", "email"; None: unknown
+    replies_untranslated: int = 0                               # staff replies sent in English only, DEAD_WINDOW
     translation: list[str] | None = None                        # pairs "en->es"; None: see note
     translation_note: str = ""
     understanding: str = ""                                     # which matcher, and why when lexical
@@ -113,7 +116,9 @@ class Status:
                        for name, q in sorted(self.outbox.items())},
             "dead_outbox": {"recent": self.dead, "total": self.dead_total},
             "tickets": {"open": self.tickets_open, "claimed": self.tickets_claimed, "by_age": self.tickets_by_age,
-                        "oldest_unclaimed_urgent_age_seconds": self.urgent_unclaimed_age},
+                        "oldest_unclaimed_urgent_age_seconds": self.urgent_unclaimed_age,
+                        "replies_sent_untranslated_last_7_days": self.replies_untranslated},
+            "staff_channels": None if self.staff_channels is None else list(self.staff_channels),
             "translation": {"pairs": self.translation, "note": self.translation_note},
             "understanding": self.understanding,
             "backups": {"on": self.backups_on, "dir": self.backup_dir,
@@ -141,6 +146,13 @@ class Status:
         urgent = f"; oldest unclaimed urgent: {_ago(self.urgent_unclaimed_age)}" \
             if self.urgent_unclaimed_age is not None else ""
         lines.append(f"tickets:      {self.tickets_open} open, {self.tickets_claimed} claimed; by age: {ages}{urgent}")
+        if self.replies_untranslated:
+            lines.append(f"              {self.replies_untranslated} staff repl{'y' if self.replies_untranslated == 1 else 'ies'} "
+                         f"sent in English only (no translation model) in the last {DEAD_WINDOW.days} days: "
+                         "those families need an interpreter")
+        if self.staff_channels is not None:
+            lines.append("staff alerts: " + (", ".join(self.staff_channels) or
+                                             "NONE (no Slack, no email): urgent reports alert nobody"))
         pairs = ", ".join(self.translation) if self.translation else "none"
         lines.append(f"translation:  {pairs}" + (f" ({self.translation_note})" if self.translation_note else ""))
         if self.understanding:
@@ -210,6 +222,10 @@ def read_store(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
                     break
             if status == "open" and priority == "urgent" and (out["urgent_age"] is None or age > out["urgent_age"]):
                 out["urgent_age"] = age
+    out["untranslated"] = 0
+    if "ticket_events" in tables:
+        out["untranslated"] = conn.execute("SELECT COUNT(*) FROM ticket_events WHERE kind = 'untranslated'"
+                                           " AND created_at >= ?", ((now - DEAD_WINDOW).isoformat(),)).fetchone()[0]
     return out
 
 
@@ -240,7 +256,7 @@ def understanding_line(status: Any) -> str:
 
 async def gather_status(db, settings: Settings, *, channels: ChannelHealth | None = None,
                         translator: Any = _NOT_GIVEN, now: datetime | None = None,
-                        understanding: Any = None) -> Status:
+                        understanding: Any = None, staff_channels: tuple[str, ...] | None = None) -> Status:
     """The status now. In the bot: pass its `ChannelHealth` and `homeroom.translator`; from
     another process leave them out (channels unknown, translation pairs read from disk)."""
     now = now or utcnow()
@@ -251,6 +267,8 @@ async def gather_status(db, settings: Settings, *, channels: ChannelHealth | Non
                     outbox=store["outbox"], dead=store["dead"], dead_total=store["dead_total"],
                     tickets_open=store["open"], tickets_claimed=store["claimed"], tickets_by_age=store["by_age"],
                     urgent_unclaimed_age=store["urgent_age"], backups_on=settings.backup_keep > 0,
+                    replies_untranslated=int(store["untranslated"]),
+                    staff_channels=staff_channels if staff_channels is not None else _staff_channels(settings),
                     backup_dir=str(backup_dir(settings)))
     if settings.translation == "off":
         status.translation_note = "off (HOMEROOM_TRANSLATION=off)"
@@ -290,7 +308,11 @@ def reasons(status: Status, created: str | None = None) -> list[str]:
         found.append(f"outbox: {count} {name} message(s) could not be delivered and were given up "
                      f"(status 'dead') in the last {DEAD_WINDOW.days} days; see `homeroom outbox list --dead`, "
                      "fix the cause, then `homeroom outbox retry`, or accept the loss: `homeroom outbox ack`")
-    if status.urgent_unclaimed_age is not None and status.urgent_unclaimed_age > URGENT_UNCLAIMED_MAX.total_seconds():
+    if status.urgent_unclaimed_age is not None and status.staff_channels == ():
+        found.append("tickets: an urgent ticket is open and no staff channel (Slack or email) is configured, so "
+                     "nobody was alerted: see `homeroom tickets list`, call the family, and set up email "
+                     "(README, 'Staff email')")
+    elif status.urgent_unclaimed_age is not None and status.urgent_unclaimed_age > URGENT_UNCLAIMED_MAX.total_seconds():
         found.append(f"tickets: an urgent ticket has been unclaimed for {_ago(status.urgent_unclaimed_age)} "
                      f"(limit {int(URGENT_UNCLAIMED_MAX.total_seconds() // 60)} min)")
     if status.backups_on:
@@ -309,5 +331,18 @@ def status_source(homeroom, channels: ChannelHealth | None = None,
     async def source() -> Status:
         return await gather_status(homeroom.db, homeroom.settings, channels=channels,
                                    translator=homeroom.translator, now=clock(),
-                                   understanding=homeroom.understanding)
+                                   understanding=homeroom.understanding, staff_channels=homeroom.alerts.channels)
     return source
+
+
+def _staff_channels(settings: Settings) -> tuple[str, ...] | None:
+    """From another process: the staff channels the settings and profile configure (None: the
+    profile cannot be read, so unknown)."""
+    from bot.config import ConfigError, load_school_profile
+    from bot.staff_alerts import configured_channels
+
+    try:
+        profile = load_school_profile(settings.school_profile_path)
+    except (ConfigError, OSError):
+        return None
+    return configured_channels(settings, profile)

@@ -12,6 +12,10 @@ one transaction, e.g. `Database.transact` or a turn's effect):
 - open and claimed tickets are resolved, and staff get a last line in the ticket's Slack thread
   (an outbox `ticket_context` row that carries the thread's `staff_ref` and no `ticket_id`, so it
   survives the ticket's deletion) saying the family deleted its data;
+- an open *urgent* ticket (safety, bullying) is the exception the school's duty of care needs:
+  what the family reported and when (no chat, no name) moves to `kept_reports` under the same
+  number until staff close it (`homeroom tickets resolve N`); staff are told in Slack and by
+  email where configured (`tell_staff`), and the audit log records it;
 - then every row of the family goes: messages, ticket events, tickets and their outbox rows,
   sign-up reminders and bookings, messages waiting for or sent to its chat, handled inbox rows
   of its chat, conversation state, the family row;
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from bot.handoff import STAFF_CHANNEL, staff_target
@@ -31,6 +36,28 @@ from bot.storage import audit, families
 
 STAFF_NOTE = ("The family deleted their data (/forgetme). This ticket is closed and its conversation "
               "was removed from Homeroom; replies here will not reach them.")
+URGENT_STAFF_NOTE = ("The family deleted their data (/forgetme). Their urgent report #{id} is kept in Homeroom "
+                     "(what they reported and when; no conversation, no name) until you close it: "
+                     "`homeroom tickets resolve {id}`. Replies will not reach them.")
+TellStaff = Callable[[sqlite3.Connection, int, str, str], bool]  # (conn, ticket, text, now) -> told
+
+
+def open_tickets(conn: sqlite3.Connection, family_id: int) -> list[tuple[int, str, str | None]]:
+    """(id, priority, staff_ref) of the family's open and claimed tickets."""
+    return conn.execute("SELECT id, priority, staff_ref FROM tickets WHERE family_id = ? AND status != 'resolved'"
+                        " ORDER BY id", (family_id,)).fetchall()
+
+
+def keep_urgent_report(conn: sqlite3.Connection, ticket_id: int, now: str) -> None:
+    """The minimum of an open urgent ticket, before the family's rows go: what was reported, when."""
+    ticket = conn.execute("SELECT topic, intent, language, created_at FROM tickets WHERE id = ?",
+                          (ticket_id,)).fetchone()
+    said = conn.execute("SELECT text, translation FROM ticket_events WHERE ticket_id = ? AND kind = 'parent'"
+                        " ORDER BY id", (ticket_id,)).fetchall()
+    text = "\n".join(t for t, _ in said) or "(no text)"
+    english = "\n".join(e for _, e in said if e) or None
+    conn.execute("INSERT OR REPLACE INTO kept_reports (ticket_id, topic, intent, language, reported_at, text,"
+                 " english, kept_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (ticket_id, *ticket, text, english, now))
 
 
 class FamilyNotFound(LookupError):
@@ -86,15 +113,17 @@ def export_family(conn: sqlite3.Connection, family_id: int) -> dict[str, Any]:
 
 
 def delete_family(conn: sqlite3.Connection, family_id: int, actor: str, now: str,
-                  notifier: booking.Notifier | None = None) -> dict[str, int]:
+                  notifier: booking.Notifier | None = None, tell_staff: TellStaff | None = None) -> dict[str, int]:
     """Cancel, close, then delete every row of one family (see the module docstring). Returns
-    rows per table, plus `signups_cancelled`, `families_promoted` and `tickets_closed`.
-    Pass the sign-ups' `Notifier` so a promoted family is told (as a cancel would)."""
+    rows per table, plus `signups_cancelled`, `families_promoted`, `tickets_closed`,
+    `urgent_kept` and `staff_told`. Pass the sign-ups' `Notifier` so a promoted family is told
+    (as a cancel would), and `tell_staff` to reach staff beyond Slack (email)."""
     family = families.get(conn, family_id)
     if family is None:
         raise FamilyNotFound(f"family {family_id} does not exist")
     conn.execute("PRAGMA secure_delete = ON")  # deleted text is overwritten (bot.privacy.retention)
-    counts: dict[str, int] = {"signups_cancelled": 0, "families_promoted": 0, "tickets_closed": 0}
+    counts: dict[str, int] = {"signups_cancelled": 0, "families_promoted": 0, "tickets_closed": 0,
+                              "urgent_kept": 0, "staff_told": 0}
 
     active = conn.execute("SELECT id FROM signup_bookings WHERE family_id = ? AND status IN ('confirmed',"
                           " 'waitlisted') ORDER BY id", (family_id,)).fetchall()
@@ -104,15 +133,24 @@ def delete_family(conn: sqlite3.Connection, family_id: int, actor: str, now: str
             counts["signups_cancelled"] += 1
             counts["families_promoted"] += len(result.promoted)
 
-    for ticket_id, ref in conn.execute("SELECT id, staff_ref FROM tickets WHERE family_id = ?"
-                                       " AND status != 'resolved'", (family_id,)).fetchall():
+    for ticket_id, priority, ref in open_tickets(conn, family_id):
         counts["tickets_closed"] += 1
+        urgent = priority == "urgent"
+        note = URGENT_STAFF_NOTE.format(id=ticket_id) if urgent else STAFF_NOTE
+        told = False
+        if urgent:
+            keep_urgent_report(conn, ticket_id, now)
+            counts["urgent_kept"] += 1
+            audit.record(conn, actor, "urgent_report.kept", f"ticket {ticket_id}", now)
+            told = bool(tell_staff and tell_staff(conn, ticket_id, note, now))
         if ref:  # posted to staff: a last line in its thread (without a ref, staff never saw it)
             conn.execute(
                 "INSERT INTO outbox (channel, target, kind, ticket_id, payload, next_attempt_at, created_at)"
                 " VALUES (?, ?, 'ticket_context', NULL, ?, ?, ?)",
                 (STAFF_CHANNEL, staff_target(ticket_id),
-                 json.dumps({"text": STAFF_NOTE, "staff_ref": ref, "closed": True}), now, now))
+                 json.dumps({"text": note, "staff_ref": ref, "closed": True}), now, now))
+            told = True
+        counts["staff_told"] += told
 
     tickets_of = "SELECT id FROM tickets WHERE family_id = :family"
     bookings_of = "SELECT id FROM signup_bookings WHERE family_id = :family"

@@ -221,6 +221,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "a given-up outbox message can be acknowledged (homeroom outbox ack): status goes green", """
         ALTER TABLE outbox ADD COLUMN acknowledged_at TEXT;
     """),
+    (10, "an open urgent report outlives /forgetme until staff close it (bot/privacy/family_data.py)", """
+        CREATE TABLE kept_reports (
+            ticket_id   INTEGER PRIMARY KEY,   -- the ticket's number, which staff already know
+            topic       TEXT NOT NULL,
+            intent      TEXT,
+            language    TEXT NOT NULL,
+            reported_at TEXT NOT NULL,
+            text        TEXT NOT NULL,         -- what the family reported; no chat, no name
+            english     TEXT,
+            kept_at     TEXT NOT NULL
+        );
+    """),
 ]
 
 MIGRATIONS.sort(key=lambda m: m[0])  # kept in version order whatever order steps were added in
