@@ -2,7 +2,9 @@
 retried with backoff (or the far end's Retry-After) until they go, and marked sent once.
 Polling the table (not only in-process signals) means rows written by another process — the
 `homeroom tickets reply` command — are delivered by the running bot too. A row's payload may
-carry "then": a row queued in the transaction that marks it delivered (never before).
+carry "then": a row queued in the transaction that marks it delivered (never before), and
+"if_undeliverable": a row queued when the far end refuses it for good (its text's `{reason}`
+says why), so whoever sent it learns that it did not arrive.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.core.messages import utcnow
-from bot.storage import Database, outbox
+from bot.storage import Database, outbox, tickets
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,11 @@ class RetryLater(Exception):
     def __init__(self, message: str, after: float | None = None) -> None:
         super().__init__(message)
         self.after = after
+
+
+class Undeliverable(Exception):
+    """The far end refused the row for good (the family blocked the bot, the chat is gone):
+    retrying will not help. The message says why, in words staff understand."""
 
 
 class Delivery:
@@ -54,6 +61,11 @@ class Delivery:
                 continue
             try:
                 await sender(item)
+            except Undeliverable as exc:
+                await self.db.transact(_undeliverable, item, str(exc), self.clock().isoformat())
+                log.warning("outbox.undeliverable id=%s channel=%s reason=%s", item.id, item.channel, exc)
+                self.wake()  # its report-back row is due now
+                continue
             except RetryLater as exc:
                 await self.db.transact(outbox.mark_failed, item.id, str(exc), self.clock(), exc.after)
                 log.warning("outbox.retry id=%s channel=%s after=%s reason=%s", item.id, item.channel,
@@ -90,7 +102,25 @@ class Delivery:
 def _delivered(conn, item: outbox.Item, now: str) -> None:
     """Mark the row sent and, in the same transaction, queue what must follow its delivery (a
     payload's "then": e.g. "Delivered to the family" for staff, true only now)."""
-    if outbox.mark_sent(conn, item.id, now) and isinstance(item.payload.get("then"), dict):
-        then = item.payload["then"]
-        outbox.add(conn, then["channel"], then["target"], then["kind"], then.get("payload") or {}, now,
-                   ticket_id=then.get("ticket_id"))
+    if outbox.mark_sent(conn, item.id, now):
+        _queue_follow_up(conn, item.payload.get("then"), now)
+
+
+def _undeliverable(conn, item: outbox.Item, reason: str, now: str) -> None:
+    """Give the row up, note it on its ticket's timeline, and queue its report-back (a payload's
+    "if_undeliverable": e.g. "The family did not get your reply" in the staff thread)."""
+    if not outbox.mark_undeliverable(conn, item.id, reason, now):
+        return
+    if item.ticket_id is not None:
+        tickets.add_event(conn, item.ticket_id, "undelivered", "homeroom",
+                          f"not delivered to the family: {reason}", now)
+    _queue_follow_up(conn, item.payload.get("if_undeliverable"), now, reason=reason)
+
+
+def _queue_follow_up(conn, spec: object, now: str, reason: str | None = None) -> None:
+    if not isinstance(spec, dict):
+        return
+    payload = dict(spec.get("payload") or {})
+    if reason is not None and isinstance(payload.get("text"), str):
+        payload["text"] = payload["text"].replace("{reason}", reason)
+    outbox.add(conn, spec["channel"], spec["target"], spec["kind"], payload, now, ticket_id=spec.get("ticket_id"))

@@ -38,6 +38,9 @@ CLOSED_UNANSWERED_TEXT = N_("The school staff closed your conversation without w
 ENGLISH_REPLY_NOTE = N_("This reply from the school staff is in English: there is no translation into your "
                         "language here yet. To ask for an interpreter, write “interpreter” here (the staff "
                         "will see it), or call the office at {office_phone}.")
+# Staff-facing (English): the family's app refused the reply for good; bot.delivery fills {reason}.
+UNDELIVERED_TEXT = ("Not delivered to the family: {reason}. They may have blocked the bot or deleted the "
+                    "chat; please reach them another way (phone, email).")
 UNTRANSLATED_EVENT = "untranslated"  # a ticket event: a staff reply went out in English only
 
 
@@ -239,9 +242,10 @@ class Handoff:
             # the staff line is written only once the family's message is delivered (bot.delivery)
             then = {"channel": STAFF_CHANNEL, "target": staff_target(ticket_id), "kind": "ticket_context",
                     "payload": {"text": delivered}, "ticket_id": ticket_id}
+            refused = {**then, "payload": {"text": UNDELIVERED_TEXT}}  # {reason}: filled in by bot.delivery
             outbox.add(conn, family.channel, family.chat_id, "message",
-                       {"text": sent, "language": lang, "machine": machine, "from": "staff", "then": then}, now,
-                       ticket_id=ticket_id)
+                       {"text": sent, "language": lang, "machine": machine, "from": "staff", "then": then,
+                        "if_undeliverable": refused}, now, ticket_id=ticket_id)
             return ReplyOutcome(relayed=True, text_sent=sent, back_translation=back, untranslated=untranslated,
                                 staff_note=staff_note)
 

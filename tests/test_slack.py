@@ -20,6 +20,7 @@ from bot.channels.slack.sender import ChannelPacer
 from bot.config import REPO_ROOT, ConfigError, Settings, load_school_profile
 from bot.core.localize import Text
 from bot.core.messages import Incoming
+from bot.delivery import Undeliverable
 from bot.handoff import AUTO_RESUMED_TEXT, CLOSED_UNANSWERED_TEXT, RESOLVED_TEXT
 from bot.storage import outbox, tickets
 from bot.translation import FakeTranslator
@@ -60,6 +61,7 @@ class World:
     def __init__(self, settings: Settings, mock: MockSlackAPI, clock: Clock) -> None:
         self.settings, self.mock, self.clock = settings, mock, clock
         self.parent: list[dict[str, Any]] = []
+        self.blocked: set[str] = set()  # families whose app refuses everything (they blocked the bot)
 
     async def start(self) -> "World":
         self.home = await start(self.settings, translator=FakeTranslator(languages=["en", "vi"]))
@@ -69,6 +71,8 @@ class World:
         self.slack.sender.probe_delay = 0.05  # the outage breaker's health probe, quicker for tests
 
         async def parent_sender(item: outbox.Item) -> None:
+            if item.target in self.blocked:
+                raise Undeliverable("the family blocked the bot")
             self.parent.append({"target": item.target, **item.payload})
         self.home.delivery.register("test", parent_sender)
         return self
@@ -385,6 +389,26 @@ async def test_the_card_and_the_reply_say_truly_what_a_family_without_a_model_ge
     assert len(delivered) == 1 and "Delivered to the family in English (no translation model for Spanish" \
         in blocks_text(delivered[0])
     assert (await world.ticket(ticket.id)).interpreter == "Spanish"
+
+
+async def test_a_reply_the_familys_app_refuses_is_reported_in_the_thread_never_delivered(world, mock):
+    ticket = await open_ticket(world)
+    world.blocked.add("p1")
+    await world.reply(STAFF, "We will call you today.", number=ticket.id, event_id="EvBlocked")
+    await until(lambda: world.home.db.run(lambda c: c.execute(
+        "SELECT COUNT(*) FROM outbox WHERE channel = 'test' AND status = 'pending'").fetchone()[0]), what="relay")
+    assert await world.deliver() == 0  # refused: nothing delivered…
+    assert await world.deliver() == 1  # …and the thread hears why
+    thread = [blocks_text(p) for p in posts(mock) if p.get("thread_ts") == (await world.thread_of(ticket.id))[1]]
+    assert not [t for t in thread if "Delivered" in t]
+    [refused] = [t for t in thread if "Not delivered to the family" in t]
+    assert "the family blocked the bot" in refused and "reach them another way" in refused
+    assert [e for e in await world.events(ticket.id) if e[0] == "undelivered"]
+    status, error, acked = await world.home.db.run(lambda c: c.execute(
+        "SELECT status, last_error, acknowledged_at FROM outbox WHERE channel = 'test' AND kind = 'message'"
+    ).fetchone())
+    assert status == "dead" and "blocked" in error and acked  # given up at once; nobody can fix it by retrying
+    assert await world.deliver() == 0  # and never tried again
 
 
 async def test_the_card_promises_translation_where_a_model_is_installed(world, mock):

@@ -631,3 +631,31 @@ async def test_replies_keep_their_order_when_a_send_failed_and_the_outbox_took_o
         await settle(channel, 3)
     texts = [html.unescape(p["text"]) for p in fake.sent()]
     assert "8:10" in texts[0] and "bus" in texts[1].lower() and channel.outcomes["replied"] == 1
+
+
+async def test_a_staff_reply_to_a_family_that_blocked_the_bot_is_never_called_delivered(fake, tg_settings,
+                                                                                         homeroom):
+    """Telegram answers 403 (the family blocked the bot): the row is given up at once, the
+    ticket says so, and the staff line queued is "Not delivered …", never "Delivered"."""
+    from bot.channels.telegram.channel import register_outbox
+    from bot.storage import tickets
+
+    fake.push_update(fake.message_update("/human"))
+    async with running(tg_settings, homeroom) as channel:
+        await settle(channel, 1)
+        register_outbox(homeroom, channel)
+        [ticket] = await homeroom.db.run(tickets.list_open)
+        await homeroom.handoff.reply(ticket.id, "sam", "We will call you this afternoon.")
+        fake.fail_next("sendMessage", status=403, description="Forbidden: bot was blocked by the user")
+        for _ in range(5):
+            await homeroom.delivery.run_once()
+    assert not [p for p in fake.sent() if "call you this afternoon" in p.get("text", "")]
+    staff_lines = await homeroom.db.run(lambda c: [json.loads(r[0])["text"] for r in c.execute(
+        "SELECT payload FROM outbox WHERE channel = 'staff' AND kind = 'ticket_context'")])
+    assert len(staff_lines) == 1 and staff_lines[0].startswith("Not delivered to the family: Telegram refused it")
+    assert "blocked by the user" in staff_lines[0]
+    events = [e for e in await homeroom.db.run(tickets.events, ticket.id) if e[0] == "undelivered"]
+    assert len(events) == 1 and "blocked by the user" in events[0][2]
+    status, acked = await homeroom.db.run(lambda c: c.execute(
+        "SELECT status, acknowledged_at FROM outbox WHERE kind = 'message'").fetchone())
+    assert status == "dead" and acked  # nobody can fix it by retrying: homeroom status stays green

@@ -38,9 +38,22 @@ def add(conn: sqlite3.Connection, channel: str, target: str, kind: str, payload:
     return cur.lastrowid or 0
 
 
-def mark_sent_many(conn: sqlite3.Connection, item_ids: list[int], now: str) -> int:
-    """Rows their writer delivered itself (a turn's replies)."""
-    return sum(mark_sent(conn, item_id, now) for item_id in item_ids)
+def mark_undeliverable(conn: sqlite3.Connection, item_id: int, reason: str, now: str) -> bool:
+    """The far end refused for good (the family blocked the bot, the chat is gone): given up at
+    once, with the reason, and acknowledged — nobody can fix it by retrying, so `homeroom status`
+    does not turn red; `homeroom outbox list --dead` still shows it. Returns whether it changed."""
+    cur = conn.execute("UPDATE outbox SET status = 'dead', last_error = ?, acknowledged_at = ?,"
+                       " attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
+                       (f"undeliverable: {reason}"[:500], now, item_id))
+    return cur.rowcount == 1
+
+
+def first_pending(conn: sqlite3.Connection, channel: str, target: str) -> int | None:
+    """The oldest row still waiting for this place (None: nothing waits). A new reply must not
+    overtake it, whoever wrote it (a previous process, a failed send, staff)."""
+    row = conn.execute("SELECT MIN(id) FROM outbox WHERE channel = ? AND target = ? AND status = 'pending'",
+                       (channel, target)).fetchone()
+    return row[0] if row else None
 
 
 def release(conn: sqlite3.Connection, item_ids: list[int], now: str) -> None:
@@ -78,12 +91,6 @@ def acknowledge(conn: sqlite3.Connection, ids: list[int] | None, actor: str, now
     for item_id in found:
         audit.record(conn, actor, "outbox.acknowledged", f"message #{item_id}", now)
     return found
-
-
-def waiting_before(conn: sqlite3.Connection, channel: str, target: str, item_id: int) -> bool:
-    """Whether an older row to the same place is still waiting (order must be kept)."""
-    return conn.execute("SELECT 1 FROM outbox WHERE channel = ? AND target = ? AND status = 'pending' AND id < ?"
-                        " LIMIT 1", (channel, target, item_id)).fetchone() is not None
 
 
 def release_leases(conn: sqlite3.Connection, channel: str, kind: str, now: str) -> int:

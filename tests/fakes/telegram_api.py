@@ -213,6 +213,8 @@ class FakeBotAPI:
         self._update_signal = asyncio.Event()
         self._call_signal = asyncio.Event()
         self._closing = False
+        self._held: dict[str, asyncio.Event] = {}
+        self.held_calls = 0
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         handlers: dict[str, Callable[[JSONDict, Files], Awaitable[Any]]] = {
@@ -260,6 +262,8 @@ class FakeBotAPI:
         """Wake any long poll and shut the server down."""
         self._closing = True
         self._signal_updates()
+        for gate in self._held.values():  # held calls end (refused) instead of blocking the shutdown
+            gate.set()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -381,6 +385,21 @@ class FakeBotAPI:
         name = self._canonical.get(method.lower(), method)
         for _ in range(times):
             self._faults[name].append(_Fault(status, retry_after, description))
+
+    def hold(self, method: str) -> None:
+        """From now on, calls of `method` get no answer until `drop(method)`, and are then
+        refused (503) without running: a request that never reached Telegram. A crash test
+        kills the bot while its sends hang here, outside the one window no bot can close (a
+        crash between Telegram's "ok" and the bot writing it down)."""
+        name = self._canonical.get(method.lower(), method)
+        self._held.setdefault(name, asyncio.Event())
+
+    def drop(self, method: str) -> None:
+        """Refuse the held calls of `method` and answer new ones normally again."""
+        name = self._canonical.get(method.lower(), method)
+        gate = self._held.pop(name, None)
+        if gate is not None:
+            gate.set()
 
     def message_update(
         self,
@@ -564,6 +583,12 @@ class FakeBotAPI:
         call = Call(method, params, files, http_method=request.method)
         if request.match_info["token"] != self.token:
             return self._finish(call, 401, _error_body(401, "Unauthorized"))
+        gate = self._held.get(method)
+        if gate is not None:  # see hold(): never run, never delivered
+            self.held_calls += 1
+            self._call_signal.set()
+            await gate.wait()
+            return self._finish(call, 503, _error_body(503, "Service Unavailable: dropped while held"))
         fault_queue = self._faults.get(method)
         if fault_queue:
             fault = fault_queue.popleft()

@@ -157,7 +157,6 @@ class TelegramChannel:
         self._initialized = False
         self._fresh: set[int] = set()  # ids this process recorded at fetch and has not handled yet
         self.webhook = None  # the WebhookServer in webhook mode
-        self._behind: set[str] = set()  # chats whose replies wait in the outbox after a failed send
         self.channel_health = channel_health  # bot.ops.status.ChannelHealth, reported into when given
         # GET /healthz in webhook mode: () -> is the bot green? (the public port says only ok/unavailable)
         self.health: Callable[[], Awaitable[bool]] | None = None
@@ -412,43 +411,51 @@ class TelegramChannel:
 
     async def _converse(self, incoming: Incoming, update_id: int) -> _Result:
         """One turn, exactly once: the engine's transaction also marks the update handled and
-        writes the replies to the outbox, leased to us; we send them and mark them sent. If we
-        die in between, the outbox worker sends what is left (after a restart, at once)."""
+        writes the replies to the outbox, leased to us; we send them, marking each one sent as
+        soon as Telegram confirmed it. If we die in between, the outbox worker sends what is
+        left (after a restart, at once) — and only that.
+
+        Order: when an older row to this chat still waits in the outbox (a previous process
+        died before sending it, a send failed, staff wrote), this turn's replies are handed to
+        the worker behind it instead of overtaking it. The check reads the store, in the turn's
+        own transaction, so it holds across restarts."""
+        waiting: list[int | None] = [None]
+
         def handled(conn, now: str) -> None:
             inbox.finish(conn, CHANNEL, update_id, "replied", now)
+            waiting[0] = outbox.first_pending(conn, CHANNEL, incoming.chat_id)
 
         replies = await self.engine.handle(incoming, after=handled, lease=REPLY_LEASE)  # never raises
         committed = bool(replies) and replies[0].outbox_id is not None
-        if committed and incoming.chat_id in self._behind:
-            # earlier replies to this chat wait in the outbox (a failed send): these go after them
-            if await self.db.run(outbox.waiting_before, CHANNEL, incoming.chat_id, replies[0].outbox_id):
-                await self.db.transact(outbox.release, [r.outbox_id for r in replies], utcnow().isoformat())
-                return _Result("queued_behind", 0, committed=True)
-            self._behind.discard(incoming.chat_id)
-        sent, delivered = 0, []
-        try:
-            for reply in replies:
+        if committed and waiting[0] is not None and waiting[0] < replies[0].outbox_id:
+            await self.db.transact(outbox.release, [r.outbox_id for r in replies], utcnow().isoformat())
+            self._wake_worker()
+            return _Result("queued_behind", 0, committed=True)
+        sent = 0
+        for index, reply in enumerate(replies):
+            try:
                 sent += await self.sender.send(_chat_id(reply.chat_id), reply)
-                if reply.outbox_id is not None:
-                    delivered.append(reply.outbox_id)
-        except SendFailed as exc:
-            if not committed:
-                raise
-            rest = [r.outbox_id for r in replies if r.outbox_id is not None and r.outbox_id not in delivered]
-            now = utcnow().isoformat()
-            if exc.permanent:  # blocked or chat gone: nothing left to deliver, ever
-                delivered.extend(rest)
-            else:  # the worker takes over now, with its backoff; later replies queue behind
-                await self.db.transact(outbox.release, rest, now)
-                self._behind.add(incoming.chat_id)
-            log.warning("telegram.send_deferred update_id=%s permanent=%s reason=%s", update_id, exc.permanent,
-                        exc.reason)
-            if delivered:
-                await self.db.transact(outbox.mark_sent_many, delivered, now)
-            return _Result("undeliverable" if exc.permanent else "send_deferred", sent, committed=True)
-        if delivered:
-            await self.db.transact(outbox.mark_sent_many, delivered, utcnow().isoformat())
+            except SendFailed as exc:
+                if not committed:
+                    raise
+                rest = [r.outbox_id for r in replies[index:] if r.outbox_id is not None]
+                now = utcnow().isoformat()
+                if exc.permanent:  # blocked or chat gone: nothing left to deliver, ever
+                    await self.db.transact(lambda conn: [outbox.mark_undeliverable(conn, i, exc.reason, now)
+                                                         for i in rest])
+                else:  # the worker takes over now, with its backoff; later replies queue behind
+                    await self.db.transact(outbox.release, rest, now)
+                    self._wake_worker()
+                log.warning("telegram.send_deferred update_id=%s permanent=%s reason=%s", update_id, exc.permanent,
+                            exc.reason)
+                return _Result("undeliverable" if exc.permanent else "send_deferred", sent, committed=True)
+            if reply.outbox_id is not None:  # sent: never again, even if we die before the next one
+                await self.db.transact(outbox.mark_sent, reply.outbox_id, utcnow().isoformat())
         return _Result("replied", sent, committed=committed)
+
+    def _wake_worker(self) -> None:
+        if getattr(self.homeroom, "delivery", None) is not None:
+            self.homeroom.delivery.wake()
 
     async def deliver(self, chat_id: str, reply) -> int:
         """Send one `Outgoing` outside a conversation turn (e.g. for an outbox worker)."""
@@ -593,16 +600,16 @@ def register_outbox(homeroom, channel: TelegramChannel, staff_tool: bool = False
     buttons) through this channel. Without a staff tool (Slack), staff rows need no posting:
     staff use `homeroom tickets`."""
     from bot.core.messages import Outgoing
-    from bot.delivery import RetryLater
+    from bot.delivery import RetryLater, Undeliverable
 
     async def send(item) -> None:
         reply = Outgoing.from_payload(CHANNEL, item.target, item.payload)
         try:
             await channel.deliver(item.target, reply)
         except SendFailed as exc:
-            if not exc.permanent:
-                raise RetryLater(f"telegram: {exc.reason}") from exc
-            log.warning("telegram.outbox_undeliverable id=%s reason=%s", item.id, exc.reason)
+            if exc.permanent:  # never marked sent: "Delivered" is not written, staff hear why
+                raise Undeliverable(f"Telegram refused it ({exc.reason})") from exc
+            raise RetryLater(f"telegram: {exc.reason}") from exc
 
     async def no_staff_tool(item) -> None:
         """Tickets are in the store; staff work from `homeroom tickets`."""
