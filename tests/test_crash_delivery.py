@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import signal
 
 from conftest import PYTHON, ROOT, cli_env
@@ -88,3 +89,65 @@ async def test_sigkill_in_a_burst_loses_nothing_and_repeats_nothing(tmp_path):
         for parent in PARENTS:
             assert answered(fake, parent) == expected, f"parent {parent}: {answered(fake, parent)}"
 
+
+async def test_a_staff_reply_survives_sigkill_after_slack_got_its_ack(tmp_path):
+    """Socket Mode: bolt acks the staff reply, then asks Slack who may act; the bot is killed
+    while that call hangs. Slack never resends an acknowledged event, so only the bot's own
+    record can bring the reply to the family — once — after the restart."""
+    from fakes.slack_api import APP_TOKEN, BOT_TOKEN, MockSlackAPI
+    from test_slack import SLACK_TABLE, STAFF, TRIAGE
+    from test_slack_socket_mode import thread_reply
+
+    profile = tmp_path / "school.toml"
+    profile.write_text((ROOT / "sample_school" / "school.toml").read_text(encoding="utf-8") + SLACK_TABLE,
+                       encoding="utf-8")
+    async with FakeBotAPI(token=DEFAULT_TOKEN) as fake, MockSlackAPI() as mock:
+        mock.set_members(TRIAGE, [STAFF])
+        env = cli_env(tmp_path, TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
+                      TELEGRAM_API_FILE_URL=fake.base_file_url, SLACK_BOT_TOKEN=BOT_TOKEN,
+                      SLACK_APP_TOKEN=APP_TOKEN, SLACK_API_URL=mock.base_url,
+                      HOMEROOM_SCHOOL_PROFILE=str(profile))
+        fake.push_update(fake.message_update("/human", first_name="Ana"))
+        proc = await start_bot(env)
+        try:
+            await wait_until(lambda: any(ch == TRIAGE and "thread_ts" not in m for (ch, _), m in mock.messages.items()),
+                             90, "the ticket in Slack")
+            [ts] = [ts for (ch, ts), m in mock.messages.items() if ch == TRIAGE and "thread_ts" not in m]
+            asked, release = asyncio.Event(), asyncio.Event()
+
+            async def hang(params):  # "who may act?" never answers in this run
+                asked.set()
+                await release.wait()
+                return {"ok": True, "members": [STAFF], "response_metadata": {"next_cursor": ""}}
+            mock.set_response("conversations.members", hang)
+            ticket = type("T", (), {"staff_ref": f"{TRIAGE}:{ts}"})()
+            envelope = await mock.push_event(thread_reply(ticket, STAFF, "We will call you at 3 pm."),
+                                             event_id="Ev0KILLED01")
+            await mock.wait_for_ack(envelope, timeout=30)
+            await asyncio.wait_for(asked.wait(), 30)
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        release.set()
+        mock.set_response("conversations.members", None)
+
+        def relayed() -> list[str]:
+            return [p["text"] for p in fake.sent() if "call you at 3 pm" in html.unescape(p.get("text") or "")]
+
+        proc = await start_bot(env)  # Slack will not send the event again: the bot's record must
+        try:
+            await wait_until(lambda: relayed(), 90, "the staff reply at the family")
+            await wait_until(lambda: any("Delivered to the family" in json.dumps(m) for m in mock.messages.values()),
+                             30, "'Delivered' in the thread")
+            await asyncio.sleep(1.5)  # a duplicate would arrive now
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        assert len(relayed()) == 1

@@ -416,6 +416,35 @@ async def test_the_card_promises_translation_where_a_model_is_installed(world, m
     assert "machine translated into Vietnamese" in blocks_text(posts(mock)[0])
 
 
+async def test_a_staff_reply_is_recorded_before_the_ack_and_forgotten_once_handled(world, mock):
+    """bot.channels.slack.durable: the inbox holds the reply from before Slack's ack until the
+    listener is done; then only its id and outcome stay (not the staff's words)."""
+    from bot.channels.slack import durable
+
+    ticket = await open_ticket(world)
+    seen: list[tuple] = []
+    real = world.home.handoff.reply
+
+    async def spy(*args, **kwargs):  # what the inbox holds while the relay runs
+        seen.extend(tuple(r) for r in await world.home.db.run(lambda c: c.execute(
+            "SELECT update_id, payload IS NOT NULL, handled_at FROM inbox WHERE channel = ?",
+            (durable.SLACK_INBOX,)).fetchall()))
+        return await real(*args, **kwargs)
+    world.slack.handoff.reply = spy
+    await world.reply(STAFF, "We will call you today.", number=ticket.id, event_id="EvDurable1")
+    await until(lambda: world.home.db.run(lambda c: c.execute(
+        "SELECT handled_at FROM inbox WHERE channel = 'slack' AND update_id = 'EvDurable1'").fetchone()[0]),
+        what="the reply marked handled")
+    assert seen == [("EvDurable1", 1, None)]
+    assert await world.home.db.run(lambda c: [tuple(r) for r in c.execute(
+        "SELECT payload, outcome FROM inbox WHERE channel = 'slack'")]) == [(None, "handled")]
+    # channel chatter is not a staff reply: nothing recorded
+    await world.dispatch(*event_callback_body({"type": "message", "channel": TRIAGE, "user": STAFF, "text": "hi",
+                                               "ts": f"{time.time():.6f}"}, event_id="EvChatter"))
+    assert await world.home.db.run(lambda c: c.execute(
+        "SELECT COUNT(*) FROM inbox WHERE channel = 'slack'").fetchone()[0]) == 1
+
+
 async def test_note_is_not_relayed(world, mock):
     await open_ticket(world)
     world.parent.clear()

@@ -1,4 +1,5 @@
-"""The inbox: every update a channel received, written before it is handled.
+"""The inbox: every update a channel received, written before it is handled (Telegram's
+updates; Slack's staff replies, see `bot.channels.slack.durable`).
 
 Why: Telegram's long polling confirms an update (the next `getUpdates` offset) before our
 handler has finished with it, so after a crash Telegram never sends it again. The adapter
@@ -40,6 +41,15 @@ def record(conn: sqlite3.Connection, channel: str, updates: Iterable[tuple[int, 
         if cur.rowcount == 1:
             new.append(int(update_id))
     return new
+
+
+def record_event(conn: sqlite3.Connection, channel: str, event_id: str, chat_id: str | None, payload: str,
+                 now: str) -> bool:
+    """Store one event keyed by the platform's own string id (Slack's `event_id`; the column's
+    INTEGER affinity keeps a non-numeric id as text). False if it was already there."""
+    cur = conn.execute("INSERT OR IGNORE INTO inbox (channel, update_id, chat_id, payload, received_at)"
+                       " VALUES (?, ?, ?, ?, ?)", (channel, event_id, chat_id, payload, now))
+    return cur.rowcount == 1
 
 
 def claim(conn: sqlite3.Connection, channel: str, update_id: int, chat_id: str | None,

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import inspect
 import json
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Awaitable, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
 from aiohttp import WSMsgType, web
@@ -63,7 +64,7 @@ SOCKET = "socket"  # a websocket connection attempt to a Socket Mode URL (101 ac
 SOCKET_ACK = "socket_ack"  # a message the app sent over the websocket (an ack: envelope_id, payload)
 
 JSONDict = dict[str, Any]
-Responder = Callable[[JSONDict], JSONDict]
+Responder = Callable[[JSONDict], JSONDict | Awaitable[JSONDict]]
 
 _HTTP_ERRORS = {429: "ratelimited", 500: "internal_error", 502: "bad_gateway", 503: "service_unavailable"}
 
@@ -362,6 +363,8 @@ class MockSlackAPI:
             override = self._overrides.get(method)
             if override is not None:
                 body = override(params) if callable(override) else dict(override)
+                if inspect.isawaitable(body):  # an async responder: e.g. one that hangs until released
+                    body = await body
             elif method in self._handlers:
                 body = {"ok": True, **self._handlers[method](params)}
             else:

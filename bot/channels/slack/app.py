@@ -28,7 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import office_hours
-from bot.channels.slack import listeners
+from bot.channels.slack import durable, listeners
 from bot.channels.slack.sender import SlackSender
 from bot.config import ConfigError, SchoolProfile, Settings, SlackProfile
 from bot.handoff import AUTO_RESUMED_TEXT, STAFF_CHANNEL, Handoff, staff_target
@@ -218,6 +218,8 @@ class SlackStaff:
 
     async def start(self) -> None:
         me = await self.check_token()
+        # staff replies a crash left between Slack's ack and their relay, before new ones arrive
+        await durable.replay(self.app, self.homeroom.db, self.clock())
         if self.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 

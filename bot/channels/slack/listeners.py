@@ -6,8 +6,10 @@ do the work (translation, the store, Slack calls) while Slack already has its an
 listeners, registered last, acknowledge whatever else arrives — in Socket Mode an envelope no
 listener handles is never acknowledged, and Slack delivers it again and again.
 
-- **Thread replies.** A human's message in a ticket's thread (its `thread_ts` is the ticket's
-  `staff_ref`) from an authorized user → `Handoff.reply(…, event_id=body["event_id"],
+- **Thread replies** are recorded in the inbox before bolt acknowledges them
+  (`bot.channels.slack.durable`), so a crash between the ack and the relay loses nothing. A
+  human's message in a ticket's thread (its `thread_ts` is the ticket's `staff_ref`) from an
+  authorized user → `Handoff.reply(…, event_id=body["event_id"],
   source="slack")`, which relays it to the family translated (or keeps it as an internal note)
   and dedupes Slack's redeliveries. Bots, joins and other subtypes are ignored. Edits and
   deletions are *not* relayed (the family already has the first version): the author gets an
@@ -38,7 +40,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.slack import blocks, signups
+from bot.channels.slack import blocks, durable, signups
 from bot.config import SchoolProfile, SlackProfile
 from bot.handoff import Handoff, TicketError
 from bot.storage import Database, audit, tickets
@@ -126,8 +128,10 @@ class Staffing:
 
 
 def register(app: AsyncApp, staff: Staffing) -> None:
-    """Add Homeroom's listeners to `app` (the catch-alls last: bolt runs the first match)."""
+    """Add Homeroom's listeners to `app` (the catch-alls last: bolt runs the first match), after
+    the middleware that records staff replies before Slack gets its ack."""
     db, handoff = staff.db, staff.handoff
+    durable.install(app, db, staff.clock)
 
     async def notify(channel: str, user: str, text: str, thread_ts: str | None = None,
                      event_id: str | None = None) -> None:
@@ -154,6 +158,12 @@ def register(app: AsyncApp, staff: Staffing) -> None:
     # -- messages in ticket threads ------------------------------------------------------------
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
+        await thread_message(event, body)
+        # done, whatever the outcome: not replayed (a crash or an error before this line: replayed
+        # at the next start, see bot.channels.slack.durable)
+        await durable.finished(db, body, "handled", staff.clock())
+
+    async def thread_message(event: dict[str, Any], body: dict[str, Any]) -> None:
         subtype = event.get("subtype")
         if subtype in ("message_changed", "message_deleted"):
             await on_edit(event, body)
