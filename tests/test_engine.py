@@ -47,8 +47,18 @@ async def test_messages_and_state_are_stored(app, engine):
 
 async def test_stale_or_forged_choice_gets_polite_menu(engine):
     await engine.handle(msg("/start"))
-    [reply] = await engine.handle(msg(payload="intent:enrollment"))  # not offered
-    assert "expired" in reply.text and reply.choices
+    for forged in ("intent:no_such_topic", "lang:xx", "volunteer", "menu:extra", "nonsense:1"):
+        [reply] = await engine.handle(msg(payload=forged))
+        assert "expired" in reply.text and reply.choices, forged
+
+
+async def test_a_topic_button_from_an_older_message_still_answers(engine):
+    """Topic buttons point at public answers and change nothing, so one tapped on an older
+    message (here: never offered in this chat at all) answers its topic."""
+    await engine.handle(msg("/start"))
+    await engine.handle(msg("What time does school start?"))
+    [reply] = await engine.handle(msg(payload="intent:enrollment"))
+    assert "register" in reply.text and "expired" not in reply.text
 
 
 async def test_exception_yields_apology_with_reference_and_next_message_works(engine, caplog, monkeypatch):

@@ -143,14 +143,17 @@ async def test_question_then_button_tap(fake, tg_settings, homeroom):
     assert logged == ["What time does school start?", label]
 
 
-async def test_stale_button_on_a_deleted_message_gets_the_engines_reply(fake, tg_settings, homeroom):
+async def test_buttons_on_older_messages_work_while_what_they_point_at_exists(fake, tg_settings, homeroom):
+    """A topic button on a deleted (inaccessible) message still answers its topic; a button for
+    a topic the catalog no longer has gets the engine's clear "expired" reply and the menu."""
     fake.push_update(fake.callback_update("intent:lunch_menu", accessible=False))
+    fake.push_update(fake.callback_update("intent:retired_topic", accessible=False))
     async with running(tg_settings, homeroom) as channel:
-        (call,) = await fake.wait_for("sendMessage")
-        await fake.wait_for("answerCallbackQuery")
-        await settle(channel, 1)
-    assert html.unescape(call.params["text"]) == "Sorry, that option has expired. Here is the menu:"
-    assert buttons(call.params)
+        first, second = await fake.wait_for("sendMessage", 2)
+        await settle(channel, 2)
+    assert html.unescape(first.params["text"]) == fill(homeroom.catalog["lunch_menu"].answer, homeroom.profile.info)
+    assert html.unescape(second.params["text"]) == "Sorry, that option has expired. Here is the menu:"
+    assert buttons(second.params)
 
 
 async def test_the_same_update_twice_gets_one_reply(fake, tg_settings, homeroom):

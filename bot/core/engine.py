@@ -294,7 +294,7 @@ class Engine:
         if kind in self.flows and await self.flows[kind].on_payload(turn, payload):
             turn.decision = turn.decision or "flow"
             return
-        if payload not in turn.state.choices:
+        if not self._still_valid(kind, value):
             turn.decision = "stale_choice"
             turn.say(N_("Sorry, that option has expired. Here is the menu:"), self._menu_choices())
             return
@@ -318,6 +318,16 @@ class Engine:
                      [(HUMAN_TEXT, "human"), (MENU_TEXT, "menu")])
         else:  # "menu" and anything we no longer know
             self._welcome(turn, greet=False)
+
+    def _still_valid(self, kind: str, value: str) -> bool:
+        """The engine's own buttons (topics, languages, menu, a person) name what they point at
+        and change nothing that could be out of date, so a tap on an older message still works —
+        while that topic or language exists. Anything else is an option we no longer offer."""
+        if kind == "intent":
+            return value in self.catalog
+        if kind in ("lang", "keeplang"):
+            return value in self.profile.languages
+        return kind in ("menu", "human", "language", "other") and not value
 
     async def _on_text(self, turn: Turn, text: str) -> None:
         detected = self._settle_language(turn, text)
