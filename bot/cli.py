@@ -92,14 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     """Every configured channel: Slack staff hand-off (with Telegram when both are set),
     Telegram alone, or the terminal chat when no token is set."""
-    if settings.slack_bot_token:
-        from bot.channels.slack import run_slack
+    if settings.slack_bot_token or settings.telegram_token:
+        from bot.runner import run_channels
 
-        return asyncio.run(run_slack(settings))  # also runs Telegram when TELEGRAM_BOT_TOKEN is set
-    if settings.telegram_token:
-        from bot.channels.telegram import run_telegram
-
-        return asyncio.run(run_telegram(settings))
+        return asyncio.run(run_channels(settings))
     return _chat(settings, args)
 
 

@@ -21,9 +21,10 @@ import pytest
 from hypothesis import given, settings as hyp_settings, strategies as st
 
 from bot.app import start
-from bot.channels.telegram import (COMMANDS, GROUP_BUTTON, GROUP_TEXT, MEDIA_TEXT, ChatPacer, build_channel,
+from bot.channels.telegram import (COMMANDS, GROUP_BUTTON, GROUP_TEXT, ChatPacer, build_channel,
                                    escape, keyboard, split_text, telegram_size)
 from bot.config import Settings
+from bot.core.engine import MEDIA_TEXT
 from bot.core.messages import Attachment, Choice, Outgoing, utcnow
 from bot.i18n import fill
 from bot.storage import families, inbox
@@ -500,14 +501,14 @@ def test_pacer_allows_a_small_burst_then_one_per_interval():
 
 
 async def test_a_refused_token_is_a_configuration_error(fake, tmp_path, caplog):
-    from bot.channels.telegram import run_telegram
     from bot.config import ConfigError
+    from bot.runner import run_channels
 
     wrong = "999:WRONG-token-for-this-test"
     settings = Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"), "TELEGRAM_BOT_TOKEN": wrong,
                                   "TELEGRAM_API_BASE_URL": fake.base_url})
     with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN was refused") as info:
-        await run_telegram(settings)
+        await run_channels(settings)
     assert wrong not in str(info.value)
     assert all(wrong not in r.getMessage() for r in caplog.records)
 

@@ -3,15 +3,15 @@
 `listeners.py` for what Slack events do, `sender.py` for what reaches Slack and `blocks.py` for
 how it looks.
 
-    from bot.channels.slack import run_slack
-    exit_code = asyncio.run(run_slack(settings))
+    homeroom = await bot.app.start(settings)
+    exit_code = await serve_slack(settings, homeroom, stop)   # `homeroom run`: bot.runner
 """
 
-from bot.channels.slack.app import (EVENTS_PATH, SlackStaff, TicketClock, build_app, build_client, run_slack,
+from bot.channels.slack.app import (EVENTS_PATH, SlackStaff, TicketClock, build_app, build_client,
                                     serve_slack)
 from bot.channels.slack.blocks import escape, slack_to_plain
 from bot.channels.slack.listeners import StaffDirectory, register
 from bot.channels.slack.sender import SlackSender
 
 __all__ = ["EVENTS_PATH", "SlackSender", "SlackStaff", "StaffDirectory", "TicketClock", "build_app", "build_client",
-           "escape", "register", "run_slack", "serve_slack", "slack_to_plain"]
+           "escape", "register", "serve_slack", "slack_to_plain"]

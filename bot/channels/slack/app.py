@@ -7,16 +7,14 @@ how they run (Socket Mode with SLACK_APP_TOKEN, else HTTP on SLACK_LISTEN).
     ...                                          # homeroom.delivery.run(stop) delivers the outbox
     await slack.stop()
 
-`run_slack(settings)` does all of that until SIGTERM/SIGINT (and runs Telegram in the same
-process when TELEGRAM_BOT_TOKEN is set); `serve_slack(settings, homeroom, stop)` runs Slack on a
-Homeroom another runner already started.
+`serve_slack(settings, homeroom, stop)` runs all of that on a started Homeroom until `stop` is
+set; `homeroom run` calls it from `bot.runner`, which also starts Telegram when configured.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -284,43 +282,3 @@ async def serve_slack(settings: Settings, homeroom, stop: asyncio.Event, *, pace
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)  # the worker finishes its round first
         await slack.stop()
-
-
-async def run_slack(settings: Settings) -> int:
-    """`homeroom run` with SLACK_BOT_TOKEN: Slack for staff (and Telegram for families when
-    TELEGRAM_BOT_TOKEN is set) until SIGTERM/SIGINT, then a graceful stop. Signals, reload,
-    pid file and background jobs: `bot.service`."""
-    from bot.service import run_service
-
-    async def body(service) -> int:
-        homeroom = service.homeroom
-        telegram = None
-        try:
-            slack_profile(homeroom.profile)  # a missing [slack] table stops us before anything connects
-            if settings.telegram_token:
-                telegram = await _start_telegram(settings, homeroom, service.health)
-            return await serve_slack(settings, homeroom, service.stop, service=service)
-        except OSError as exc:  # the listen address is taken, or Slack is unreachable at start
-            print(f"homeroom: Slack could not start ({exc.__class__.__name__}: {exc}); check SLACK_LISTEN "
-                  f"({settings.slack_listen}) and SLACK_API_URL ({settings.slack_api_url})", file=sys.stderr)
-            return 1
-        finally:
-            if telegram is not None:
-                await telegram.stop()
-
-    return await run_service(settings, body)
-
-
-async def _start_telegram(settings: Settings, homeroom, health=None):
-    """Families on Telegram in the same process; staff replies reach them through the outbox."""
-    from bot.channels.telegram.channel import build_channel, register_outbox, start_channel, webhook_health
-
-    channel = build_channel(settings, homeroom, channel_health=health)
-    channel.health = webhook_health(homeroom, health)  # before the webhook port opens
-    register_outbox(homeroom, channel, staff_tool=True)
-    try:
-        await start_channel(channel, settings)
-    except BaseException:
-        await channel.stop()
-        raise
-    return channel

@@ -6,14 +6,12 @@
 """
 
 from bot.channels.telegram.channel import (ALLOWED_UPDATES, CHANNEL, COMMANDS, GROUP_BUTTON, GROUP_TEXT,
-                                           InboxRequest, TelegramChannel, build_application, build_channel,
-                                           run_telegram)
+                                           InboxRequest, TelegramChannel, build_application, build_channel)
 from bot.channels.telegram.ordering import PerChatOrderedProcessor
 from bot.channels.telegram.render import escape, keyboard, split_text, telegram_size
 from bot.channels.telegram.sender import ChatPacer, SendFailed, TelegramSender
-from bot.core.engine import MEDIA_TEXT  # what the engine answers to a photo, voice note…
 
-__all__ = ["ALLOWED_UPDATES", "CHANNEL", "COMMANDS", "GROUP_BUTTON", "GROUP_TEXT", "MEDIA_TEXT", "ChatPacer",
+__all__ = ["ALLOWED_UPDATES", "CHANNEL", "COMMANDS", "GROUP_BUTTON", "GROUP_TEXT", "ChatPacer",
            "InboxRequest", "PerChatOrderedProcessor", "SendFailed", "TelegramChannel", "TelegramSender",
-           "build_application", "build_channel", "escape", "keyboard", "run_telegram", "split_text",
+           "build_application", "build_channel", "escape", "keyboard", "split_text",
            "telegram_size"]

@@ -541,33 +541,6 @@ def build_application(settings: Settings, homeroom, **options: Any) -> Applicati
     return build_channel(settings, homeroom, **options).application
 
 
-async def run_telegram(settings: Settings) -> int:
-    """`homeroom run` with TELEGRAM_BOT_TOKEN: long polling (or webhook mode) until
-    SIGTERM/SIGINT, then a graceful stop (no new updates, those in flight finish, the store is
-    closed). Signals, reload, pid file and background jobs: `bot.service`."""
-    from bot.service import run_service
-
-    async def body(service) -> int:
-        homeroom = service.homeroom
-        channel = build_channel(settings, homeroom, channel_health=service.health)
-        channel.health = webhook_health(homeroom, service.health)  # before the webhook port opens
-        try:
-            try:
-                await start_channel(channel, settings)
-            except NetworkError:
-                return 1
-            register_outbox(homeroom, channel)
-            worker = asyncio.ensure_future(homeroom.delivery.run(service.stop))
-            await service.stop.wait()
-            log.info("telegram.stopping reason=signal")
-            await worker
-            return 0
-        finally:
-            await channel.stop()
-
-    return await run_service(settings, body)
-
-
 async def start_channel(channel: TelegramChannel, settings: Settings) -> None:
     """`channel.start()` with the two start-up failures a school's IT person can fix named."""
     try:
