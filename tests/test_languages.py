@@ -30,11 +30,10 @@ SHORT = [
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory):
     from bot.config import REPO_ROOT, load_school_profile
-    from bot.core.engine import _examples_by_language
     from bot.understanding.catalog import load_catalog
 
     profile = load_school_profile(REPO_ROOT / "sample_school" / "school.toml")
-    return LanguageDetector(profile.languages, _examples_by_language(load_catalog(REPO_ROOT / "intents", profile.info)))
+    return LanguageDetector(profile.languages, load_catalog(REPO_ROOT / "intents", profile.info).examples_by_language())
 
 
 @pytest.mark.parametrize("lang,text", SHORT)

@@ -28,7 +28,7 @@ from bot import office_hours
 from bot.config import SchoolProfile
 from bot.core.dialog import Effect, Turn
 from bot.core.localize import Localizer, Text
-from bot.core.messages import Incoming, Media, Outgoing, utcnow
+from bot.core.messages import REPLY_KIND, Incoming, Media, Outgoing, utcnow
 from bot.i18n import N_, Locales
 from bot.storage import Database
 from bot.handoff import STAFF_CHANNEL, staff_target
@@ -42,7 +42,6 @@ from bot.understanding.normalize import clean_text, normalize
 log = logging.getLogger("bot.engine")
 
 MAX_TEXT = 4000
-REPLY_KIND = "reply"  # outbox rows holding a turn's replies (see `handle(lease=…)`)
 MENU_WORDS = {"menu", "main menu", "help", "start", "options", "menú", "menu principal", "ayuda",
               "inicio", "opciones", "菜单", "帮助", "thuc don", "tro giup", "القائمة", "مساعدة",
               "meni", "ed", "caawin", "ajuda", "меню", "помощь"}
@@ -80,7 +79,7 @@ class Engine:
         self.profile = profile
         self.locales = locales
         self.localizer = Localizer(locales, translator, profile.info, profile.info_translations)
-        self.detector = detector or LanguageDetector(profile.languages, _examples_by_language(catalog))
+        self.detector = detector or LanguageDetector(profile.languages, catalog.examples_by_language())
         self.clock = clock
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         # Recent families' state, checked against the stored version when the turn is saved.
@@ -610,14 +609,6 @@ def _format_when(moment, lang: str) -> str:
                                locale=lang)
     except (UnknownLocaleError, ValueError):
         return format_datetime(moment, "EEEE h:mm a", tzinfo=moment.tzinfo, locale="en")
-
-
-def _examples_by_language(catalog: Catalog) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for intent in catalog.intents.values():
-        for example in intent.examples:
-            out.setdefault(example.language, []).append(example.text)
-    return out
 
 
 class _FamilyLock:

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+# The outbox kind of a turn's replies: written by the engine, leased to the channel that sends
+# them at once (`Engine.handle(lease=…)`), taken over by the worker if that channel died.
+REPLY_KIND = "reply"
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bot.core.engine import _examples_by_language
 from bot.core.messages import utcnow
 from bot.i18n import Locales
 from bot.understanding.catalog import load_catalog
@@ -61,7 +60,7 @@ def _build(homeroom):
     # the bot keeps answering families meanwhile: leave it a core
     matcher, _status = build_matcher(catalog, settings, progress_reporter("Learning the new catalog"),
                                      build_threads=max(1, settings.batch_threads - 1))
-    detector = LanguageDetector(profile.languages, _examples_by_language(catalog))
+    detector = LanguageDetector(profile.languages, catalog.examples_by_language())
     detector.warm()
     locales = Locales(settings.locales_dir)
     counts = locales.load_all()

@@ -103,6 +103,13 @@ class Catalog:
         from bot.i18n import fill
         return fill(self.intents[intent_id].answer or "", info).strip()
 
+    def examples_by_language(self) -> dict[str, list[str]]:
+        """Every example's text, by its language (what the language detector learns from)."""
+        out: dict[str, list[str]] = {}
+        for intent in self.intents.values():
+            for example in intent.examples:
+                out.setdefault(example.language, []).append(example.text)
+        return out
 
     def report(self) -> str:
         return "\n".join(str(p) for p in sorted(self.problems))

@@ -47,11 +47,10 @@ from bot.channels.telegram.ordering import PerChatOrderedProcessor, chat_key
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.channels.telegram.sender import PARALLEL_SENDS, ChatPacer, SendFailed, TelegramSender, mask
 from bot.config import ConfigError, Settings
-from bot.core.messages import Incoming, utcnow
+from bot.core.messages import REPLY_KIND, Incoming, utcnow
 from bot.i18n import N_
 from bot.channels.telegram.media import fetcher as media_fetcher
 from bot.channels.telegram.media import media_of
-from bot.core.engine import REPLY_KIND
 from bot.storage import families, inbox, outbox
 from bot.understanding.language import language_from_hint
 
