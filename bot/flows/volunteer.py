@@ -118,7 +118,7 @@ class VolunteerFlow:
             await self._decline(turn, kit.as_int(value))
             return True
         if turn.state.flow != self.name or KEY not in turn.state.data:
-            return False  # a pick for a flow that has ended: the engine shows the menu
+            return await self._reopen(turn, action, value)
         if action == "quit":
             self._quit(turn)
         elif action == "back":
@@ -137,6 +137,25 @@ class VolunteerFlow:
             await self._confirm(turn, value)
         else:
             return False
+        return True
+
+    async def _reopen(self, turn: Turn, action: str, value: str) -> bool:
+        """An opportunity or shift button on a message from a sign-up that has ended still means
+        what it said: start there again, while the shift exists and has not started (a full one
+        offers the waitlist, as on the current message). Other steps' buttons do not (the engine
+        says the option expired)."""
+        if action == "opp" and value:
+            await self.start(turn, value)  # an opportunity that is gone lists the open ones
+            return True
+        shift_id = kit.as_int(value) if action == "shift" else None
+        if shift_id is None:
+            return False
+        view = await self._db.run(store.shift_view, shift_id, turn.family.id, None)
+        if view.shift is None:
+            return False
+        turn.state.flow, turn.state.step = self.name, "shifts"
+        turn.state.data[KEY] = {"opp": view.shift.opportunity_id}
+        await self._pick_shift(turn, shift_id)
         return True
 
     # -- steps -------------------------------------------------------------------------------
