@@ -488,6 +488,20 @@ async def test_conference_booking_reschedule_and_interpreter(sample):
     assert "Họp với Mr. Carlos Rivera" in lan.text and "Họp với Ms. Linh Tran" in lan.text  # curated Vietnamese
 
 
+async def test_a_time_button_from_an_ended_conference_flow_still_books_that_time(sample):
+    ana = Parent(sample, "ana", "Ana Ruiz")
+    await ana.say("/conference")
+    await ana.tap("conference:t:rivera")
+    await ana.tap("conference:d:2027-01-12")
+    slot = ana.button("conference:s:")
+    await ana.say("/menu")                      # the flow ends; the old message keeps its buttons
+    await ana.tap(slot)
+    assert "expired" not in ana.text and ana.button("conference:confirm:")
+    await ana.say("/menu")
+    await ana.tap("conference:confirm:stale")   # a step that needs the flow in progress
+    assert "expired" in ana.text
+
+
 async def test_one_conference_per_family_per_teacher_and_a_slot_holds_one_family(small):
     a, b = Parent(small, "a", "A"), Parent(small, "b", "B")
     for p in (a, b):

@@ -115,7 +115,7 @@ class ConferenceFlow:
             await self.start(turn)
             return True
         if turn.state.flow != self.name or KEY not in turn.state.data:
-            return False
+            return await self._reopen(turn, action, value)
         if action == "quit":
             self._quit(turn)
         elif action == "back":
@@ -139,6 +139,28 @@ class ConferenceFlow:
             await self._confirm(turn, value)
         else:
             return False
+        return True
+
+    async def _reopen(self, turn: Turn, action: str, value: str) -> bool:
+        """A teacher or time button on a message from a booking flow that has ended still means
+        what it said: start there again (a taken, past or removed time shows that day's free
+        times; a family that already has a conference with that teacher is asked to move or keep
+        it first). Other steps' buttons do not (the engine says the option expired)."""
+        if action == "t" and value:
+            await self.start(turn, value)
+            return True
+        slot_id = kit.as_int(value) if action == "s" else None
+        if slot_id is None:
+            return False
+        view = await self._db.run(store.slot_view, slot_id, turn.family.id)
+        if view.slot is None or view.teacher is None:
+            return False
+        if view.existing is not None and store.iso(view.existing.ends_at) > kit.now_iso(turn):
+            await self.start(turn, view.teacher.id)  # move or keep the one they have
+            return True
+        turn.state.flow, turn.state.step = self.name, "slots"
+        turn.state.data[KEY] = {"teacher": view.teacher.id, "day": view.slot.starts_at.date().isoformat()}
+        await self._pick_slot(turn, slot_id)
         return True
 
     # -- steps -------------------------------------------------------------------------------
