@@ -445,6 +445,20 @@ async def test_a_staff_reply_is_recorded_before_the_ack_and_forgotten_once_handl
         "SELECT COUNT(*) FROM inbox WHERE channel = 'slack'").fetchone()[0]) == 1
 
 
+async def test_a_listener_failure_tells_the_author_at_once_and_is_not_replayed_later(world, mock, monkeypatch):
+    ticket = await open_ticket(world)
+
+    def broken(*args):
+        raise RuntimeError("database is locked")
+    monkeypatch.setattr(tickets, "by_staff_ref", broken)
+    await world.reply(STAFF, "We will call you today.", number=ticket.id, event_id="EvBroken1")
+    [notice] = await mock.wait_for("chat.postEphemeral")
+    assert "Not sent: something went wrong" in notice.params["text"] and notice.params["user"] == STAFF
+    await until(lambda: world.home.db.run(lambda c: c.execute(
+        "SELECT outcome FROM inbox WHERE channel = 'slack' AND update_id = 'EvBroken1'").fetchone()[0] == "error"),
+        what="the event marked handled")
+
+
 async def test_note_is_not_relayed(world, mock):
     await open_ticket(world)
     world.parent.clear()

@@ -8,7 +8,8 @@ translates: seconds in which a crash used to lose the reply, with nobody told.
 So a global middleware (it runs before bolt acks) records every message event that can be a
 staff reply — a person's message in a thread — in the `inbox` table, channel "slack", keyed by
 Slack's `event_id`. The listener marks the row handled when it is done, whatever the outcome.
-At start-up, before Slack connects, `replay()` dispatches what is left through the same app. A
+At start-up, before Slack connects, `replay()` runs what is left through the same listener, one
+reply at a time. A
 relay that committed before the crash is not repeated: `Handoff.reply` dedupes by the same
 `event_id`. The row's content is cleared once handled, as for Telegram updates.
 """
@@ -17,12 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.storage import Database, inbox
 
@@ -67,15 +67,18 @@ async def finished(db: Database, body: dict[str, Any], outcome: str, now: dateti
         await db.transact(inbox.finish, SLACK_INBOX, event_id, outcome, now.isoformat())
 
 
-async def replay(app: AsyncApp, db: Database, now: datetime) -> int:
-    """At start-up: dispatch the staff replies a previous run recorded but did not finish, in the
-    order they came. Returns how many."""
+async def replay(handle: Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]], db: Database,
+                 now: datetime) -> int:
+    """At start-up: run the staff replies a previous run recorded but did not finish through the
+    message listener (`handle(event, body)`), one at a time and awaited, in the order they came —
+    so two replies to one ticket keep their order, and all are done before Slack connects.
+    Returns how many."""
     rows, given_up = await db.transact(inbox.take_unhandled, SLACK_INBOX, now.isoformat(), MAX_ATTEMPTS)
     for event_id in given_up:
         log.error("slack.gave_up event_id=%s attempts=%d", event_id, MAX_ATTEMPTS)
-    for row in rows:
-        # socket_mode: the body is already trusted (it was verified when it arrived)
-        await app.async_dispatch(AsyncBoltRequest(body=json.loads(row.payload), mode="socket_mode"))
+    for row in rows:  # verified when it arrived; bolt acked it then
+        body = json.loads(row.payload)
+        await handle(body.get("event") or {}, body)
     if rows:
         log.info("slack.replayed count=%d", len(rows))
     return len(rows)

@@ -30,7 +30,7 @@ import logging
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,7 +127,7 @@ class Staffing:
     clock: Callable[[], datetime]
 
 
-def register(app: AsyncApp, staff: Staffing) -> None:
+def register(app: AsyncApp, staff: Staffing) -> Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]:
     """Add Homeroom's listeners to `app` (the catch-alls last: bolt runs the first match), after
     the middleware that records staff replies before Slack gets its ack."""
     db, handoff = staff.db, staff.handoff
@@ -158,10 +158,21 @@ def register(app: AsyncApp, staff: Staffing) -> None:
     # -- messages in ticket threads ------------------------------------------------------------
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
-        await thread_message(event, body)
-        # done, whatever the outcome: not replayed (a crash or an error before this line: replayed
-        # at the next start, see bot.channels.slack.durable)
-        await durable.finished(db, body, "handled", staff.clock())
+        outcome = "handled"
+        try:
+            await thread_message(event, body)
+        except Exception:  # say so now, rather than relay it at some later start
+            outcome = "error"
+            log.exception("slack.message_failed event_id=%s", body.get("event_id"))
+            if durable.thread_reply_id(body) and event.get("user"):
+                try:
+                    await notify(event.get("channel"), event["user"], "Not sent: something went wrong on "
+                                 "Homeroom's side. Please send it again in a minute.", event.get("thread_ts"))
+                except Exception:
+                    log.exception("slack.notice_failed")
+        # done, whatever the outcome: not replayed (only a crash before this line leaves it for
+        # the next start, see bot.channels.slack.durable)
+        await durable.finished(db, body, outcome, staff.clock())
 
     async def thread_message(event: dict[str, Any], body: dict[str, Any]) -> None:
         subtype = event.get("subtype")
@@ -358,6 +369,7 @@ def register(app: AsyncApp, staff: Staffing) -> None:
     @app.options(re.compile(".*"))
     async def ignore_options(ack) -> None:
         await ack(options=[])
+    return on_message  # durable.replay runs recorded staff replies through it, one at a time
 
 
 async def today_stats(db: Database, profile: SchoolProfile,
