@@ -33,8 +33,13 @@ async def run_channels(settings: Settings) -> int:
 
                 slack_profile(homeroom.profile)  # a missing [slack] table stops us before anything connects
             if settings.telegram_token:
-                telegram = await _start_telegram(settings, homeroom, service.health,
-                                                 staff_tool=bool(settings.slack_bot_token))
+                try:
+                    telegram = await _start_telegram(settings, homeroom, service.health,
+                                                     staff_tool=bool(settings.slack_bot_token))
+                except OSError as exc:  # e.g. the webhook port is taken
+                    print(f"homeroom: Telegram could not start ({exc.__class__.__name__}: {exc}); check "
+                          "TELEGRAM_WEBHOOK_LISTEN and TELEGRAM_API_BASE_URL", file=sys.stderr)
+                    return 1
                 if telegram is None:
                     return 1
             if settings.slack_bot_token:
@@ -45,7 +50,8 @@ async def run_channels(settings: Settings) -> int:
             return 0
         finally:
             if telegram is not None:
-                log.info("telegram.stopping reason=signal")
+                if service.stop.is_set():
+                    log.info("telegram.stopping reason=signal")
                 await telegram.stop()
 
     return await run_service(settings, body)

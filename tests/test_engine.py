@@ -52,6 +52,19 @@ async def test_stale_or_forged_choice_gets_polite_menu(engine):
         assert "expired" in reply.text and reply.choices, forged
 
 
+async def test_an_older_talk_to_a_person_button_during_a_hand_off_opens_nothing_new(engine):
+    await engine.handle(msg("/human"))
+    for payload in ("human", "intent:talk_to_human"):
+        [reply] = await engine.handle(msg(payload=payload))
+        assert "already has your conversation" in reply.text, payload
+    assert len(await engine.db.run(lambda c: c.execute("SELECT id FROM tickets").fetchall())) == 1
+
+
+async def test_the_out_of_scope_intent_is_not_a_button(engine):
+    [reply] = await engine.handle(msg(payload="intent:out_of_scope"))
+    assert "expired" in reply.text and reply.choices
+
+
 async def test_a_topic_button_from_an_older_message_still_answers(engine):
     """Topic buttons point at public answers and change nothing, so one tapped on an older
     message (here: never offered in this chat at all) answers its topic."""

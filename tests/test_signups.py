@@ -427,6 +427,18 @@ async def test_stale_and_forged_buttons(small):
     assert "no longer offered" in e.text
     assert "volunteer:opp:race2" in e.payloads() and "volunteer:opp:race" not in e.payloads()
 
+    # an older shift button of an opportunity the family is already signed up for (it may have
+    # been a "pick a new time" list) is not reopened: never a second booking by accident
+    z = Parent(small, "z", "Z")
+    await z.say("/volunteer")
+    await z.tap("volunteer:opp:tiny")
+    older = z.button("volunteer:shift:", "9:00 AM –")
+    await z.tap(older)
+    await z.tap("volunteer:name")
+    await z.tap(z.button("volunteer:confirm:"))
+    await z.tap(older)
+    assert "expired" in z.text
+
 
 # -- conferences ----------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from bot.storage import Database
 from bot.handoff import STAFF_CHANNEL, staff_target
 from bot.staff_alerts import StaffAlerts
 from bot.storage import conversations, families, message_log, outbox, tickets
-from bot.understanding.catalog import Catalog
+from bot.understanding.catalog import OUT_OF_SCOPE, Catalog
 from bot.understanding.language import ENGLISH_NAMES, LanguageDetector, language_from_hint, language_name
 from bot.understanding.matcher import Classification, Understanding
 from bot.understanding.normalize import clean_text, normalize
@@ -277,11 +277,7 @@ class Engine:
         elif command == "language":
             self._ask_language(turn)
         elif command == "human":
-            if turn.state.data.get("ticket"):
-                turn.decision = "to_staff"
-                turn.say(N_("A staff member already has your conversation and will answer you here."))
-            else:
-                await self._handoff(turn, reason="asked for a person", intent="talk_to_human", priority="normal")
+            await self._ask_for_a_person(turn)
         else:
             turn.decision = "unknown_command"
             turn.say(N_("I don't know that command. Here is what I can help with:"), self._menu_choices())
@@ -297,7 +293,9 @@ class Engine:
             turn.decision = "stale_choice"
             turn.say(N_("Sorry, that option has expired. Here is the menu:"), self._menu_choices())
             return
-        if kind == "intent" and value in self.catalog:
+        if kind == "intent" and value == "talk_to_human":
+            await self._ask_for_a_person(turn)
+        elif kind == "intent" and value in self.catalog:
             await self._answer(turn, value)
         elif kind == "lang" and value in self.profile.languages:
             self._set_language(turn, value)
@@ -307,7 +305,7 @@ class Engine:
             turn.say(Text(N_("OK, I will keep writing in {language}."), {"language": language_name(turn.lang)}),
                      self._menu_choices())
         elif kind == "human":
-            await self._handoff(turn, reason="asked for a person", intent="talk_to_human", priority="normal")
+            await self._ask_for_a_person(turn)  # also from an older message: never a second hand-off
         elif kind == "language":
             self._ask_language(turn)
         elif kind == "other":
@@ -318,12 +316,19 @@ class Engine:
         else:  # "menu" and anything we no longer know
             self._welcome(turn, greet=False)
 
+    async def _ask_for_a_person(self, turn: Turn) -> None:
+        if turn.state.data.get("ticket"):
+            turn.decision = "to_staff"
+            turn.say(N_("A staff member already has your conversation and will answer you here."))
+        else:
+            await self._handoff(turn, reason="asked for a person", intent="talk_to_human", priority="normal")
+
     def _still_valid(self, kind: str, value: str) -> bool:
         """The engine's own buttons (topics, languages, menu, a person) name what they point at
         and change nothing that could be out of date, so a tap on an older message still works —
         while that topic or language exists. Anything else is an option we no longer offer."""
         if kind == "intent":
-            return value in self.catalog
+            return value in self.catalog and value != OUT_OF_SCOPE  # it has no answer to show
         if kind in ("lang", "keeplang"):
             return value in self.profile.languages
         return kind in ("menu", "human", "language", "other") and not value

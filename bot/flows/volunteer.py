@@ -142,8 +142,9 @@ class VolunteerFlow:
     async def _reopen(self, turn: Turn, action: str, value: str) -> bool:
         """An opportunity or shift button on a message from a sign-up that has ended still means
         what it said: start there again, while the shift exists and has not started (a full one
-        offers the waitlist, as on the current message). Other steps' buttons do not (the engine
-        says the option expired)."""
+        offers the waitlist, as on the current message) — unless the family is already signed up
+        for that opportunity (the button may have been a "change my time" one). Other steps'
+        buttons do not (the engine says the option expired)."""
         if action == "opp" and value:
             await self.start(turn, value)  # an opportunity that is gone lists the open ones
             return True
@@ -153,6 +154,9 @@ class VolunteerFlow:
         view = await self._db.run(store.shift_view, shift_id, turn.family.id, None)
         if view.shift is None:
             return False
+        mine = await self._db.run(store.family_items, turn.family.id, kit.now_iso(turn))
+        if any(item.opportunity_id == view.shift.opportunity_id for item in mine):
+            return False  # maybe a "pick a new time" list: never a second booking by accident
         turn.state.flow, turn.state.step = self.name, "shifts"
         turn.state.data[KEY] = {"opp": view.shift.opportunity_id}
         await self._pick_shift(turn, shift_id)
