@@ -43,6 +43,16 @@ async def wait_until(check, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+async def stop_bot(proc) -> None:
+    """SIGTERM (a clean stop), or SIGKILL if it does not stop within 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
 async def start_bot(env):
     return await asyncio.create_subprocess_exec(PYTHON, "-m", "bot", "run", cwd=ROOT, env=env,
                                                 stdout=asyncio.subprocess.DEVNULL,
@@ -79,12 +89,7 @@ async def test_sigkill_in_a_burst_loses_nothing_and_repeats_nothing(tmp_path):
                              "every question to be answered")
             await asyncio.sleep(1.5)                # a duplicate would arrive now
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+            await stop_bot(proc)
         expected = [q for q, _ in QUESTIONS]
         for parent in PARENTS:
             assert answered(fake, parent) == expected, f"parent {parent}: {answered(fake, parent)}"
@@ -144,10 +149,5 @@ async def test_a_staff_reply_survives_sigkill_after_slack_got_its_ack(tmp_path):
                              30, "'Delivered' in the thread")
             await asyncio.sleep(1.5)  # a duplicate would arrive now
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+            await stop_bot(proc)
         assert len(relayed()) == 1

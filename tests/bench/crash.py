@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import cli_env  # noqa: E402
 from fakes.telegram_api import DEFAULT_TOKEN, FakeBotAPI  # noqa: E402
-from test_crash_delivery import QUESTIONS as FOUR, answered, start_bot, wait_until  # noqa: E402
+from test_crash_delivery import QUESTIONS as FOUR, answered, start_bot, stop_bot, wait_until  # noqa: E402
 
 # ten questions, each with a phrase only its answer has (the sample school's catalog)
 QUESTIONS = FOUR + (("Which bus does my child take?", "Bus routes, stop locations"),
@@ -66,12 +66,7 @@ async def one_run(parents: int, kill_after: int, workdir: Path) -> dict[str, int
                 pass  # counted as missing below
             await asyncio.sleep(2.0)  # late duplicates
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+            await stop_bot(proc)
         expected = [q for q, _ in QUESTIONS]
         counts = {"missing": 0, "twice": 0, "out_of_order": 0, "most_twice_in_one_chat": 0}
         for parent in ids:
