@@ -43,14 +43,20 @@ async def wait_until(check, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+async def kill_bot(proc) -> None:
+    """SIGKILL (proc.kill on POSIX), unless it already ended."""
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
 async def stop_bot(proc) -> None:
     """SIGTERM (a clean stop), or SIGKILL if it does not stop within 30 s."""
     proc.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(proc.wait(), 30)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
+        await kill_bot(proc)
 
 
 async def start_bot(env):
@@ -74,12 +80,9 @@ async def test_sigkill_in_a_burst_loses_nothing_and_repeats_nothing(tmp_path):
             await wait_until(lambda: fake.held_calls > 0, 30, "a send to hang")
             await asyncio.sleep(1.0)                # what Telegram confirmed is written down by now
             before = sum(len(answered(fake, p)) for p in PARENTS)
-            proc.send_signal(signal.SIGKILL)
-            await proc.wait()
+            await kill_bot(proc)               # SIGKILL: no clean-up of any kind
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await kill_bot(proc)
         fake.drop("sendMessage")
         assert 0 < before < total, f"the kill should land mid-burst ({before} of {total} answered)"
 
@@ -130,12 +133,9 @@ async def test_a_staff_reply_survives_sigkill_after_slack_got_its_ack(tmp_path):
                                              event_id="Ev0KILLED01")
             await mock.wait_for_ack(envelope, timeout=30)
             await asyncio.wait_for(asked.wait(), 30)
-            proc.send_signal(signal.SIGKILL)
-            await proc.wait()
+            await kill_bot(proc)               # SIGKILL: no clean-up of any kind
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await kill_bot(proc)
         release.set()
         mock.set_response("conversations.members", None)
 

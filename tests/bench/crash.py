@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import signal
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import cli_env  # noqa: E402
 from fakes.telegram_api import DEFAULT_TOKEN, FakeBotAPI  # noqa: E402
-from test_crash_delivery import QUESTIONS as FOUR, answered, start_bot, stop_bot, wait_until  # noqa: E402
+from test_crash_delivery import QUESTIONS as FOUR, answered, kill_bot, start_bot, stop_bot, wait_until  # noqa: E402
 
 # ten questions, each with a phrase only its answer has (the sample school's catalog)
 QUESTIONS = FOUR + (("Which bus does my child take?", "Bus routes, stop locations"),
@@ -50,12 +49,9 @@ async def one_run(parents: int, kill_after: int, workdir: Path) -> dict[str, int
         proc = await start_bot(env)
         try:
             await fake.wait_for("sendMessage", count=kill_after, timeout=120)
-            proc.send_signal(signal.SIGKILL)
-            await proc.wait()
+            await kill_bot(proc)               # SIGKILL: no clean-up of any kind
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await kill_bot(proc)
         total = parents * len(QUESTIONS)
         proc = await start_bot(env)
         try:
