@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from bot.core.messages import utcnow
@@ -40,6 +41,20 @@ class Delivery:
         self.db, self.clock, self.poll_interval = db, clock, poll_interval
         self._senders: dict[str, tuple[Sender, Callable[[str], bool] | None]] = {}
         self._wake = asyncio.Event()
+        self._held: set[int] = set()
+
+    @contextmanager
+    def holding(self, item_ids: Iterable[int | None]) -> Iterator[None]:
+        """Rows a channel is sending itself right now (a turn's replies): the worker leaves them
+        alone for as long as the block lasts, however long a 429's Retry-After makes the channel
+        wait — a row's time lease only covers the moment before the channel holds it, and a crash.
+        So one process never sends a row twice by two paths. Let go when the block ends, sent or not."""
+        ids = {i for i in item_ids if i is not None}
+        self._held |= ids
+        try:
+            yield
+        finally:
+            self._held -= ids
 
     def register(self, channel: str, sender: Sender, accepts: Callable[[str], bool] | None = None) -> None:
         """`sender(item)` delivers one row or raises; `accepts(target)` limits which targets it takes."""
@@ -56,6 +71,8 @@ class Delivery:
         items = await self.db.run(outbox.due, list(self._senders), now.isoformat())
         delivered = 0
         for item in items:
+            if item.id in self._held:  # its channel is sending it (and everything behind it waits)
+                continue
             sender, accepts = self._senders[item.channel]
             if accepts is not None and not accepts(item.target):
                 continue

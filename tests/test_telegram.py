@@ -556,6 +556,30 @@ async def test_staff_reply_reaches_the_telegram_family_through_the_outbox(tmp_pa
             await homeroom.close()
 
 
+async def test_a_reply_waiting_out_a_429_past_its_lease_is_not_sent_again_by_the_worker(
+        fake, tg_settings, homeroom, monkeypatch):
+    """Telegram answers 429 and the channel waits out the Retry-After for longer than the
+    reply's lease. The outbox worker, polling meanwhile, leaves the row alone (the channel
+    holds it), so the parent gets the welcome once, not once from each path."""
+    from bot.channels.telegram import channel as channel_module
+    from bot.channels.telegram.channel import register_outbox
+
+    monkeypatch.setattr(channel_module, "REPLY_LEASE", 0.2)
+    fake.fail_next("sendMessage", status=429, retry_after=1)
+    fake.push_update(fake.message_update("/start"))
+    async with running(tg_settings, homeroom) as channel:
+        register_outbox(homeroom, channel)
+        await fake.wait_for("sendMessage", count=1)  # the 429: the channel now waits ~1 s
+        await asyncio.sleep(0.4)  # the lease is over, the send is not
+        assert await homeroom.delivery.run_once() == 0
+        await settle(channel, 1)
+        assert await homeroom.delivery.run_once() == 0
+    texts = [m["text"] for m in fake.sent(DEFAULT_USER_ID)]
+    assert texts and len(texts) == len(set(texts))
+    assert not await homeroom.db.run(lambda conn: conn.execute(
+        "SELECT id FROM outbox WHERE status = 'pending'").fetchall())
+
+
 async def test_a_photo_in_a_handoff_is_kept_by_file_id_and_fetched_through_the_bot_api(fake, tg_settings, homeroom):
     """During a hand-off a photo goes to staff: the outbox row holds Telegram's file id, and the
     channel's fetcher downloads the largest size through getFile and the file URL."""

@@ -33,6 +33,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -61,8 +62,9 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_membe
 MAX_ATTEMPTS = 3            # start-up replays of one update before it is given up
 KEEP_HANDLED = timedelta(days=2)  # Telegram never redelivers an update older than a day
 DEEP_LINK_PAYLOAD = "hello"
-# A turn's replies are ours to send for this long; after it (or a restart) the outbox worker's.
-# Longer than any wait AIORateLimiter does for a 429, so the two never send the same reply.
+# A turn's replies are ours to send; the outbox worker takes them over after this long, or at a
+# restart. While we are sending, `Delivery.holding` keeps the worker off them however long a 429
+# makes us wait, so the lease only has to cover the moment between the commit and the hold.
 REPLY_LEASE = 120.0
 
 GROUP_TEXT = N_("Hello! I answer families' questions only in a private chat, so that what you write "
@@ -430,6 +432,12 @@ class TelegramChannel:
             await self.db.transact(outbox.release, [r.outbox_id for r in replies], utcnow().isoformat())
             self._wake_worker()
             return _Result("queued_behind", 0, committed=True)
+        with self._holding(replies if committed else []):
+            return await self._send_turn(replies, committed, update_id)
+
+    async def _send_turn(self, replies: list, committed: bool, update_id: int) -> _Result:
+        """Send a turn's replies in order, each marked sent as soon as Telegram confirmed it; on a
+        failure the rest go to the worker (or are given up for good: blocked, chat gone)."""
         sent = 0
         for index, reply in enumerate(replies):
             try:
@@ -451,6 +459,10 @@ class TelegramChannel:
             if reply.outbox_id is not None:  # sent: never again, even if we die before the next one
                 await self.db.transact(outbox.mark_sent, reply.outbox_id, utcnow().isoformat())
         return _Result("replied", sent, committed=committed)
+
+    def _holding(self, replies: list) -> AbstractContextManager[None]:
+        delivery = getattr(self.homeroom, "delivery", None)
+        return delivery.holding(r.outbox_id for r in replies) if delivery is not None else nullcontext()
 
     def _wake_worker(self) -> None:
         if getattr(self.homeroom, "delivery", None) is not None:
