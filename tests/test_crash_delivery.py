@@ -14,6 +14,8 @@ import html
 import json
 import signal
 
+import pytest
+
 from conftest import PYTHON, ROOT, cli_env
 from fakes.telegram_api import DEFAULT_TOKEN, FakeBotAPI
 
@@ -98,10 +100,12 @@ async def test_sigkill_in_a_burst_loses_nothing_and_repeats_nothing(tmp_path):
             assert answered(fake, parent) == expected, f"parent {parent}: {answered(fake, parent)}"
 
 
-async def test_a_staff_reply_survives_sigkill_after_slack_got_its_ack(tmp_path):
-    """Socket Mode: bolt acks the staff reply, then asks Slack who may act; the bot is killed
-    while that call hangs. Slack never resends an acknowledged event, so only the bot's own
-    record can bring the reply to the family — once — after the restart."""
+@pytest.mark.parametrize("staff_does", ["reply", "claim"])
+async def test_what_staff_do_in_slack_survives_sigkill_after_slack_got_its_ack(tmp_path, staff_does):
+    """Socket Mode: bolt acks the staff reply (or the click on Claim), then asks Slack who may
+    act; the bot is killed while that call hangs. Slack never resends an acknowledged event, so
+    only the bot's own record can bring the reply to the family — once — or claim the ticket,
+    after the restart."""
     from fakes.slack_api import APP_TOKEN, BOT_TOKEN, MockSlackAPI
     from test_slack import SLACK_TABLE, STAFF, TRIAGE
     from test_slack_socket_mode import thread_reply
@@ -128,9 +132,12 @@ async def test_a_staff_reply_survives_sigkill_after_slack_got_its_ack(tmp_path):
                 await release.wait()
                 return {"ok": True, "members": [STAFF], "response_metadata": {"next_cursor": ""}}
             mock.set_response("conversations.members", hang)
-            ticket = type("T", (), {"staff_ref": f"{TRIAGE}:{ts}"})()
-            envelope = await mock.push_event(thread_reply(ticket, STAFF, "We will call you at 3 pm."),
-                                             event_id="Ev0KILLED01")
+            if staff_does == "reply":
+                ticket = type("T", (), {"staff_ref": f"{TRIAGE}:{ts}"})()
+                envelope = await mock.push_event(thread_reply(ticket, STAFF, "We will call you at 3 pm."),
+                                                 event_id="Ev0KILLED01")
+            else:
+                envelope = await mock.push_action("homeroom_claim", "1", STAFF, TRIAGE, ts)
             await mock.wait_for_ack(envelope, timeout=30)
             await asyncio.wait_for(asked.wait(), 30)
             await kill_bot(proc)               # SIGKILL: no clean-up of any kind
@@ -142,12 +149,19 @@ async def test_a_staff_reply_survives_sigkill_after_slack_got_its_ack(tmp_path):
         def relayed() -> list[str]:
             return [p["text"] for p in fake.sent() if "call you at 3 pm" in html.unescape(p.get("text") or "")]
 
+        def card() -> str:
+            return json.dumps(mock.messages[(TRIAGE, ts)])
+
         proc = await start_bot(env)  # Slack will not send the event again: the bot's record must
         try:
-            await wait_until(lambda: relayed(), 90, "the staff reply at the family")
-            await wait_until(lambda: any("Delivered to the family" in json.dumps(m) for m in mock.messages.values()),
-                             30, "'Delivered' in the thread")
-            await asyncio.sleep(1.5)  # a duplicate would arrive now
+            if staff_does == "reply":
+                await wait_until(lambda: relayed(), 90, "the staff reply at the family")
+                await wait_until(lambda: "Delivered to the family" in json.dumps(list(mock.messages.values())),
+                                 30, "'Delivered' in the thread")
+                await asyncio.sleep(1.5)  # a duplicate would arrive now
+            else:
+                await wait_until(lambda: f"Claimed by <@{STAFF}>" in card(), 90, "the card showing the claim")
         finally:
             await stop_bot(proc)
-        assert len(relayed()) == 1
+        if staff_does == "reply":
+            assert len(relayed()) == 1

@@ -459,6 +459,29 @@ async def test_a_listener_failure_tells_the_author_at_once_and_is_not_replayed_l
         what="the event marked handled")
 
 
+async def test_a_ticket_click_is_recorded_before_the_ack_and_a_failure_is_said_at_once(world, mock, monkeypatch):
+    """Clicks change tickets, so they are in the inbox too (bot.channels.slack.durable) until the
+    listener is done; a failure tells the person at once and is not replayed at the next start."""
+    ticket = await open_ticket(world)
+    await world.click("homeroom_claim", STAFF)
+    await until(lambda: _status(world, ticket.id, "claimed"), what="claimed")
+
+    channel, ts = await world.thread_of(ticket.id)
+
+    def broken(*args):
+        raise RuntimeError("database is locked")
+    monkeypatch.setattr(tickets, "get", broken)
+    await world.dispatch(*block_action_body("homeroom_resolve", str(ticket.id), STAFF, channel, ts,
+                                            response_url=mock.response_url))
+    [error] = await mock.wait_for(RESPONSE_URL)
+    assert "Not done: something went wrong" in error.params["text"]
+    rows = await until(lambda: world.home.db.run(lambda c: [tuple(r) for r in c.execute(
+        "SELECT update_id, outcome, payload FROM inbox WHERE channel = 'slack' ORDER BY received_at")]),
+        what="the clicks in the inbox")
+    assert [(key.split(":")[2], outcome, payload) for key, outcome, payload in rows] == [
+        ("homeroom_claim", "handled", None), ("homeroom_resolve", "error", None)]
+
+
 async def test_note_is_not_relayed(world, mock):
     await open_ticket(world)
     world.parent.clear()

@@ -166,7 +166,7 @@ class SlackStaff:
                                   translates=lambda lang: homeroom.engine.localizer.can_machine_translate("en", lang))
         self.ticket_clock = TicketClock(homeroom.db, self.handoff, homeroom.profile, self.slack, self.clock,
                                         homeroom.delivery.wake)
-        self._on_message = listeners.register(self.app, listeners.Staffing(
+        self._replay = listeners.register(self.app, listeners.Staffing(
             db=homeroom.db, handoff=self.handoff, profile=homeroom.profile, slack=self.slack,
             directory=self.directory, client=self.client, wake=homeroom.delivery.wake, clock=self.clock))
         homeroom.delivery.register(STAFF_CHANNEL, self.sender, accepts=self.sender.accepts)
@@ -216,8 +216,8 @@ class SlackStaff:
 
     async def start(self) -> None:
         me = await self.check_token()
-        # staff replies a crash left between Slack's ack and their relay, before new ones arrive
-        await durable.replay(self._on_message, self.homeroom.db, self.clock())
+        # staff replies and clicks a crash left between Slack's ack and their listener, before new ones
+        await durable.replay(self._replay, self.homeroom.db, self.clock())
         if self.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 

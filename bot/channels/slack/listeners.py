@@ -127,9 +127,10 @@ class Staffing:
     clock: Callable[[], datetime]
 
 
-def register(app: AsyncApp, staff: Staffing) -> Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]:
+def register(app: AsyncApp, staff: Staffing) -> Callable[[dict[str, Any]], Awaitable[None]]:
     """Add Homeroom's listeners to `app` (the catch-alls last: bolt runs the first match), after
-    the middleware that records staff replies before Slack gets its ack."""
+    the middleware that records staff replies and ticket clicks before Slack gets its ack.
+    Returns what runs a recorded event again at start-up (`durable.replay`)."""
     db, handoff = staff.db, staff.handoff
     durable.install(app, db, staff.clock)
 
@@ -249,6 +250,21 @@ def register(app: AsyncApp, staff: Staffing) -> Callable[[dict[str, Any], dict[s
     @app.action(re.compile(f"^({'|'.join(blocks.ACTIONS)})$"))
     async def on_ticket_button(ack, body: dict[str, Any], action: dict[str, Any], respond) -> None:
         await ack()
+        outcome = "handled"
+        try:
+            await ticket_button(body, action, respond)
+        except Exception:
+            outcome = "error"
+            log.exception("slack.button_failed action=%s", action.get("action_id"))
+            try:
+                await respond(text=blocks.notice("Not done: something went wrong on Homeroom's side. Please try "
+                                                 "again in a minute."), response_type="ephemeral",
+                              replace_original=False)
+            except Exception:
+                log.exception("slack.notice_failed")
+        await durable.finished(db, body, outcome, staff.clock())  # as for messages: replayed only after a crash
+
+    async def ticket_button(body: dict[str, Any], action: dict[str, Any], respond) -> None:
         user = (body.get("user") or {}).get("id", "")
         try:
             ticket_id = int(action.get("value") or "")
@@ -369,7 +385,22 @@ def register(app: AsyncApp, staff: Staffing) -> Callable[[dict[str, Any], dict[s
     @app.options(re.compile(".*"))
     async def ignore_options(ack) -> None:
         await ack(options=[])
-    return on_message  # durable.replay runs recorded staff replies through it, one at a time
+
+    async def replay(body: dict[str, Any]) -> None:
+        """A recorded staff event again, through the listener it first came to (durable.replay).
+        Its response_url may have expired by now: answers go to the person as an ephemeral."""
+        if body.get("type") != "block_actions":
+            await on_message(body.get("event") or {}, body)
+            return
+        user, channel = (body.get("user") or {}).get("id", ""), (body.get("channel") or {}).get("id", "")
+
+        async def respond(text: str = "", **_: Any) -> None:
+            await notify(channel, user, text)
+
+        async def ack(*_: Any, **__: Any) -> None:
+            """Slack was answered when the click came."""
+        await on_ticket_button(ack, body, body["actions"][0], respond)
+    return replay
 
 
 async def today_stats(db: Database, profile: SchoolProfile,
