@@ -14,6 +14,7 @@ from typing import Awaitable, Callable
 
 from bot.core.localize import Draft, Text
 from bot.core.messages import Attachment, Incoming, Outgoing
+from bot.core.payloads import Payload
 from bot.storage.conversations import ConversationState
 from bot.storage.families import Family
 
@@ -41,14 +42,20 @@ class Turn:
     # awaited once the turn's transaction committed (not on a retried attempt); a failure is logged
     after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
-    def say(self, text: str | Text, choices: list[tuple[Label, str]] | tuple = (),
+    def say(self, text: str | Text, choices: list[tuple[Label, Payload]] | tuple = (),
             attachment: Attachment | None = None) -> None:
         """Queue a reply: `text` is an English msgid (or a Text); choices are (label, payload)."""
         body = text if isinstance(text, Text) else Text(text)
-        labels = [(label if isinstance(label, Text) else Text(label), payload) for label, payload in choices]
+        labels = [(label if isinstance(label, Text) else Text(label), _packed(payload)) for label, payload in choices]
         self.drafts.append(Draft(body, labels, attachment, machine=self.machine_text))
         self.machine_text = False
 
     def effect(self, fn: Effect) -> None:
         """Run `fn(conn, now_iso)` inside the turn's closing transaction."""
         self.effects.append(fn)
+
+
+def _packed(payload: Payload) -> str:
+    if not isinstance(payload, Payload):  # every button is made as a Payload, so it is checked
+        raise TypeError(f"a button's payload must be a Payload, not {payload!r}")
+    return payload.pack()

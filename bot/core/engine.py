@@ -15,11 +15,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +28,8 @@ from bot.config import SchoolProfile
 from bot.core.dialog import Effect, Turn
 from bot.core.localize import Localizer, Text
 from bot.core.messages import REPLY_KIND, Incoming, Media, Outgoing, utcnow
+from bot.core import payloads
+from bot.core.payloads import Payload
 from bot.i18n import N_, Locales
 from bot.storage import Database
 from bot.handoff import STAFF_CHANNEL, staff_target
@@ -52,7 +53,6 @@ CLARIFY_TEXT = N_("I want to be sure I understand. Did you mean:")
 # When a possible meaning is a safety emergency or bullying: the 911 line comes before the question
 CLARIFY_URGENT_TEXT = N_("If anyone is in danger right now, call {emergency_number} first. "
                          "I want to be sure I understand. Did you mean:")
-_PAYLOAD_RE = re.compile(r"^[a-z_]+(:\S*)?$")
 URGENT_ALERTED_TEXT = N_("I'm alerting a staff member right away so {principal_name} or another "
                          "administrator can act and contact you.")
 URGENT_UNALERTED_TEXT = N_("This chat cannot alert the school staff right away. Please call the office at "
@@ -224,40 +224,97 @@ class Engine:
         if outbox_ids:
             turn.replies = [replace(reply, outbox_id=row) for reply, row in zip(turn.replies, outbox_ids)]
 
-    # -- routing -------------------------------------------------------------------------
+    # -- routing: what this message is. The precedence list is ROUTES, below. ---------------
     async def _route(self, turn: Turn) -> None:
-        inc = turn.incoming
-        if inc.payload is not None:
-            await self._on_payload(turn, inc.payload)
-            return
-        text = clean_text(inc.text)[:MAX_TEXT]
-        if inc.media is not None:
-            await self._on_media(turn, inc.media, text)
-            return
-        if not text:
-            turn.decision = "empty"
-            turn.say(N_("I didn't get any text. Type your question, or pick a topic:"), self._menu_choices())
-            return
-        if text.startswith("/"):
-            await self._on_command(turn, text)
-            return
-        norm = normalize(text)
-        if norm in MENU_WORDS:
-            self._welcome(turn, greet=False)
-            return
-        if turn.state.flow == "language":
-            code = self._language_from_text(norm)
-            if code:
-                self._set_language(turn, code)
+        """Try each route of ROUTES in order; the first that takes the turn answers it."""
+        text = clean_text(turn.incoming.text)[:MAX_TEXT]
+        for _, route in self.ROUTES:
+            if await route(self, turn, text):
                 return
-            turn.state.flow = None
-        if turn.state.flow in self.flows and await self.flows[turn.state.flow].on_text(turn, text):
+
+    async def _a_button(self, turn: Turn, text: str) -> bool:
+        raw = turn.incoming.payload
+        if raw is None:
+            return False
+        payload = Payload.unpack(raw)
+        # a flow's buttons name what they act on and the flow checks ownership and status, so
+        # they stay valid on older messages (e.g. a reminder's Cancel) — flows get them first
+        if payload is not None and payload.owner in self.flows \
+                and await self.flows[payload.owner].on_payload(turn, payload):
             turn.decision = turn.decision or "flow"
-            return
-        if turn.state.data.get("ticket"):
-            await self._forward_to_staff(turn, text)
-            return
+            return True
+        tap = self.BUTTONS.get(payload.owner) if payload is not None else None
+        if tap is None or not self._still_valid(payload):
+            turn.decision = "stale_choice"
+            turn.say(N_("Sorry, that option has expired. Here is the menu:"), self._menu_choices())
+            return True
+        await tap(self, turn, payload)
+        return True
+
+    async def _media(self, turn: Turn, text: str) -> bool:
+        if turn.incoming.media is None:
+            return False
+        await self._on_media(turn, turn.incoming.media, text)
+        return True
+
+    async def _nothing_typed(self, turn: Turn, text: str) -> bool:
+        if text:
+            return False
+        turn.decision = "empty"
+        turn.say(N_("I didn't get any text. Type your question, or pick a topic:"), self._menu_choices())
+        return True
+
+    async def _a_command(self, turn: Turn, text: str) -> bool:
+        if not text.startswith("/"):
+            return False
+        await self._on_command(turn, text)
+        return True
+
+    async def _a_menu_word(self, turn: Turn, text: str) -> bool:
+        if normalize(text) not in MENU_WORDS:
+            return False
+        self._welcome(turn, greet=False)
+        return True
+
+    async def _a_language_name(self, turn: Turn, text: str) -> bool:
+        if turn.state.flow != "language":
+            return False
+        code = self._language_from_text(normalize(text))
+        if code:
+            self._set_language(turn, code)
+            return True
+        turn.state.flow = None  # not a language: the question goes on down the list
+        return False
+
+    async def _the_active_flow(self, turn: Turn, text: str) -> bool:
+        flow = self.flows.get(turn.state.flow or "")
+        if flow is None or not await flow.on_text(turn, text):
+            return False
+        turn.decision = turn.decision or "flow"
+        return True
+
+    async def _during_a_handoff(self, turn: Turn, text: str) -> bool:
+        if not turn.state.data.get("ticket"):
+            return False
+        await self._forward_to_staff(turn, text)
+        return True
+
+    async def _a_question(self, turn: Turn, text: str) -> bool:
         await self._on_text(turn, text)
+        return True
+
+    # A turn is, in this order of precedence (the first route that takes it answers):
+    ROUTES: tuple[tuple[str, Callable[["Engine", Turn, str], Awaitable[bool]]], ...] = (
+        ("a button tap (a flow's own first, then the engine's)", _a_button),
+        ("a photo, voice note, file or location", _media),
+        ("an empty message", _nothing_typed),
+        ("a command: /start, /human, /volunteer …", _a_command),
+        ("a menu word: menu, help, ayuda …", _a_menu_word),
+        ("a language's name, right after 'which language?'", _a_language_name),
+        ("an answer to the step of the flow in progress", _the_active_flow),
+        ("a message while a person has the conversation: to staff", _during_a_handoff),
+        ("a question: the matcher understands it", _a_question),
+    )
 
     async def _on_command(self, turn: Turn, text: str) -> None:
         command, _, arg = text[1:].partition(" ")
@@ -282,39 +339,53 @@ class Engine:
             turn.decision = "unknown_command"
             turn.say(N_("I don't know that command. Here is what I can help with:"), self._menu_choices())
 
-    async def _on_payload(self, turn: Turn, payload: str) -> None:
-        kind, _, value = payload.partition(":")
-        # a flow's buttons name what they act on and the flow checks ownership and status, so
-        # they stay valid on older messages (e.g. a reminder's Cancel) — flows get them first
-        if kind in self.flows and await self.flows[kind].on_payload(turn, payload):
-            turn.decision = turn.decision or "flow"
-            return
-        if not self._still_valid(kind, value):
-            turn.decision = "stale_choice"
-            turn.say(N_("Sorry, that option has expired. Here is the menu:"), self._menu_choices())
-            return
-        if kind == "intent" and value == "talk_to_human":
-            await self._ask_for_a_person(turn)
-        elif kind == "intent" and value in self.catalog:
-            await self._answer(turn, value)
-        elif kind == "lang" and value in self.profile.languages:
-            self._set_language(turn, value)
-        elif kind == "keeplang":
-            turn.decision = "language_kept"
-            turn.state.data["declined_lang"] = value
-            turn.say(Text(N_("OK, I will keep writing in {language}."), {"language": language_name(turn.lang)}),
-                     self._menu_choices())
-        elif kind == "human":
+    # -- the engine's own buttons (bot.core.payloads) -------------------------------------
+    async def _tap_topic(self, turn: Turn, payload: Payload) -> None:
+        if payload.action == "talk_to_human":
             await self._ask_for_a_person(turn)  # also from an older message: never a second hand-off
-        elif kind == "language":
-            self._ask_language(turn)
-        elif kind == "other":
-            turn.decision = "other"
-            turn.say(N_("Could you tell me your question in other words? "
-                        "Or I can pass it to a person at the school."),
-                     [(HUMAN_TEXT, "human"), (MENU_TEXT, "menu")])
-        else:  # "menu" and anything we no longer know
-            self._welcome(turn, greet=False)
+        else:
+            await self._answer(turn, payload.action)
+
+    async def _tap_language(self, turn: Turn, payload: Payload) -> None:
+        self._set_language(turn, payload.action)
+
+    async def _tap_keep_language(self, turn: Turn, payload: Payload) -> None:
+        turn.decision = "language_kept"
+        turn.state.data["declined_lang"] = payload.action
+        turn.say(Text(N_("OK, I will keep writing in {language}."), {"language": language_name(turn.lang)}),
+                 self._menu_choices())
+
+    async def _tap_person(self, turn: Turn, payload: Payload) -> None:
+        await self._ask_for_a_person(turn)  # also from an older message: never a second hand-off
+
+    async def _tap_ask_language(self, turn: Turn, payload: Payload) -> None:
+        self._ask_language(turn)
+
+    async def _tap_other(self, turn: Turn, payload: Payload) -> None:
+        turn.decision = "other"
+        turn.say(N_("Could you tell me your question in other words? "
+                    "Or I can pass it to a person at the school."),
+                 [(HUMAN_TEXT, payloads.PERSON), (MENU_TEXT, payloads.MENU)])
+
+    async def _tap_menu(self, turn: Turn, payload: Payload) -> None:
+        self._welcome(turn, greet=False)
+
+    BUTTONS: dict[str, Callable[["Engine", Turn, Payload], Awaitable[None]]] = {
+        payloads.TOPIC: _tap_topic, payloads.LANGUAGE: _tap_language,
+        payloads.KEEP_LANGUAGE: _tap_keep_language, payloads.PERSON.owner: _tap_person,
+        payloads.ASK_LANGUAGE.owner: _tap_ask_language, payloads.OTHER.owner: _tap_other,
+        payloads.MENU.owner: _tap_menu,
+    }
+
+    def _still_valid(self, payload: Payload) -> bool:
+        """The engine's own buttons (topics, languages, menu, a person) name what they point at
+        and change nothing that could be out of date, so a tap on an older message still works —
+        while that topic or language exists. Anything else is an option we no longer offer."""
+        if payload.owner == payloads.TOPIC:
+            return payload.action in self.catalog and payload.action != OUT_OF_SCOPE  # no answer to show
+        if payload.owner in (payloads.LANGUAGE, payloads.KEEP_LANGUAGE):
+            return payload.action in self.profile.languages
+        return not payload.action
 
     async def _ask_for_a_person(self, turn: Turn) -> None:
         if turn.state.data.get("ticket"):
@@ -322,16 +393,6 @@ class Engine:
             turn.say(N_("A staff member already has your conversation and will answer you here."))
         else:
             await self._handoff(turn, reason="asked for a person", intent="talk_to_human", priority="normal")
-
-    def _still_valid(self, kind: str, value: str) -> bool:
-        """The engine's own buttons (topics, languages, menu, a person) name what they point at
-        and change nothing that could be out of date, so a tap on an older message still works —
-        while that topic or language exists. Anything else is an option we no longer offer."""
-        if kind == "intent":
-            return value in self.catalog and value != OUT_OF_SCOPE  # it has no answer to show
-        if kind in ("lang", "keeplang"):
-            return value in self.profile.languages
-        return kind in ("menu", "human", "language", "other") and not value
 
     async def _on_text(self, turn: Turn, text: str) -> None:
         detected = self._settle_language(turn, text)
@@ -354,8 +415,8 @@ class Engine:
             # an urgent meaning (safety, bullying) goes first, with the emergency number: a parent
             # in danger should not have to read past "lunch menu" to find it
             ids = sorted(result.candidate_ids, key=lambda i: not self.catalog[i].urgent)
-            choices: list[tuple[str, str]] = [(self.catalog[i].title, f"intent:{i}") for i in ids]
-            choices.append((OTHER_TEXT, "other"))
+            choices: list[tuple[str, Payload]] = [(self.catalog[i].title, payloads.topic(i)) for i in ids]
+            choices.append((OTHER_TEXT, payloads.OTHER))
             urgent = self.catalog[ids[0]].urgent and "emergency_number" in self.profile.info
             turn.say(Text(CLARIFY_URGENT_TEXT, self.profile.info) if urgent else CLARIFY_TEXT, choices)
         else:
@@ -387,8 +448,8 @@ class Engine:
         yes = self.locales.lookup(detected, N_("Yes, in {language}"))
         values = {"language": language_name(detected)}
         turn.say(Text(question or N_("Would you like me to answer in {language}?"), values, kind="fixed"),
-                 [(Text(yes or N_("Yes, in {language}"), values, kind="fixed"), f"lang:{detected}"),
-                  (Text(N_("No, keep {language}"), {"language": language_name(turn.lang)}), f"keeplang:{detected}")])
+                 [(Text(yes or N_("Yes, in {language}"), values, kind="fixed"), payloads.language(detected)),
+                  (Text(N_("No, keep {language}"), {"language": language_name(turn.lang)}), payloads.keep_language(detected))])
 
     def _store_language(self, turn: Turn, code: str, source: str) -> None:
         turn.lang = code
@@ -399,7 +460,7 @@ class Engine:
     def _ask_language(self, turn: Turn) -> None:
         turn.state.flow = "language"
         turn.decision = turn.decision or "language"
-        choices = [(Text(language_name(code), kind="fixed"), f"lang:{code}") for code in self.profile.languages]
+        choices = [(Text(language_name(code), kind="fixed"), payloads.language(code)) for code in self.profile.languages]
         turn.say(N_("Which language would you like me to use?"), choices)
 
     def _language_from_text(self, norm: str) -> str | None:
@@ -416,8 +477,8 @@ class Engine:
                       {"language": language_name(code)}), self._menu_choices())
 
     # -- replies -------------------------------------------------------------------------
-    def _menu_choices(self) -> list[tuple[str, str]]:
-        return [(self.catalog[i].title, "human" if i == "talk_to_human" else f"intent:{i}")
+    def _menu_choices(self) -> list[tuple[str, Payload]]:
+        return [(self.catalog[i].title, payloads.PERSON if i == "talk_to_human" else payloads.topic(i))
                 for i in self.profile.menu if i in self.catalog]
 
     def _answer_text(self, intent_id: str) -> Text:
@@ -431,7 +492,7 @@ class Engine:
                 else Text(N_("Here is what I can help with. Pick a topic or type your question:")))
         choices: list[tuple[str | Text, str]] = list(self._menu_choices())
         if greet:
-            choices.append((Text(language_name(turn.lang) + " · 🌐", kind="fixed"), "language"))
+            choices.append((Text(language_name(turn.lang) + " · 🌐", kind="fixed"), payloads.ASK_LANGUAGE))
         turn.say(text, choices)
 
     async def _answer(self, turn: Turn, intent_id: str, result: Classification | None = None) -> None:
@@ -453,15 +514,15 @@ class Engine:
             await self._handoff(turn, reason=f"intent {intent_id}", intent=intent_id,
                                 priority=intent.handoff or "normal", answer_first=intent_id != "talk_to_human")
             return
-        choices: list[tuple[str, str]] = [(self.catalog[c].title, f"intent:{c}")
+        choices: list[tuple[str, Payload]] = [(self.catalog[c].title, payloads.topic(c))
                                           for c in intent.choices if c in self.catalog]
         if choices:
-            choices.append((MENU_TEXT, "menu"))
+            choices.append((MENU_TEXT, payloads.MENU))
         turn.say(self._answer_text(intent_id), choices)
 
     def _dont_know(self, turn: Turn, result: Classification) -> None:
         turn.state.misses += 1
-        human, menu = (HUMAN_TEXT, "human"), (MENU_TEXT, "menu")
+        human, menu = (HUMAN_TEXT, payloads.PERSON), (MENU_TEXT, payloads.MENU)
         if result.out_of_scope:
             turn.decision = "out_of_scope"
             turn.say(Text(N_("Sorry, I can only help with questions about {school_name}, like "
@@ -512,7 +573,7 @@ class Engine:
         turn.effect(record)
         self._outbox_written = True
         if urgent and not alerts.reaches_someone:  # never claim an alert that does not go out
-            turn.say(Text(URGENT_UNALERTED_TEXT, self.profile.info), [(MENU_TEXT, "menu")])
+            turn.say(Text(URGENT_UNALERTED_TEXT, self.profile.info), [(MENU_TEXT, payloads.MENU)])
             return
         if urgent:
             turn.say(Text(URGENT_ALERTED_TEXT, self.profile.info))
@@ -524,7 +585,7 @@ class Engine:
                           {**self.profile.info, "when": when}))
         turn.say(Text(N_("I've passed your message to the staff at {school_name}. A person will "
                          "reply here as soon as they can (office hours: {office_hours})."), self.profile.info),
-                 [(MENU_TEXT, "menu")])
+                 [(MENU_TEXT, payloads.MENU)])
 
     async def _on_media(self, turn: Turn, media: Media, caption: str) -> None:
         """A photo, voice note, file or location. The bot reads text only; during a hand-off
@@ -533,7 +594,7 @@ class Engine:
             await self._forward_to_staff(turn, caption, media)
             return
         turn.decision = "media"
-        turn.say(MEDIA_TEXT, [(HUMAN_TEXT, "human"), (MENU_TEXT, "menu")])
+        turn.say(MEDIA_TEXT, [(HUMAN_TEXT, payloads.PERSON), (MENU_TEXT, payloads.MENU)])
 
     async def _forward_to_staff(self, turn: Turn, text: str, media: Media | None = None) -> None:
         """A message while a person is handling the family's ticket goes to that person."""
@@ -588,7 +649,7 @@ class Engine:
                                 " AND text NOT LIKE '/%' AND text != '' ORDER BY id DESC LIMIT 5",
                                 (family_id,)).fetchall()
             # the log keeps button presses as their payloads ("human", "intent:bus"): skip those
-            return next((r[0] for r in rows if not _PAYLOAD_RE.match(r[0])), None)
+            return next((r[0] for r in rows if not payloads.is_payload(r[0])), None)
 
         earlier = await self.db.run(last_words)
         said = text or turn.incoming.payload or ""

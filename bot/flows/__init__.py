@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.core.dialog import Turn
+from bot.core.payloads import Payload
 
 
 class Flow(Protocol):
@@ -19,5 +20,6 @@ class Flow(Protocol):
     async def on_text(self, turn: Turn, text: str) -> bool:
         """Typed text while this flow is active; False: not for the flow (the engine answers)."""
 
-    async def on_payload(self, turn: Turn, payload: str) -> bool:
-        """A button pick whose payload starts with '<name>:'; False if it is not the flow's."""
+    async def on_payload(self, turn: Turn, payload: Payload) -> bool:
+        """A button whose owner is this flow; False if it does not take it (the engine then
+        says the option expired)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.core.payloads import Payload
 from bot.core.dialog import Turn
 from bot.core.localize import Text
 from bot.i18n import N_
@@ -109,8 +110,8 @@ class ConferenceFlow:
             wanted in normalize(t.name) or wanted == normalize(t.class_name) or wanted in normalize(t.name).split())]
         return hits[0] if len(hits) == 1 else None
 
-    async def on_payload(self, turn: Turn, payload: str) -> bool:
-        action, value = kit.split(payload)
+    async def on_payload(self, turn: Turn, payload: Payload) -> bool:
+        action, value = payload.action, payload.value
         if action == "start":
             await self.start(turn)
             return True
@@ -201,7 +202,7 @@ class ConferenceFlow:
         for teacher, free in items:
             values = {"teacher": teacher.name, "class_name": teacher.class_name or teacher.place}
             label = TEACHER_MINE if teacher.id in mine else TEACHER_LABEL
-            choices.append((Text(label, values), f"conference:t:{teacher.id}"))
+            choices.append((Text(label, values), Payload("conference", "t", teacher.id)))
         choices += kit.paging(self.name, "tpage", number, earlier, later)
         choices += kit.nav(self.name, back=False)
         turn.say(TEACHERS, choices)
@@ -223,7 +224,7 @@ class ConferenceFlow:
             turn.state.flow, turn.state.step = self.name, "has_booking"
             turn.say(Text(HAS_BOOKING, {"teacher": teacher.name,
                                         "when": fmt.when(item.starts_at, item.ends_at, turn.lang)}),
-                     [(MOVE, "conference:resched"), (KEEP, "conference:keep"), *kit.nav(self.name)])
+                     [(MOVE, Payload("conference", "resched")), (KEEP, Payload("conference", "keep")), *kit.nav(self.name)])
             return
         await self._days(turn, view)
 
@@ -260,7 +261,7 @@ class ConferenceFlow:
         for slot in slots:
             days[slot.starts_at.date()] = days.get(slot.starts_at.date(), 0) + 1
         turn.state.flow, turn.state.step = self.name, "days"
-        choices: list = [(Text(DAY_LABEL, {"day": fmt.day(d, turn.lang), "count": n}), f"conference:d:{d.isoformat()}")
+        choices: list = [(Text(DAY_LABEL, {"day": fmt.day(d, turn.lang), "count": n}), Payload("conference", "d", d.isoformat()))
                          for d, n in sorted(days.items())]
         choices += kit.nav(self.name)
         turn.say(Text(DAYS, {"teacher": teacher.name, "class_name": teacher.class_name or teacher.place}), choices)
@@ -294,7 +295,7 @@ class ConferenceFlow:
         items, number, earlier, later = kit.page(slots, number, PER_PAGE)
         data["page"] = number
         turn.state.flow, turn.state.step = self.name, "slots"
-        choices: list = [(Text(fmt.clock(s.starts_at, turn.lang), kind="fixed"), f"conference:s:{s.id}") for s in items]
+        choices: list = [(Text(fmt.clock(s.starts_at, turn.lang), kind="fixed"), Payload("conference", "s", s.id)) for s in items]
         choices += kit.paging(self.name, "sp", number, earlier, later)
         choices += kit.nav(self.name)
         turn.say(Text(SLOTS, {"teacher": teacher.name, "day": fmt.day(slots[0].starts_at, turn.lang)}), choices)
@@ -341,7 +342,7 @@ class ConferenceFlow:
         values = {"teacher": teacher.name, "class_name": teacher.class_name, "place": teacher.place,
                   "when": fmt.when(slot.starts_at, slot.ends_at, lang), "name": self._name(turn),
                   "language": fmt.language_label(lang), "note": "".join("\n\n" + n for n in notes)}
-        turn.say(Text(CHECK, values), [(CONFIRM, f"conference:confirm:{data['token']}"), *kit.nav(self.name)])
+        turn.say(Text(CHECK, values), [(CONFIRM, Payload("conference", "confirm", data['token'])), *kit.nav(self.name)])
 
     def _name(self, turn: Turn) -> str:
         return kit.name_for(turn) or f"Family {turn.family.id}"

@@ -8,6 +8,8 @@ is acted on only if the booking is this family's and still active.
 
 from __future__ import annotations
 
+from bot.core import payloads
+from bot.core.payloads import Payload
 from bot.core.dialog import Turn
 from bot.core.localize import Text
 from bot.i18n import N_
@@ -48,8 +50,8 @@ class MySignupsFlow:
     async def on_text(self, turn: Turn, text: str) -> bool:
         return False  # the list keeps no state: typed text is a new question
 
-    async def on_payload(self, turn: Turn, payload: str) -> bool:
-        action, value = kit.split(payload)
+    async def on_payload(self, turn: Turn, payload: Payload) -> bool:
+        action, value = payload.action, payload.value
         if action == "list":
             await self._list(turn)
             return True
@@ -96,7 +98,7 @@ class MySignupsFlow:
         if turn.state.flow in ("volunteer", "conference"):
             turn.state.data.pop(turn.state.flow, None)
         turn.state.flow, turn.state.step = None, None
-        starts = [(VOLUNTEER, "volunteer:start"), (CONFERENCE, "conference:start"), (kit.MENU, "menu")]
+        starts = [(VOLUNTEER, Payload("volunteer", "start")), (CONFERENCE, Payload("conference", "start")), (kit.MENU, payloads.MENU)]
         if not items:
             turn.say(NONE, starts)
             return
@@ -114,14 +116,14 @@ class MySignupsFlow:
                 lines.append(say(LINE_CONFERENCE, n=n, teacher=item.title, when=when, status=status))
             else:
                 lines.append(say(LINE_VOLUNTEER, n=n, title=title, when=when, status=status))
-            choices.append((Text(CHANGE, {"n": n}), f"mysignups:change:{b.id}"))
-            choices.append((Text(CANCEL, {"n": n}), f"mysignups:ask:{b.id}"))
+            choices.append((Text(CHANGE, {"n": n}), Payload("mysignups", "change", b.id)))
+            choices.append((Text(CANCEL, {"n": n}), Payload("mysignups", "ask", b.id)))
         turn.say(Text(LIST, {"items": "\n".join(lines)}), [*choices, *starts])
 
     def _ask(self, turn: Turn, item: store.Item) -> None:
         title, when = self._label(turn, item)
         turn.say(Text(ASK, {"title": title, "when": when}),
-                 [(YES, f"mysignups:cancel:{item.booking.id}"), (NO, "mysignups:list")])
+                 [(YES, Payload("mysignups", "cancel", item.booking.id)), (NO, Payload("mysignups", "list"))])
 
     async def _cancel(self, turn: Turn, item: store.Item) -> None:
         result = await self.s.db.transact(booking.cancel, turn.family.id, item.booking.id, kit.now_iso(turn),

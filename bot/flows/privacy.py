@@ -26,6 +26,8 @@ from typing import Any, Callable
 from babel.core import UnknownLocaleError
 from babel.dates import format_skeleton
 
+from bot.core import payloads
+from bot.core.payloads import Payload
 from bot.config import SchoolProfile
 from bot.core.dialog import Turn
 from bot.core.localize import Text
@@ -125,8 +127,8 @@ class _OneAnswer:
     async def on_text(self, turn: Turn, text: str) -> bool:
         return False
 
-    async def on_payload(self, turn: Turn, payload: str) -> bool:
-        if payload == f"{self.name}:show":
+    async def on_payload(self, turn: Turn, payload: Payload) -> bool:
+        if payload.action == "show":
             await self.start(turn)
             return True
         return False
@@ -143,7 +145,7 @@ class PrivacyFlow(_OneAnswer):
         values = {"school_name": self.profile.name, "messages_days": r.messages_days,
                   "tickets_days": r.tickets_days, "signups_days": r.signups_days}
         turn.say(Text(POLICY if self.profile.slack is not None else POLICY_NO_SLACK, values))
-        turn.say(URGENT_POLICY, [(MYDATA_BUTTON, "mydata:show"), (FORGET_BUTTON, "forgetme:ask"), (MENU, "menu")])
+        turn.say(URGENT_POLICY, [(MYDATA_BUTTON, Payload("mydata", "show")), (FORGET_BUTTON, Payload("forgetme", "ask")), (MENU, payloads.MENU)])
 
 
 class MyDataFlow(_OneAnswer):
@@ -166,7 +168,7 @@ class MyDataFlow(_OneAnswer):
         if data["messages"]:
             values["since"] = _date(data["messages"][0]["created_at"], turn.lang, self.profile)
         turn.say(Text(SUMMARY if data["messages"] else SUMMARY_NO_MESSAGES, values),
-                 [(FORGET_BUTTON, "forgetme:ask"), (MENU, "menu")],
+                 [(FORGET_BUTTON, Payload("forgetme", "ask")), (MENU, payloads.MENU)],
                  attachment=Attachment(FILENAME, content, "application/json"))
 
 
@@ -181,21 +183,21 @@ class ForgetMeFlow:
     async def start(self, turn: Turn, arg: str | None = None) -> None:
         token = turn.state.data["forgetme"] = secrets.token_hex(4)
         turn.say(Text(ASK, {"school_name": self.profile.name}),
-                 [(YES, f"forgetme:yes:{token}"), (NO, "forgetme:no")])
+                 [(YES, Payload("forgetme", "yes", token)), (NO, Payload("forgetme", "no"))])
 
     async def on_text(self, turn: Turn, text: str) -> bool:
         return False  # the question is answered with its buttons; typed text is a new question
 
-    async def on_payload(self, turn: Turn, payload: str) -> bool:
-        _, action, value = (payload.split(":", 2) + ["", ""])[:3]
+    async def on_payload(self, turn: Turn, payload: Payload) -> bool:
+        action, value = payload.action, payload.value
         if action == "ask":
             await self.start(turn)
         elif action == "no":
             turn.state.data.pop("forgetme", None)
-            turn.say(KEPT, [(MENU, "menu")])
+            turn.say(KEPT, [(MENU, payloads.MENU)])
         elif action == "yes":
             if not value or value != turn.state.data.get("forgetme"):
-                turn.say(STALE, [(MENU, "menu")])
+                turn.say(STALE, [(MENU, payloads.MENU)])
                 return True
             await self._delete(turn)
         else:

@@ -12,6 +12,7 @@ State: `turn.state.step` is opportunities | shifts | name | confirm; the picks l
 
 from __future__ import annotations
 
+from bot.core.payloads import Payload
 from bot.core.dialog import Turn
 from bot.core.localize import Text
 from bot.i18n import N_
@@ -109,8 +110,8 @@ class VolunteerFlow:
             await self._show(turn)
         return True
 
-    async def on_payload(self, turn: Turn, payload: str) -> bool:
-        action, value = kit.split(payload)
+    async def on_payload(self, turn: Turn, payload: Payload) -> bool:
+        action, value = payload.action, payload.value
         if action == "start":
             await self.start(turn)
             return True
@@ -197,7 +198,7 @@ class VolunteerFlow:
         items, number, earlier, later = kit.page(opps, number, PER_PAGE)
         data["lpage"] = number
         turn.state.flow, turn.state.step = self.name, "opportunities"
-        choices: list = [(Text(o.title), f"volunteer:opp:{o.id}") for o, _ in items]
+        choices: list = [(Text(o.title), Payload("volunteer", "opp", o.id)) for o, _ in items]
         choices += kit.paging(self.name, "page", number, earlier, later)
         choices += kit.nav(self.name, back=False)
         turn.say(LIST, choices)
@@ -237,7 +238,7 @@ class VolunteerFlow:
                 label = Text(SEATS, {"when": when, "seats": shift.seats_left})
             else:
                 label = Text(FULL, {"when": when})
-            choices.append((label, f"volunteer:shift:{shift.id}"))
+            choices.append((label, Payload("volunteer", "shift", shift.id)))
         choices += kit.paging(self.name, "spage", number, earlier, later)
         choices += kit.nav(self.name)
         await self.s.prepare(turn, opp.title, opp.description, opp.location, opp.who_may_sign_up, opp.bring,
@@ -298,7 +299,7 @@ class VolunteerFlow:
         name = kit.name_for(turn)
         if name:
             turn.say(Text(ASK_NAME, {"name": name}),
-                     [(Text(USE_NAME, {"name": name}), "volunteer:name"), *kit.nav(self.name)])
+                     [(Text(USE_NAME, {"name": name}), Payload("volunteer", "name")), *kit.nav(self.name)])
         else:
             turn.say(ASK_NAME_TYPE, kit.nav(self.name))
 
@@ -343,7 +344,7 @@ class VolunteerFlow:
                   "location": self.s.text(turn, lang, opp.location), "name": data["name"],
                   "note": "".join("\n\n" + n for n in notes)}
         button = JOIN_WAITLIST if data["waitlist"] else CONFIRM
-        turn.say(Text(CHECK, values), [(button, f"volunteer:confirm:{data['token']}"), *kit.nav(self.name)])
+        turn.say(Text(CHECK, values), [(button, Payload("volunteer", "confirm", data['token'])), *kit.nav(self.name)])
 
     async def _confirm(self, turn: Turn, token: str) -> None:
         data = self._data(turn)
@@ -376,7 +377,7 @@ class VolunteerFlow:
                           "when": fmt.when(item.starts_at, item.ends_at, turn.lang),
                           "position": result.booking.position}
                 turn.say(Text(JUST_FILLED if expected_seat else WAITLISTED, values),
-                         [(LEAVE_WAITLIST, f"mysignups:cancel:{result.booking.id}"), *kit.after_choices()])
+                         [(LEAVE_WAITLIST, Payload("mysignups", "cancel", result.booking.id)), *kit.after_choices()])
         elif status == "already":
             kit.leave(turn, KEY)
             turn.say(ALREADY, kit.after_choices())

@@ -25,6 +25,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from bot.core.payloads import Payload
 from bot.i18n import N_, Locales, fill
 from bot.signups import staff, store, text
 from bot.signups.store import Booking
@@ -69,12 +70,12 @@ class Notifier:
         values = {"title": text.curated(self.locales, lang, info.title),
                   "when": text.when(info.starts_at, info.ends_at, lang),
                   "place": text.curated(self.locales, lang, info.place)}
-        choices = [(DECLINE, f"volunteer:decline:{booking.id}"), (MY_SIGNUPS, "mysignups:list")]
+        choices = [(DECLINE, Payload("volunteer", "decline", booking.id)), (MY_SIGNUPS, Payload("mysignups", "list"))]
         return send(conn, self.locales, family, lang, PROMOTED, values, choices, now, "signup_promoted")
 
 
 def send(conn: sqlite3.Connection, locales: Locales, family: families.Family, lang: str, msgid: str,
-         values: dict, choices: list[tuple[str, str]], now: str, event: str,
+         values: dict, choices: list[tuple[str, Payload]], now: str, event: str,
          rendered_text: str | None = None, labels: list[str] | None = None) -> int:
     """One outbox message to a family (kind "message", like a staff reply) with buttons. The
     buttons' payloads are added to the family's offered choices, so a tap on them is accepted
@@ -84,7 +85,7 @@ def send(conn: sqlite3.Connection, locales: Locales, family: families.Family, la
     if labels is None:
         labels = [fill(locales.lookup(lang, label) or label, {}) for label, _ in choices]
     payload = {"text": body, "language": lang, "from": "bot", "event": event,
-               "choices": [{"label": label, "payload": data} for label, (_, data) in zip(labels, choices)],
+               "choices": [{"label": label, "payload": data.pack()} for label, (_, data) in zip(labels, choices)],
                "msgid": msgid, "values": values,
                "rendered": "localizer" if rendered_text is not None else
                ("curated" if curated or lang == "en" else "english")}

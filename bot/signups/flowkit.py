@@ -9,6 +9,8 @@ from __future__ import annotations
 import secrets
 from typing import Sequence, TypeVar
 
+from bot.core import payloads
+from bot.core.payloads import Payload
 from bot.core.dialog import Turn
 from bot.i18n import N_
 from bot.signups import store
@@ -56,9 +58,9 @@ async def new_question(signups, turn: Turn, text: str) -> bool:
     return result.decision == "answer" and result.intent is not None
 
 
-def nav(flow: str, back: bool = True) -> list[tuple[str, str]]:
-    out = [(BACK, f"{flow}:back")] if back else []
-    out.append((CANCEL, f"{flow}:quit"))
+def nav(flow: str, back: bool = True) -> list[tuple[str, Payload]]:
+    out = [(BACK, Payload(flow, "back"))] if back else []
+    out.append((CANCEL, Payload(flow, "quit")))
     return out
 
 
@@ -69,17 +71,17 @@ def page(items: Sequence[T], number: int, size: int) -> tuple[list[T], int, bool
     return list(items[number * size:(number + 1) * size]), number, number > 0, number < pages - 1
 
 
-def paging(flow: str, action: str, number: int, earlier: bool, later: bool) -> list[tuple[str, str]]:
+def paging(flow: str, action: str, number: int, earlier: bool, later: bool) -> list[tuple[str, Payload]]:
     out = []
     if earlier:
-        out.append((EARLIER, f"{flow}:{action}:{number - 1}"))
+        out.append((EARLIER, Payload(flow, action, number - 1)))
     if later:
-        out.append((MORE, f"{flow}:{action}:{number + 1}"))
+        out.append((MORE, Payload(flow, action, number + 1)))
     return out
 
 
-def after_choices() -> list[tuple[str, str]]:
-    return [(MY_SIGNUPS, "mysignups:list"), (MENU, "menu")]
+def after_choices() -> list[tuple[str, Payload]]:
+    return [(MY_SIGNUPS, Payload("mysignups", "list")), (MENU, payloads.MENU)]
 
 
 def leave(turn: Turn, key: str) -> None:
@@ -95,13 +97,6 @@ def token() -> str:
 
 def now_iso(turn: Turn) -> str:
     return store.iso(turn.now)
-
-
-def split(payload: str) -> tuple[str, str]:
-    """'volunteer:shift:12' -> ('shift', '12')."""
-    _, _, rest = payload.partition(":")
-    action, _, value = rest.partition(":")
-    return action, value
 
 
 def as_int(value: str) -> int | None:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from bot.core.payloads import Payload
 from bot.core.localize import MACHINE_NOTE, Localizer, Text
 from bot.core.messages import utcnow
 from bot.i18n import N_
@@ -105,7 +106,7 @@ async def send_reminders(db: Database, localizer: Localizer, now: datetime, hour
             if conn.execute("INSERT OR IGNORE INTO signup_reminders (booking_id, sent_at) VALUES (?, ?)",
                             (booking_id, stamp)).rowcount == 0:
                 continue  # another worker sent it
-            choices = [(CANCEL, f"mysignups:cancel:{booking_id}"), (STILL_COMING, f"mysignups:keep:{booking_id}")]
+            choices = [(CANCEL, Payload("mysignups", "cancel", booking_id)), (STILL_COMING, Payload("mysignups", "keep", booking_id))]
             row = booking.send(conn, localizer.locales, entry.family, entry.language, msgid, values, choices, stamp,
                                "signup_reminder", rendered_text=body_text, labels=labels)
             conn.execute("UPDATE signup_reminders SET outbox_id = ? WHERE booking_id = ?", (row, booking_id))
