@@ -12,7 +12,6 @@ parent gets an apology.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import time
@@ -28,6 +27,7 @@ from bot.config import SchoolProfile
 from bot.core.dialog import Effect, Turn
 from bot.core.localize import Localizer, Text
 from bot.core.messages import REPLY_KIND, Incoming, Media, Outgoing, utcnow
+from bot.core.ordering import InOrder, conversation_key
 from bot.core import payloads
 from bot.core.payloads import Payload
 from bot.i18n import N_, Locales
@@ -81,7 +81,8 @@ class Engine:
         self.localizer = Localizer(locales, translator, profile.info, profile.info_translations)
         self.detector = detector or LanguageDetector(profile.languages, catalog.examples_by_language())
         self.clock = clock
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # one conversation at a time, in order (channels that order more than the turn share it)
+        self.in_order = InOrder()
         # Recent families' state, checked against the stored version when the turn is saved.
         self._cache: OrderedDict[tuple[str, str], tuple[families.Family, conversations.ConversationState]] = OrderedDict()
         self.cache_size = cache_size
@@ -104,7 +105,7 @@ class Engine:
         outcome = "ok"
         key = (incoming.channel, incoming.user_id)
         try:
-            async with self._lock_for(incoming):
+            async with self.in_order(conversation_key(incoming.channel, incoming.chat_id)):
                 for attempt in (1, 2):
                     turn = await self._begin(incoming, use_cache=attempt == 1)
                     await self._route(turn)
@@ -160,9 +161,6 @@ class Engine:
         self._cache.move_to_end(key)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-
-    def _lock_for(self, incoming: Incoming) -> "_FamilyLock":
-        return _FamilyLock(self._locks, (incoming.channel, incoming.user_id))
 
     async def _begin(self, incoming: Incoming, use_cache: bool = True) -> Turn:
         now = self.clock()
@@ -675,25 +673,6 @@ def _format_when(moment, lang: str) -> str:
                                locale=lang)
     except (UnknownLocaleError, ValueError):
         return format_datetime(moment, "EEEE h:mm a", tzinfo=moment.tzinfo, locale="en")
-
-
-class _FamilyLock:
-    """Messages of one family are handled one at a time, in order; families run in parallel."""
-
-    def __init__(self, locks: dict, key: tuple[str, str]) -> None:
-        self._locks, self._key = locks, key
-
-    async def __aenter__(self) -> None:
-        lock = self._locks.get(self._key)
-        if lock is None:
-            lock = self._locks[self._key] = asyncio.Lock()
-        self._lock = lock
-        await lock.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._lock.release()
-        if not self._lock.locked() and not getattr(self._lock, "_waiters", None):
-            self._locks.pop(self._key, None)
 
 
 def _mask(user_id: str) -> str:

@@ -12,7 +12,7 @@ replies back; it never decides what to say. What it does add is delivery discipl
   what is left, and the question is not answered again. On start-up, updates left unhandled
   are handled before polling starts.
 - **Order.** `PerChatOrderedProcessor`: one chat's updates one at a time, in order; chats in
-  parallel. Conversation state lives in our SQLite store (no PTB persistence).
+  parallel — holding the chat's turn in the engine's `InOrder` around the whole update. Conversation state lives in our SQLite store (no PTB persistence).
 - **Private chats only.** In a group the bot says once (remembered in `group_notices`) that
   it works in private chat, with a t.me deep link; other group messages are ignored.
 - **Edited messages are ignored, on purpose.** The engine has usually answered the original
@@ -135,7 +135,7 @@ class TelegramChannel:
         self.db = homeroom.db
         self.profile = homeroom.profile
         self.locales = homeroom.engine.locales
-        self.processor = PerChatOrderedProcessor(max_concurrent_updates)
+        self.processor = PerChatOrderedProcessor(homeroom.engine.in_order, CHANNEL, max_concurrent_updates)
         self.application: Application = (
             ApplicationBuilder()
             .token(settings.telegram_token)
