@@ -255,6 +255,31 @@ async def test_full_shift_waitlist_cancel_promotes_and_decline_passes_on(small):
     assert "No tiene inscripciones próximas" in ben.text
 
 
+async def test_a_confirm_whose_turn_failed_after_the_booking_books_once_when_it_comes_again(small, monkeypatch):
+    """The booking commits in its own short transaction, before the turn's (which comes after
+    the reply is put into the family's language, machine translation included: holding SQLite's
+    write lock through that would stall every other family). A turn that fails after it — a
+    crash, a store error — leaves the tap unanswered, and the same tap again (Telegram's replay
+    at the next start, or the parent) finds the booking by its idempotency key: one seat, and the
+    answer the first tap should have had."""
+    ana = Parent(small, "ana", "Ana")
+    await to_confirm(ana, "tiny", "9:00 AM")
+    confirm = ana.button("volunteer:confirm:")
+    real = small.engine._finish
+
+    async def crash(*args, **kwargs):
+        raise RuntimeError("the process died here")
+    monkeypatch.setattr(small.engine, "_finish", crash)
+    await ana.tap(confirm)
+    assert "something went wrong" in ana.text
+    assert await rows(small, "SELECT COUNT(*) FROM signup_bookings WHERE status = 'confirmed'") == [(1,)]
+
+    monkeypatch.setattr(small.engine, "_finish", real)
+    await ana.tap(confirm)
+    assert "You're signed up" in ana.text
+    assert await rows(small, "SELECT COUNT(*) FROM signup_bookings") == [(1,)]
+
+
 async def test_waitlist_positions_move_up_when_someone_leaves(small):
     people = [Parent(small, f"w{i}", f"W{i}") for i in range(4)]
     for p in people:
