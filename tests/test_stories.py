@@ -101,8 +101,8 @@ async def check_effects(app, chat: Chat, turn: dict) -> None:
         items = await app.db.run(store.family_items, family.id, store.iso(NOW)) if family else []
         lines = [f"{i.title}: {when(i.starts_at, i.ends_at, 'en')} ({i.booking.status})" for i in items]
         expected = _list(turn["signed_up"])
-        assert len(lines) == len(expected) and all(
-            words.lower() in line.lower() for words, line in zip(expected, lines)), lines
+        assert len(lines) == len(expected) and all(words.lower() in line.lower() for words, line in
+                                                   zip(expected, lines)), f"signed up: {lines}, expected {expected}"
     if "data_deleted" in turn:
         assert (family is None) == bool(turn["data_deleted"]), family
 
