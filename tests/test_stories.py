@@ -19,7 +19,14 @@ from bot.storage import families, tickets
 from bot.understanding.semantic import SemanticMatcher
 
 STORIES = sorted((Path(__file__).parent / "stories").glob("*.yaml"))
-CASES = [(path, story) for path in STORIES for story in yaml.safe_load(path.read_text(encoding="utf-8"))]
+
+
+def _stories(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as file:  # a YAML mistake then names the file and line
+        return yaml.safe_load(file)
+
+
+CASES = [(path, story) for path in STORIES for story in _stories(path)]
 # Tuesday, Dec 1, 2026, 9:00 AM at the school: the office is open and every sign-up lies ahead
 NOW = datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)
 PARENT = "parent"  # the family a turn without `who:` comes from
