@@ -30,6 +30,7 @@ CASES = [(path, story) for path in STORIES for story in _stories(path)]
 # Tuesday, Dec 1, 2026, 9:00 AM at the school: the office is open and every sign-up lies ahead
 NOW = datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)
 PARENT = "parent"  # the family a turn without `who:` comes from
+STORY_KEYS = {"story", "name", "xfail", "turns"}
 TURN_KEYS = {"parent", "tap", "lang", "who", "answer", "clarify", "first", "out_of_scope", "not_understood",
              "person_first", "says", "not_says", "buttons", "file", "ticket", "staff_see", "signed_up",
              "data_deleted"}
@@ -99,7 +100,7 @@ async def check_effects(app, chat: Chat, turn: dict) -> None:
         priorities = [t.priority for t in await app.db.run(tickets.list_open)]
         assert priorities == ([] if turn["ticket"] == "none" else [turn["ticket"]]), f"open tickets: {priorities}"
     if "staff_see" in turn:
-        ticket = await app.db.run(tickets.open_for_family, family.id)
+        ticket = await app.db.run(tickets.open_for_family, family.id) if family else None
         assert ticket is not None, "no open ticket for this family"
         timeline = "\n".join(event[2] for event in await app.db.run(tickets.events, ticket.id))
         for words in _list(turn["staff_see"]):
@@ -124,16 +125,25 @@ async def test_story(app, caplog, path, story):
     assert isinstance(app.engine.matcher, SemanticMatcher), app.understanding
     app.engine.clock = lambda: NOW
     caplog.set_level(logging.INFO, logger="bot.engine")
+    assert not set(story) - STORY_KEYS, f"unknown story keys {set(story) - STORY_KEYS} (see README.md)"
     chats: dict[str, Chat] = {}
     for n, turn in enumerate(story["turns"], 1):
-        assert not set(turn) - TURN_KEYS, f"turn {n}: unknown keys {set(turn) - TURN_KEYS} (see README.md)"
-        who = turn.get("who", PARENT)
-        chat = chats.setdefault(who, Chat(who, story.get("name") if who == PARENT else who))
-        payload = chat.press(turn["tap"]) if "tap" in turn else None
-        incoming = Incoming("test", chat.user, chat.user, str(turn.get("parent", "")), payload=payload,
-                            display_name=chat.name, language_hint=turn.get("lang"), message_id=f"{who}-{n}")
-        replies = await app.engine.handle(incoming)
-        assert replies, f"turn {n}: no reply"
-        chat.buttons = next((list(r.choices) for r in reversed(replies) if r.choices), chat.buttons)
-        check(turn, replies, _handled(caplog))
-        await check_effects(app, chat, turn)
+        try:
+            await play(app, caplog, story, chats, n, turn)
+        except AssertionError as failed:  # say where in the story, in the story's own words
+            raise AssertionError(f"{path.name}, {story['story']!r}, turn {n} {turn}:\n{failed}") from None
+
+
+async def play(app, caplog, story: dict, chats: dict[str, Chat], n: int, turn: dict) -> None:
+    """Send one turn from its family's chat, then check what it promises."""
+    assert not set(turn) - TURN_KEYS, f"unknown keys {set(turn) - TURN_KEYS} (see README.md)"
+    who = turn.get("who", PARENT)
+    chat = chats.setdefault(who, Chat(who, story.get("name") if who == PARENT else who))
+    payload = chat.press(turn["tap"]) if "tap" in turn else None
+    incoming = Incoming("test", chat.user, chat.user, str(turn.get("parent", "")), payload=payload,
+                        display_name=chat.name, language_hint=turn.get("lang"), message_id=f"{who}-{n}")
+    replies = await app.engine.handle(incoming)
+    assert replies, "no reply"
+    chat.buttons = next((list(r.choices) for r in reversed(replies) if r.choices), chat.buttons)
+    check(turn, replies, _handled(caplog))
+    await check_effects(app, chat, turn)
