@@ -33,6 +33,7 @@ SHIFTS_CHANGE = N_("Pick a new time for {title}:")
 SEATS = N_("{when} · {seats} left")
 FULL = N_("{when} · full, join the waitlist")
 MINE = N_("✓ {when} (you are signed up)")
+MINE_WAITING = N_("⏳ {when} (you are on the waitlist)")
 SHIFT_GONE = N_("Sorry, that time is no longer offered. Here are the times still open:")
 SHIFT_PAST = N_("Sorry, that time has already started or passed. Here are the times still open:")
 ALREADY = N_("You are already signed up for that time. To change or cancel it, type /mysignups.")
@@ -233,7 +234,7 @@ class VolunteerFlow:
         for shift in items:
             when = fmt.when(shift.starts_at, shift.ends_at, lang)
             if shift.mine:
-                label = Text(MINE, {"when": when})
+                label = Text(MINE_WAITING if shift.mine_waitlisted else MINE, {"when": when})
             elif shift.seats_left > 0:
                 label = Text(SEATS, {"when": when, "seats": shift.seats_left})
             else:

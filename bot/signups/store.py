@@ -63,6 +63,7 @@ class Shift:
     confirmed: int = 0
     waitlisted: int = 0
     mine: int | None = None  # the asking family's active booking on it, if any
+    mine_waitlisted: bool = False  # …and that booking is a waitlist place, not a seat
 
     @property
     def seats_left(self) -> int:
@@ -137,6 +138,7 @@ def _shift(row: Any) -> Shift:
         shift.confirmed, shift.waitlisted = row[8], row[9]
     if len(row) > 10:
         shift.mine = row[10]
+        shift.mine_waitlisted = row[11] == "waitlisted"
     return shift
 
 
@@ -311,9 +313,10 @@ def get_opportunity(conn: sqlite3.Connection, opp_id: str) -> Opportunity | None
 def shifts_for(conn: sqlite3.Connection, opp_id: str, now: str, family_id: int | None = None) -> list[Shift]:
     """The opportunity's active future shifts with their counts (and the family's booking)."""
     rows = conn.execute(
-        f"SELECT {_SHIFT}, {_COUNTS}, (SELECT b.id FROM signup_bookings b WHERE b.shift_id = s.id"
-        "  AND b.family_id = ? AND b.status IN ('confirmed', 'waitlisted'))"
-        " FROM signup_shifts s WHERE s.opportunity_id = ? AND s.active = 1 AND s.starts_at > ?"
+        f"SELECT {_SHIFT}, {_COUNTS}, mine.id, mine.status FROM signup_shifts s"
+        " LEFT JOIN signup_bookings mine ON mine.shift_id = s.id AND mine.family_id = ?"
+        "  AND mine.status IN ('confirmed', 'waitlisted')"
+        " WHERE s.opportunity_id = ? AND s.active = 1 AND s.starts_at > ?"
         " ORDER BY s.starts_at, s.id", (family_id or 0, opp_id, now)).fetchall()
     return [_shift(r) for r in rows]
 
