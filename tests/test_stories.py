@@ -55,7 +55,7 @@ def check(turn: dict, replies: list[Outgoing], handled: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("path,story", CASES, ids=[f"{p.stem}: {s['story']}" for p, s in CASES])
 async def test_story(app, caplog, path, story):
-    assert isinstance(app.engine.matcher, SemanticMatcher), app.understanding
+    assert isinstance(app.understanding.current.matcher, SemanticMatcher), app.understanding.current.status
     caplog.set_level(logging.INFO, logger="bot.engine")
     for n, turn in enumerate(story["turns"]):
         incoming = Incoming("test", "parent", "parent", turn.get("parent", ""), payload=turn.get("tap"),
