@@ -385,6 +385,51 @@ async def test_a_valid_edit_takes_effect_without_restart(editable):
         await app.close()
 
 
+class Gate:
+    """The running matcher, holding each classification until `opened` is set."""
+
+    def __init__(self, real) -> None:
+        self.real, self.waiting, self.opened = real, asyncio.Event(), asyncio.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(self.real, name)
+
+    async def aclassify(self, text: str, lang: str | None = None):
+        self.waiting.set()
+        await self.opened.wait()
+        return await self.real.aclassify(text, lang)
+
+
+async def test_a_turn_awaiting_during_a_reload_answers_from_one_catalog_and_the_next_from_the_new(editable):
+    """The reload lands while a turn awaits its matcher: that turn still answers with the old
+    catalog's answer and buttons (not the new text of the intent its old matcher found), and the
+    family's next message gets the new ones."""
+    app = await start(editable)
+    try:
+        meals = editable.intents_dir / "meals.yaml"
+        edit(meals, "The monthly breakfast and lunch menus", "Reloaded: the monthly breakfast and lunch menus")
+        edit(meals, "title: Lunch account and payments", "title: Lunch money, reloaded")
+        gate = Gate(app.understanding.current.matcher)
+        app.understanding.replace(matcher=gate)
+        turn = asyncio.create_task(app.engine.handle(msg("whats for lunch today", "p1")))
+        await asyncio.wait_for(gate.waiting.wait(), 10)
+
+        result = await reload(app)
+        assert result.ok, result.report
+        assert app.understanding.current.matcher is not gate  # the next turn gets the new matcher
+        gate.opened.set()
+        [during] = await asyncio.wait_for(turn, 10)
+        labels = [c.label for c in during.choices]
+        assert during.text.startswith("The monthly breakfast and lunch menus"), during.text
+        assert "Lunch account and payments" in labels and "Lunch money, reloaded" not in labels
+
+        [after] = await app.engine.handle(msg("whats for lunch today", "p1"))
+        assert after.text.startswith("Reloaded: the monthly breakfast"), after.text
+        assert "Lunch money, reloaded" in [c.label for c in after.choices]
+    finally:
+        await app.close()
+
+
 async def test_sighup_and_homeroom_reload_reach_the_running_bot(editable):
     app = await start(editable)
     loop = asyncio.get_running_loop()
