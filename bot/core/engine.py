@@ -104,9 +104,11 @@ class Engine:
         turn: Turn | None = None
         outcome = "ok"
         key = (incoming.channel, incoming.user_id)
-        seen = self.understanding.current  # this turn's catalog and matcher, even if a reload comes
         try:
             async with self._lock_for(incoming):
+                # this turn's catalog and matcher, even if a reload comes; taken once the family's
+                # earlier message is done, so a message that waited for it starts on the newest
+                seen = self.understanding.current
                 for attempt in (1, 2):
                     turn = await self._begin(incoming, seen, use_cache=attempt == 1)
                     await self._route(turn)
