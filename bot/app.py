@@ -1,4 +1,4 @@
-"""Assemble a running Homeroom from settings: profile, catalog, matcher, store, engine."""
+"""Assemble a running Homeroom from settings: profile, understanding (catalog, matcher), store, engine."""
 
 from __future__ import annotations
 
@@ -19,9 +19,8 @@ from bot.staff_alerts import StaffAlerts
 from bot.storage import Database
 from bot.understanding.catalog import Catalog, CatalogError, load_catalog
 from bot.understanding.embedding_cache import progress_reporter
-from bot.understanding.encoder import EncoderStatus
-from bot.understanding.matcher import Understanding
-from bot.understanding.pipeline import build_matcher
+from bot.understanding.pipeline import build_understanding
+from bot.understanding.snapshot import LiveUnderstanding, UnderstandingSnapshot
 
 log = logging.getLogger(__name__)
 _background: set = set()
@@ -31,15 +30,14 @@ _background: set = set()
 class Homeroom:
     settings: Settings
     profile: SchoolProfile
-    catalog: Catalog
-    matcher: Understanding  # SemanticMatcher, or the lexical Matcher when the model cannot load
+    # catalog, matcher, detector, status: the engine shares this; `homeroom reload` replaces it
+    understanding: LiveUnderstanding
     db: Database
     engine: Engine
     translator: object | None = None
     handoff: Handoff | None = None
     delivery: Delivery | None = None
     media: MediaFetchers = field(default_factory=MediaFetchers)  # parents' files, by channel
-    understanding: EncoderStatus = EncoderStatus("lexical", None, "not loaded")
     alerts: StaffAlerts = field(default_factory=StaffAlerts)  # who an urgent ticket reaches
 
     def background_jobs(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
@@ -62,7 +60,7 @@ class Homeroom:
         await reminder_loop(self.db, self.engine.localizer, stop, on_written=self.delivery.wake)
 
     async def close(self) -> None:
-        self.matcher.close()
+        self.understanding.current.matcher.close()
         await self.db.close()
         if self.translator is not None and hasattr(self.translator, "close"):
             self.translator.close()
@@ -77,15 +75,12 @@ def load_school(settings: Settings) -> tuple[SchoolProfile, Catalog]:
     return profile, catalog
 
 
-def load_understanding(settings: Settings) -> tuple[SchoolProfile, Catalog, Understanding, EncoderStatus]:
-    """Profile, checked catalog, matcher and what it is; raises ConfigError / CatalogError with a
-    clear report. The first build of a new catalog embeds and trains (a progress bar on a
+def load_understanding(settings: Settings) -> tuple[SchoolProfile, UnderstandingSnapshot]:
+    """Profile and the understanding of its checked catalog; raises ConfigError / CatalogError
+    with a clear report. The first build of a new catalog embeds and trains (a progress bar on a
     terminal, progress lines in the log); later starts load it from the cache."""
     profile, catalog = load_school(settings)
-    matcher, status = build_matcher(catalog, settings, progress_reporter("Learning the catalog"))
-    if status.backend != "semantic":
-        log.warning("understanding.lexical reason=%r", status.reason)
-    return profile, catalog, matcher, status
+    return profile, build_understanding(catalog, profile, settings, progress_reporter("Learning the catalog"))
 
 
 def argos_dir(settings: Settings) -> Path:
@@ -109,13 +104,14 @@ async def machine_translator(settings: Settings, profile: SchoolProfile):
 
 
 async def start(settings: Settings, translator=None) -> Homeroom:
-    profile, catalog, matcher, understanding = await asyncio.to_thread(load_understanding, settings)
+    profile, snapshot = await asyncio.to_thread(load_understanding, settings)
+    understanding = LiveUnderstanding(snapshot)
     db = await Database(settings.db_path).open()
     if translator is None:
         translator = await machine_translator(settings, profile)
     locales = Locales(settings.locales_dir)
     try:
-        signups = await start_signups(db, profile, locales, settings.signups_dir, matcher)
+        signups = await start_signups(db, profile, locales, settings.signups_dir)
     except BaseException:
         await db.close()
         raise
@@ -124,16 +120,15 @@ async def start(settings: Settings, translator=None) -> Homeroom:
     delivery = Delivery(db)
     alerts = staff_alerts(settings, profile, db, delivery, translator)
     flows = {**signups.flows(), **privacy_flows(db, profile, signups.notifier, signups.wake, alerts)}
-    engine = Engine(db, catalog, matcher, profile, locales, translator=translator, flows=flows, alerts=alerts)
+    engine = Engine(db, understanding, profile, locales, translator=translator, flows=flows, alerts=alerts)
     signups.localizer = engine.localizer  # staff-written sign-up texts: curated, else machine translated
     # the first message should not pay for loading the language models
-    _background.add(asyncio.get_running_loop().run_in_executor(None, engine.detector.warm))
+    _background.add(asyncio.get_running_loop().run_in_executor(None, snapshot.detector.warm))
     handoff = Handoff(db, engine.localizer, profile,
                       note_prefix=profile.slack.note_prefix if profile.slack else "note:")
     engine.on_outbox = delivery.wake
     signups.on_outbox = delivery.wake
-    return Homeroom(settings, profile, catalog, matcher, db, engine, translator, handoff, delivery,
-                    understanding=understanding, alerts=alerts)
+    return Homeroom(settings, profile, understanding, db, engine, translator, handoff, delivery, alerts=alerts)
 
 
 def staff_alerts(settings: Settings, profile: SchoolProfile, db: Database, delivery: Delivery,

@@ -118,7 +118,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
 def _classify(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import load_understanding
 
-    _, _, matcher, _ = load_understanding(settings)
+    matcher = load_understanding(settings)[1].matcher
     out = sys.stdout
     items: list[tuple[str, str | None] | str] = []  # (text, lang), or an error line
     for number, raw in enumerate(sys.stdin.buffer, 1):

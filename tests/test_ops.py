@@ -343,16 +343,16 @@ async def test_reload_keeps_the_running_catalog_when_the_new_one_is_broken(edita
         meals = editable.intents_dir / "meals.yaml"
         edit(meals, "choices: [meal_assistance, lunch_menu]", "choices: [meal_assistance, no_such_intent]")
         line = line_of(meals, "id: lunch_account")  # the intent that names the missing choice
-        catalog, matcher = app.engine.catalog, app.engine.matcher
+        running = app.understanding.current
         result = await reload(app)
         assert not result.ok
         assert f"meals.yaml:{line}:" in result.report and "no_such_intent" in result.report
-        assert app.engine.catalog is catalog and app.engine.matcher is matcher and app.catalog is catalog
+        assert app.understanding.current is running
 
         edit(meals, "        - lunch menu?\n", "        - lunch menu?: [oops\n")  # a YAML syntax error
         result = await reload(app)
         assert not result.ok and "meals.yaml:" in result.report and "YAML error" in result.report
-        assert app.engine.catalog is catalog
+        assert app.understanding.current is running
     finally:
         await app.close()
 
@@ -360,27 +360,72 @@ async def test_reload_keeps_the_running_catalog_when_the_new_one_is_broken(edita
 async def test_a_valid_edit_takes_effect_without_restart(editable):
     app = await start(editable)
     try:
-        assert app.engine.matcher.classify(NEW_EXAMPLE, "en").intent != "lunch_menu"
+        assert app.understanding.current.matcher.classify(NEW_EXAMPLE, "en").intent != "lunch_menu"
         add_example(editable)
         assert app.engine.locales.lookup("es", "Main menu") == "Menú principal"  # loaded (and cached)
         es_po = editable.locales_dir / "es" / "LC_MESSAGES" / "bot.po"
         edit(es_po, 'msgstr "Menú principal"', 'msgstr "Menú de inicio"')
         assert app.engine.locales.lookup("es", "Main menu") == "Menú principal"
-        detector = app.engine.detector
+        before = app.understanding.current
 
         result = await reload(app)
         assert result.ok, result.report
-        assert result.intents == len(app.engine.catalog.intents) and "es" in result.languages
-        classified = app.engine.matcher.classify(NEW_EXAMPLE, "en")
+        now = app.understanding.current
+        assert result.intents == len(now.catalog.intents) and "es" in result.languages
+        classified = now.matcher.classify(NEW_EXAMPLE, "en")
         assert classified.decision == "answer" and classified.intent == "lunch_menu"
-        assert app.matcher is app.engine.matcher and app.catalog is app.engine.catalog
-        assert app.engine.detector is not detector
-        assert all(flow.s.matcher is app.engine.matcher for flow in app.engine.flows.values() if hasattr(flow, "s"))
+        assert app.engine.understanding is app.understanding  # one holder: the engine sees it too
+        assert now.detector is not before.detector and now.status.backend == "lexical"
         assert app.engine.locales.lookup("es", "Main menu") == "Menú de inicio"
         assert app.engine.localizer.locales is app.engine.locales
 
         replies = await app.engine.handle(msg(NEW_EXAMPLE, "p1"))
         assert "menu" in replies[0].text.lower()
+    finally:
+        await app.close()
+
+
+class Gate:
+    """The running matcher, holding each classification until `opened` is set."""
+
+    def __init__(self, real) -> None:
+        self.real, self.waiting, self.opened = real, asyncio.Event(), asyncio.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(self.real, name)
+
+    async def aclassify(self, text: str, lang: str | None = None):
+        self.waiting.set()
+        await self.opened.wait()
+        return await self.real.aclassify(text, lang)
+
+
+async def test_a_turn_awaiting_during_a_reload_answers_from_one_catalog_and_the_next_from_the_new(editable):
+    """The reload lands while a turn awaits its matcher: that turn still answers with the old
+    catalog's answer and buttons (not the new text of the intent its old matcher found), and the
+    family's next message gets the new ones."""
+    app = await start(editable)
+    try:
+        meals = editable.intents_dir / "meals.yaml"
+        edit(meals, "The monthly breakfast and lunch menus", "Reloaded: the monthly breakfast and lunch menus")
+        edit(meals, "title: Lunch account and payments", "title: Lunch money, reloaded")
+        gate = Gate(app.understanding.current.matcher)
+        app.understanding.replace(matcher=gate)
+        turn = asyncio.create_task(app.engine.handle(msg("whats for lunch today", "p1")))
+        await asyncio.wait_for(gate.waiting.wait(), 10)
+
+        result = await reload(app)
+        assert result.ok, result.report
+        assert app.understanding.current.matcher is not gate  # the next turn gets the new matcher
+        gate.opened.set()
+        [during] = await asyncio.wait_for(turn, 10)
+        labels = [c.label for c in during.choices]
+        assert during.text.startswith("The monthly breakfast and lunch menus"), during.text
+        assert "Lunch account and payments" in labels and "Lunch money, reloaded" not in labels
+
+        [after] = await app.engine.handle(msg("whats for lunch today", "p1"))
+        assert after.text.startswith("Reloaded: the monthly breakfast"), after.text
+        assert "Lunch money, reloaded" in [c.label for c in after.choices]
     finally:
         await app.close()
 
@@ -394,7 +439,7 @@ async def test_sighup_and_homeroom_reload_reach_the_running_bot(editable):
         add_example(editable)
         os.kill(os.getpid(), signal.SIGHUP)
         result = await asyncio.wait_for(done.get(), 60)
-        assert result.ok and app.engine.matcher.classify(NEW_EXAMPLE, "en").intent == "lunch_menu"
+        assert result.ok and app.understanding.current.matcher.classify(NEW_EXAMPLE, "en").intent == "lunch_menu"
         assert json.loads((editable.data_dir / RESULT_NAME).read_text())["ok"] is True
 
         # `homeroom reload` (run in a thread: it waits for this loop to answer its signal)

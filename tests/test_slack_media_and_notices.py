@@ -105,8 +105,9 @@ async def test_weekly_report_posts_numbers_and_chart_to_the_report_channel(world
     home = world.home
     now = last_weekly_run(world.clock(), home.profile.tz) + timedelta(minutes=5)
     state = tmp_path / "weekly.json"
-    assert await post_if_due(home.db, home.catalog, home.profile, world.slack.post_report, now, state)
-    assert not await post_if_due(home.db, home.catalog, home.profile, world.slack.post_report, now, state)
+    catalog = home.understanding.current.catalog
+    assert await post_if_due(home.db, catalog, home.profile, world.slack.post_report, now, state)
+    assert not await post_if_due(home.db, catalog, home.profile, world.slack.post_report, now, state)
     [message] = [p for p in posts(mock) if p["channel"] == "C0REPORT"]
     assert message["text"].startswith(f"{home.profile.name} weekly report")
     [upload] = mock.calls("files.completeUploadExternal")

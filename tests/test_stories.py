@@ -122,7 +122,7 @@ def _param(path: Path, story: dict):
 
 @pytest.mark.parametrize("path,story", [_param(p, s) for p, s in CASES])
 async def test_story(app, caplog, path, story):
-    assert isinstance(app.engine.matcher, SemanticMatcher), app.understanding
+    assert isinstance(app.understanding.current.matcher, SemanticMatcher), app.understanding.current.status
     app.engine.clock = lambda: NOW
     caplog.set_level(logging.INFO, logger="bot.engine")
     assert not set(story) - STORY_KEYS, f"unknown story keys {set(story) - STORY_KEYS} (see README.md)"

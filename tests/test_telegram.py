@@ -134,7 +134,7 @@ async def test_question_then_button_tap(fake, tg_settings, homeroom):
         await settle(channel, 2)
     assert "8:10" in html.unescape(answer.params["text"])  # the school hours answer
     intent = payload.split(":", 1)[1]
-    expected = fill(homeroom.catalog[intent].answer, homeroom.profile.info)
+    expected = fill(homeroom.understanding.current.catalog[intent].answer, homeroom.profile.info)
     assert html.unescape(calls[1].params["text"]) == expected
     assert ack.params["callback_query_id"] == tap["callback_query"]["id"]
     assert channel.outcomes["replied"] == 2
@@ -152,7 +152,8 @@ async def test_buttons_on_older_messages_work_while_what_they_point_at_exists(fa
     async with running(tg_settings, homeroom) as channel:
         first, second = await fake.wait_for("sendMessage", 2)
         await settle(channel, 2)
-    assert html.unescape(first.params["text"]) == fill(homeroom.catalog["lunch_menu"].answer, homeroom.profile.info)
+    lunch = homeroom.understanding.current.catalog["lunch_menu"]
+    assert html.unescape(first.params["text"]) == fill(lunch.answer, homeroom.profile.info)
     assert html.unescape(second.params["text"]) == "Sorry, that option has expired. Here is the menu:"
     assert buttons(second.params)
 

@@ -167,8 +167,8 @@ async def test_status_names_the_matcher_in_use(tmp_path):
     lexical = Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"), "HOMEROOM_UNDERSTANDING": "lexical"})
     app = await start(lexical)
     try:
-        assert isinstance(app.engine.matcher, Matcher)
-        status = await gather_status(app.db, lexical, understanding=app.understanding)
+        assert isinstance(app.understanding.current.matcher, Matcher)
+        status = await gather_status(app.db, lexical, understanding=app.understanding.current.status)
         assert "LEXICAL FALLBACK: HOMEROOM_UNDERSTANDING=lexical" in status.render()
     finally:
         await app.close()
@@ -181,8 +181,8 @@ def msg(text: str, user: str) -> Incoming:
 async def test_other_families_are_answered_while_a_long_message_is_embedded(app, monkeypatch):
     """Shown by events: the long message's embedding waits until another family has had its
     answer, which could never happen if embedding ran on the event loop."""
-    assert isinstance(app.engine.matcher, SemanticMatcher)
-    encoder = app.engine.matcher.encoder
+    assert isinstance(app.understanding.current.matcher, SemanticMatcher)
+    encoder = app.understanding.current.matcher.encoder
     other_answered, in_embedding = threading.Event(), threading.Event()
     real = encoder.embed
     long_message = ("hi, my daughter started in second grade this year and she has been coming home "

@@ -2,7 +2,8 @@
 
 Handlers read and change a Turn and say things in English (`Text`); the engine localizes
 the drafts and saves everything in one transaction at the end, so a reply is never recorded
-without the state change that produced it (or vice versa).
+without the state change that produced it (or vice versa). A turn carries the understanding
+snapshot it started with, so its catalog and matcher do not change under it (`homeroom reload`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bot.core.messages import Attachment, Incoming, Outgoing
 from bot.core.payloads import Payload
 from bot.storage.conversations import ConversationState
 from bot.storage.families import Family
+from bot.understanding.snapshot import UnderstandingSnapshot
 
 # A write that must commit together with the turn: fn(connection, now_iso), run on the DB thread.
 Effect = Callable[[sqlite3.Connection, str], None]
@@ -30,6 +32,7 @@ class Turn:
     state: ConversationState
     lang: str
     now: datetime
+    understanding: UnderstandingSnapshot  # taken once, at the turn's start: one catalog throughout
     drafts: list[Draft] = field(default_factory=list)
     replies: list[Outgoing] = field(default_factory=list)  # the drafts, localized
     effects: list[Effect] = field(default_factory=list)

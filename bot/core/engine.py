@@ -1,12 +1,13 @@
 """The conversation engine: `handle(Incoming) -> list[Outgoing]`, for every channel.
 
-The path of a message: load the family and its state (store, or the engine's cache of
-recent families) -> settle the language (explicit choice, detection) -> route (a button
-pick, a command, an active flow, or free text for the matcher) -> localize the replies
-(curated, machine, or English with a notice) -> one transaction that saves state, the
-message log and side effects (tickets). The save checks the state's version, so a cached
-state that someone else changed meanwhile is detected and the turn is redone from the store.
-Everything runs inside one error boundary: a failure is logged with a reference and the
+The path of a message: take the running understanding (catalog, matcher, language detector: one
+snapshot for the whole turn, whatever a reload does meanwhile) -> load the family and its state
+(store, or the engine's cache of recent families) -> settle the language (explicit choice,
+detection) -> route (a button pick, a command, an active flow, or free text for the matcher) ->
+localize the replies (curated, machine, or English with a notice) -> one transaction that saves
+state, the message log and side effects (tickets). The save checks the state's version, so a
+cached state that someone else changed meanwhile is detected and the turn is redone from the
+store. Everything runs inside one error boundary: a failure is logged with a reference and the
 parent gets an apology.
 """
 
@@ -35,10 +36,11 @@ from bot.storage import Database
 from bot.handoff import STAFF_CHANNEL, staff_target
 from bot.staff_alerts import StaffAlerts
 from bot.storage import conversations, families, message_log, outbox, tickets
-from bot.understanding.catalog import OUT_OF_SCOPE, Catalog
-from bot.understanding.language import ENGLISH_NAMES, LanguageDetector, language_from_hint, language_name
-from bot.understanding.matcher import Classification, Understanding
+from bot.understanding.catalog import OUT_OF_SCOPE
+from bot.understanding.language import ENGLISH_NAMES, language_from_hint, language_name
+from bot.understanding.matcher import Classification
 from bot.understanding.normalize import clean_text, normalize
+from bot.understanding.snapshot import LiveUnderstanding, UnderstandingSnapshot
 
 log = logging.getLogger("bot.engine")
 
@@ -67,19 +69,18 @@ SWITCH_MIN_WORDS, SWITCH_CONFIDENCE, ASK_CONFIDENCE = 6, 0.95, 0.5
 
 
 class Engine:
-    def __init__(self, db: Database, catalog: Catalog, matcher: Understanding, profile: SchoolProfile,
+    def __init__(self, db: Database, understanding: LiveUnderstanding, profile: SchoolProfile,
                  locales: Locales, clock: Callable[[], datetime] = utcnow, cache_size: int = 10_000,
-                 translator: Any | None = None, detector: LanguageDetector | None = None,
-                 flows: dict[str, Any] | None = None, alerts: StaffAlerts | None = None) -> None:
+                 translator: Any | None = None, flows: dict[str, Any] | None = None,
+                 alerts: StaffAlerts | None = None) -> None:
         self.db = db
         # who an urgent ticket alerts (none: the family is told to call instead)
         self.alerts = alerts or StaffAlerts()
-        self.catalog = catalog
-        self.matcher = matcher
+        # catalog, matcher, language detector: each turn takes `understanding.current` once
+        self.understanding = understanding
         self.profile = profile
         self.locales = locales
         self.localizer = Localizer(locales, translator, profile.info, profile.info_translations)
-        self.detector = detector or LanguageDetector(profile.languages, catalog.examples_by_language())
         self.clock = clock
         # one conversation at a time, in order (channels that order more than the turn share it)
         self.in_order = InOrder()
@@ -106,8 +107,11 @@ class Engine:
         key = (incoming.channel, incoming.user_id)
         try:
             async with self.in_order(conversation_key(incoming.channel, incoming.chat_id)):
+                # this turn's catalog and matcher, even if a reload comes; taken once the family's
+                # earlier message is done, so a message that waited for it starts on the newest
+                seen = self.understanding.current
                 for attempt in (1, 2):
-                    turn = await self._begin(incoming, use_cache=attempt == 1)
+                    turn = await self._begin(incoming, seen, use_cache=attempt == 1)
                     await self._route(turn)
                     turn.replies = await self.localizer.outgoing(turn.drafts, turn.lang, incoming.channel,
                                                                  incoming.chat_id)
@@ -162,14 +166,16 @@ class Engine:
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
-    async def _begin(self, incoming: Incoming, use_cache: bool = True) -> Turn:
+    async def _begin(self, incoming: Incoming, understanding: UnderstandingSnapshot,
+                     use_cache: bool = True) -> Turn:
         now = self.clock()
         stamp = now.isoformat()
         cached = self._cache.get((incoming.channel, incoming.user_id)) if use_cache else None
         if cached is not None:  # work on copies: a failed turn must not leave the cache changed
             family, state = replace(cached[0]), replace(cached[1], data=copy.deepcopy(cached[1].data),
                                                         choices=list(cached[1].choices))
-            return Turn(incoming, family, state, family.language or self.profile.default_language, now)
+            return Turn(incoming, family, state, family.language or self.profile.default_language, now,
+                        understanding)
 
         def load(conn):
             family = families.find(conn, incoming.channel, incoming.user_id)
@@ -186,7 +192,8 @@ class Engine:
 
             family = await self.db.transact(create)
             state = conversations.ConversationState(family.id)
-        return Turn(incoming, family, state, family.language or self.profile.default_language, now)
+        return Turn(incoming, family, state, family.language or self.profile.default_language, now,
+                    understanding)
 
     async def _finish(self, turn: Turn, after: Effect | None = None, lease: float | None = None) -> None:
         """Everything the turn wrote, in one transaction (and one trip to the database thread)."""
@@ -242,9 +249,9 @@ class Engine:
             turn.decision = turn.decision or "flow"
             return True
         tap = self.BUTTONS.get(payload.owner) if payload is not None else None
-        if tap is None or not self._still_valid(payload):
+        if tap is None or not self._still_valid(turn, payload):
             turn.decision = "stale_choice"
-            turn.say(N_("Sorry, that option has expired. Here is the menu:"), self._menu_choices())
+            turn.say(N_("Sorry, that option has expired. Here is the menu:"), self._menu_choices(turn))
             return True
         await tap(self, turn, payload)
         return True
@@ -259,7 +266,7 @@ class Engine:
         if text:
             return False
         turn.decision = "empty"
-        turn.say(N_("I didn't get any text. Type your question, or pick a topic:"), self._menu_choices())
+        turn.say(N_("I didn't get any text. Type your question, or pick a topic:"), self._menu_choices(turn))
         return True
 
     async def _a_command(self, turn: Turn, text: str) -> bool:
@@ -325,7 +332,7 @@ class Engine:
             if arg in self.flows:  # deep links: /start volunteer
                 turn.decision = "flow"
                 await self.flows[arg].start(turn)
-            elif arg and arg in self.catalog and arg != "out_of_scope":
+            elif arg and arg in turn.understanding.catalog and arg != "out_of_scope":
                 await self._answer(turn, arg)
             else:
                 self._welcome(turn, greet=command == "start")
@@ -335,7 +342,7 @@ class Engine:
             await self._ask_for_a_person(turn)
         else:
             turn.decision = "unknown_command"
-            turn.say(N_("I don't know that command. Here is what I can help with:"), self._menu_choices())
+            turn.say(N_("I don't know that command. Here is what I can help with:"), self._menu_choices(turn))
 
     # -- the engine's own buttons (bot.core.payloads) -------------------------------------
     async def _tap_topic(self, turn: Turn, payload: Payload) -> None:
@@ -351,7 +358,7 @@ class Engine:
         turn.decision = "language_kept"
         turn.state.data["declined_lang"] = payload.action
         turn.say(Text(N_("OK, I will keep writing in {language}."), {"language": language_name(turn.lang)}),
-                 self._menu_choices())
+                 self._menu_choices(turn))
 
     async def _tap_person(self, turn: Turn, payload: Payload) -> None:
         await self._ask_for_a_person(turn)  # also from an older message: never a second hand-off
@@ -375,12 +382,12 @@ class Engine:
         payloads.MENU.owner: _tap_menu,
     }
 
-    def _still_valid(self, payload: Payload) -> bool:
+    def _still_valid(self, turn: Turn, payload: Payload) -> bool:
         """The engine's own buttons (topics, languages, menu, a person) name what they point at
         and change nothing that could be out of date, so a tap on an older message still works —
         while that topic or language exists. Anything else is an option we no longer offer."""
         if payload.owner == payloads.TOPIC:
-            return payload.action in self.catalog and payload.action != OUT_OF_SCOPE  # no answer to show
+            return payload.action in turn.understanding.catalog and payload.action != OUT_OF_SCOPE  # no answer
         if payload.owner in (payloads.LANGUAGE, payloads.KEEP_LANGUAGE):
             return payload.action in self.profile.languages
         return not payload.action
@@ -394,14 +401,15 @@ class Engine:
 
     async def _on_text(self, turn: Turn, text: str) -> None:
         detected = self._settle_language(turn, text)
-        result = await self.matcher.aclassify(text, detected or turn.lang)
+        catalog, matcher = turn.understanding.catalog, turn.understanding.matcher
+        result = await matcher.aclassify(text, detected or turn.lang)
         if result.decision != "answer" and turn.lang != "en" \
                 and self.localizer.can_machine_translate(turn.lang, "en"):
             # few examples in this language: try the English translation against the English ones
             translated = await self.localizer.translator.translate(text, turn.lang, "en")
             if translated.ok:
                 turn.english = translated.text
-                second = await self.matcher.aclassify(translated.text, "en")
+                second = await matcher.aclassify(translated.text, "en")
                 if second.decision == "answer" or second.confidence > result.confidence:
                     result = second
         turn.confidence = result.confidence
@@ -412,10 +420,10 @@ class Engine:
             turn.state.misses = 0
             # an urgent meaning (safety, bullying) goes first, with the emergency number: a parent
             # in danger should not have to read past "lunch menu" to find it
-            ids = sorted(result.candidate_ids, key=lambda i: not self.catalog[i].urgent)
-            choices: list[tuple[str, Payload]] = [(self.catalog[i].title, payloads.topic(i)) for i in ids]
+            ids = sorted(result.candidate_ids, key=lambda i: not catalog[i].urgent)
+            choices: list[tuple[str, Payload]] = [(catalog[i].title, payloads.topic(i)) for i in ids]
             choices.append((OTHER_TEXT, payloads.OTHER))
-            urgent = self.catalog[ids[0]].urgent and "emergency_number" in self.profile.info
+            urgent = catalog[ids[0]].urgent and "emergency_number" in self.profile.info
             turn.say(Text(CLARIFY_URGENT_TEXT, self.profile.info) if urgent else CLARIFY_TEXT, choices)
         else:
             self._dont_know(turn, result)
@@ -425,7 +433,7 @@ class Engine:
     def _settle_language(self, turn: Turn, text: str) -> str | None:
         """Detect the message's language; switch the family to it only when sure. Returns the
         detected language (used for matching) or None."""
-        found = self.detector.detect(text)
+        found = turn.understanding.detector.detect(text)
         if found.language is None or found.language not in self.profile.languages:
             return None
         if found.language != turn.lang and turn.family.language_source != "explicit" \
@@ -472,29 +480,31 @@ class Engine:
         turn.state.flow = None
         turn.decision = "language_set"
         turn.say(Text(N_("Done! I will write to you in {language} from now on."),
-                      {"language": language_name(code)}), self._menu_choices())
+                      {"language": language_name(code)}), self._menu_choices(turn))
 
     # -- replies -------------------------------------------------------------------------
-    def _menu_choices(self) -> list[tuple[str, Payload]]:
-        return [(self.catalog[i].title, payloads.PERSON if i == "talk_to_human" else payloads.topic(i))
-                for i in self.profile.menu if i in self.catalog]
+    def _menu_choices(self, turn: Turn) -> list[tuple[str, Payload]]:
+        catalog = turn.understanding.catalog
+        return [(catalog[i].title, payloads.PERSON if i == "talk_to_human" else payloads.topic(i))
+                for i in self.profile.menu if i in catalog]
 
-    def _answer_text(self, intent_id: str) -> Text:
-        return Text(self.catalog[intent_id].answer or "", self.profile.info)
+    def _answer_text(self, turn: Turn, intent_id: str) -> Text:
+        return Text(turn.understanding.catalog[intent_id].answer or "", self.profile.info)
 
     def _welcome(self, turn: Turn, greet: bool) -> None:
         turn.decision = turn.decision or "menu"
         turn.state.flow = None
         turn.state.misses = 0
-        text = (self._answer_text("greeting") if greet and "greeting" in self.catalog
+        text = (self._answer_text(turn, "greeting") if greet and "greeting" in turn.understanding.catalog
                 else Text(N_("Here is what I can help with. Pick a topic or type your question:")))
-        choices: list[tuple[str | Text, str]] = list(self._menu_choices())
+        choices: list[tuple[str | Text, str]] = list(self._menu_choices(turn))
         if greet:
             choices.append((Text(language_name(turn.lang) + " · 🌐", kind="fixed"), payloads.ASK_LANGUAGE))
         turn.say(text, choices)
 
     async def _answer(self, turn: Turn, intent_id: str, result: Classification | None = None) -> None:
-        intent = self.catalog[intent_id]
+        catalog = turn.understanding.catalog
+        intent = catalog[intent_id]
         turn.intent = intent_id
         turn.decision = turn.decision or "answer"
         turn.state.misses = 0
@@ -512,11 +522,11 @@ class Engine:
             await self._handoff(turn, reason=f"intent {intent_id}", intent=intent_id,
                                 priority=intent.handoff or "normal", answer_first=intent_id != "talk_to_human")
             return
-        choices: list[tuple[str, Payload]] = [(self.catalog[c].title, payloads.topic(c))
-                                          for c in intent.choices if c in self.catalog]
+        choices: list[tuple[str, Payload]] = [(catalog[c].title, payloads.topic(c))
+                                              for c in intent.choices if c in catalog]
         if choices:
             choices.append((MENU_TEXT, payloads.MENU))
-        turn.say(self._answer_text(intent_id), choices)
+        turn.say(self._answer_text(turn, intent_id), choices)
 
     def _dont_know(self, turn: Turn, result: Classification) -> None:
         turn.state.misses += 1
@@ -541,8 +551,9 @@ class Engine:
         turn.state.misses = 0
         turn.state.flow = None
         if answer_first:  # for urgent intents this is the safety guidance, before anything else
-            turn.say(self._answer_text(intent))
-        topic = self.catalog[intent].topic if intent in self.catalog else "general"
+            turn.say(self._answer_text(turn, intent))
+        catalog = turn.understanding.catalog
+        topic = catalog[intent].topic if intent in catalog else "general"
         text = await self._parents_words(turn)
         english = await self._english(turn, text)
         alerts, urgent = self.alerts, priority == "urgent"
@@ -600,9 +611,10 @@ class Engine:
         ticket_id, lang = turn.state.data["ticket"], turn.lang
         english = await self._english(turn, text) if text else None
         # urgent wording still gets the safety guidance at once, and raises the ticket
-        result = await self.matcher.aclassify(english or text, "en" if english else lang) if text else None
+        understanding = turn.understanding
+        result = await understanding.matcher.aclassify(english or text, "en" if english else lang) if text else None
         urgent = result is not None and result.decision == "answer" and result.intent is not None \
-            and self.catalog[result.intent].urgent
+            and understanding.catalog[result.intent].urgent
         thread: dict[str, Any] = {"text": text, "language": lang, "translation": english, "urgent": urgent}
         if media is not None:
             thread["media"] = {**media.as_dict(), "channel": turn.incoming.channel}
@@ -610,7 +622,7 @@ class Engine:
         alerts = self.alerts
         if urgent:
             turn.intent = result.intent
-            turn.say(self._answer_text(result.intent))
+            turn.say(self._answer_text(turn, result.intent))
             turn.say(Text(URGENT_ALERTED_TEXT if alerts.reaches_someone else URGENT_UNALERTED_TEXT,
                           self.profile.info))
 

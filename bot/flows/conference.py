@@ -92,7 +92,7 @@ class ConferenceFlow:
             await self._back(turn)
         elif turn.state.step == "teachers" and (teacher_id := await self._teacher_named(turn, text)):
             await self._pick_teacher(turn, teacher_id)
-        elif await kit.new_question(self.s, turn, text):
+        elif await kit.new_question(turn, text):
             kit.leave(turn, KEY)  # nothing is held: the engine answers the new question
             return False
         else:

@@ -101,9 +101,9 @@ class VolunteerFlow:
             self._quit(turn)
         elif meant == "back":
             await self._back(turn)
-        elif turn.state.step == "name" and not (_question_like(text) and await kit.new_question(self.s, turn, text)):
+        elif turn.state.step == "name" and not (_question_like(text) and await kit.new_question(turn, text)):
             await self._typed_name(turn, text)
-        elif await kit.new_question(self.s, turn, text):
+        elif await kit.new_question(turn, text):
             kit.leave(turn, KEY)  # nothing is held: the engine answers the new question
             return False
         else:

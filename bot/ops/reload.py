@@ -1,16 +1,22 @@
 """Reload the intent catalog and the curated translations into the running bot, no restart.
 
-Everything new is built off the event loop (YAML, matcher index, language detector, .po files);
-only when the new catalog has no errors is it swapped in, in one synchronous step between two
-messages, so a turn never sees half of the old catalog and half of the new. With errors, the
-running catalog stays and the file:line report is returned (and logged).
+Everything new is built off the event loop (YAML, matcher, language detector, .po files), the
+understanding with the same `build_understanding` start-up uses; only when the new catalog has
+no errors is it swapped in. With errors, the running catalog stays and the file:line report is
+returned (and logged).
 
-What holds the catalog in a running bot: `homeroom.catalog/.matcher`, `engine.catalog/.matcher/
-.detector` (the detector learns words from the catalog's examples) and the sign-up flows'
-matcher (`flow.s.matcher`). The `Locales` object is shared by the engine, its localizer, the
-sign-ups and the channels, so its contents are replaced in place. Everything else reads the
-running catalog through `homeroom.catalog` when it needs it (the Slack sender, the weekly
-report). The school profile is not reloaded: a change to school.toml still needs a restart.
+The catalog, its matcher and its language detector live together in one immutable
+`UnderstandingSnapshot`, held by the one `LiveUnderstanding` the app and the engine share
+(`homeroom.understanding`); the swap is a single assignment to its `current`. Each turn takes
+the snapshot once when it starts and reads only that (the sign-up flows too, through the turn),
+so a turn that is awaiting something during a reload finishes on the old catalog and the next
+one starts on the new: never half of each. Readers outside a turn (the Slack sender, the weekly
+report) ask `homeroom.understanding.current` each time they need the catalog.
+
+The curated translations are not in the snapshot: one `Locales` object is shared by the engine,
+its localizer, the sign-ups, the reminders and the channels, so its contents are replaced in
+place, in the same synchronous step (a turn under way may render its replies with the new ones).
+The school profile is not reloaded: a change to school.toml still needs a restart.
 """
 
 from __future__ import annotations
@@ -26,10 +32,10 @@ from pathlib import Path
 
 from bot.core.messages import utcnow
 from bot.i18n import Locales
-from bot.understanding.catalog import load_catalog
+from bot.understanding.catalog import Catalog, load_catalog
 from bot.understanding.embedding_cache import progress_reporter
-from bot.understanding.language import LanguageDetector
-from bot.understanding.pipeline import build_matcher
+from bot.understanding.pipeline import build_understanding
+from bot.understanding.snapshot import UnderstandingSnapshot
 
 log = logging.getLogger("bot.ops.reload")
 RESULT_NAME = "last-reload.json"  # in the data dir: what the last reload did (for `homeroom reload`)
@@ -51,43 +57,35 @@ class ReloadResult:
                 f"{', '.join(self.languages) or 'no other language'}")
 
 
-def _build(homeroom):
-    """The new catalog, matcher, detector and locales (runs on a worker thread)."""
+def _build(homeroom) -> tuple[Catalog, UnderstandingSnapshot | None, Locales | None, dict[str, int]]:
+    """The new catalog, its understanding (None when the catalog has errors) and locales, with
+    how many curated messages each language has. Runs on a worker thread."""
     settings, profile = homeroom.settings, homeroom.profile
     catalog = load_catalog(settings.intents_dir, profile.info)
     if catalog.errors:
-        return catalog, None, None, None, None
+        return catalog, None, None, {}
     # the bot keeps answering families meanwhile: leave it a core
-    matcher, _status = build_matcher(catalog, settings, progress_reporter("Learning the new catalog"),
-                                     build_threads=max(1, settings.batch_threads - 1))
-    detector = LanguageDetector(profile.languages, catalog.examples_by_language())
-    detector.warm()
+    snapshot = build_understanding(catalog, profile, settings, progress_reporter("Learning the new catalog"),
+                                   build_threads=max(1, settings.batch_threads - 1))
+    snapshot.detector.warm()
     locales = Locales(settings.locales_dir)
     counts = locales.load_all()
-    return catalog, matcher, detector, locales, counts
+    return catalog, snapshot, locales, counts
 
 
 async def reload(homeroom) -> ReloadResult:
     """Reload the catalogs from disk and swap them into `homeroom` when they have no errors."""
     stamp = utcnow().isoformat()
     try:
-        catalog, matcher, detector, locales, counts = await asyncio.to_thread(_build, homeroom)
+        catalog, snapshot, locales, counts = await asyncio.to_thread(_build, homeroom)
     except Exception as exc:  # e.g. an unreadable .po file
         log.error("reload.failed error=%s", exc)
         return ReloadResult(False, f"{exc.__class__.__name__}: {exc}", at=stamp)
-    if matcher is None:
+    if snapshot is None:
         log.warning("reload.refused errors=%d", len(catalog.errors))
         return ReloadResult(False, catalog.report(), at=stamp)
-    engine = homeroom.engine
-    # one synchronous step: no message is handled between these assignments
-    homeroom.catalog = engine.catalog = catalog
-    homeroom.matcher = engine.matcher = matcher
-    engine.detector = detector
-    for flow in engine.flows.values():
-        service = getattr(flow, "s", None)
-        if service is not None and hasattr(service, "matcher"):
-            service.matcher = matcher
-    engine.locales.adopt(locales)
+    homeroom.understanding.current = snapshot  # the next turn takes it; turns under way keep theirs
+    homeroom.engine.locales.adopt(locales)
     examples = sum(len(i.examples) for i in catalog.intents.values())
     languages = tuple(sorted(lang for lang, n in counts.items() if n))
     log.info("reload.done intents=%d examples=%d locales=%s", len(catalog.intents), examples,

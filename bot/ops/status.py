@@ -331,7 +331,8 @@ def status_source(homeroom, channels: ChannelHealth | None = None,
     async def source() -> Status:
         return await gather_status(homeroom.db, homeroom.settings, channels=channels,
                                    translator=homeroom.translator, now=clock(),
-                                   understanding=homeroom.understanding, staff_channels=homeroom.alerts.channels)
+                                   understanding=homeroom.understanding.current.status,
+                                   staff_channels=homeroom.alerts.channels)
     return source
 
 

@@ -29,10 +29,8 @@ class Signups:
     """The sign-up service the flows, the CLI and the reminder loop share."""
 
     def __init__(self, db: Database, profile: SchoolProfile, locales: Locales,
-                 clock: Callable[[], datetime] = utcnow, matcher=None) -> None:
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self.profile, self.locales, self.clock = db, profile, locales, clock
-        # the intent matcher, so a flow can tell a new question typed mid-flow from a bad answer
-        self.matcher = matcher
         self.notifier = booking.Notifier(locales)
         self.on_outbox: Callable[[], None] | None = None  # e.g. Delivery.wake: a message waits
         website = urlparse(str(profile.info.get("website", ""))).hostname
@@ -105,10 +103,9 @@ class Signups:
         return {flow.name: flow for flow in (volunteer, conference, mine)}
 
 
-async def start_signups(db: Database, profile: SchoolProfile, locales: Locales, directory: Path,
-                        matcher=None) -> Signups:
+async def start_signups(db: Database, profile: SchoolProfile, locales: Locales, directory: Path) -> Signups:
     """Load the definitions in `directory` (DefinitionError on problems) and sync them."""
-    signups = Signups(db, profile, locales, matcher=matcher)
+    signups = Signups(db, profile, locales)
     defs = load_definitions(Path(directory), profile.timezone)
     if not Path(directory).is_dir():
         log.warning("signups.no_definitions dir=%s", directory)

@@ -47,14 +47,11 @@ def word(text: str) -> str | None:
     return None
 
 
-async def new_question(signups, turn: Turn, text: str) -> bool:
-    """Typed text mid-flow that the matcher confidently reads as a question or request of its
-    own ("when does school start?"): the flow steps aside and the engine answers it. Anything
+async def new_question(turn: Turn, text: str) -> bool:
+    """Typed text mid-flow that the turn's matcher confidently reads as a question or request of
+    its own ("when does school start?"): the flow steps aside and the engine answers it. Anything
     else (a typo, "what?") gets the current choices again."""
-    matcher = getattr(signups, "matcher", None)
-    if matcher is None:
-        return False
-    result = await matcher.aclassify(text, turn.lang)
+    result = await turn.understanding.matcher.aclassify(text, turn.lang)
     return result.decision == "answer" and result.intent is not None
 
 

@@ -1,4 +1,5 @@
-"""Which matcher a running Homeroom uses, built from the catalog and the settings.
+"""Which matcher a running Homeroom uses, built from the catalog and the settings, and the
+understanding snapshot around it (start-up and `homeroom reload` both build it here).
 
 The semantic matcher (bot/understanding/semantic.py) when the bundled model loads; otherwise the
 lexical one (matcher.py), with the reason kept for `homeroom status` and the start-up log. The
@@ -10,11 +11,13 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from bot.config import Settings
+from bot.config import SchoolProfile, Settings
 from bot.understanding.catalog import Catalog
 from bot.understanding.embedding_cache import Progress
 from bot.understanding.encoder import Encoder, EncoderStatus, load_encoder
+from bot.understanding.language import LanguageDetector
 from bot.understanding.matcher import Matcher, Understanding
+from bot.understanding.snapshot import UnderstandingSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +44,14 @@ def build_matcher(catalog: Catalog, settings: Settings, progress: Progress | Non
     except Exception as exc:  # never leave a school without answers: fall back, and say so
         log.exception("understanding.semantic_failed")
         return Matcher(catalog), EncoderStatus("lexical", None, f"the classifier could not be built ({exc})")
+
+
+def build_understanding(catalog: Catalog, profile: SchoolProfile, settings: Settings,
+                        progress: Progress | None = None, build_threads: int | None = None) -> UnderstandingSnapshot:
+    """The snapshot of a checked `catalog`: its matcher and a language detector that knows its
+    words (not warmed: the caller decides whether to wait for that). Blocking, like build_matcher."""
+    matcher, status = build_matcher(catalog, settings, progress, build_threads)
+    if status.backend != "semantic":
+        log.warning("understanding.lexical reason=%r", status.reason)
+    detector = LanguageDetector(profile.languages, catalog.examples_by_language())
+    return UnderstandingSnapshot(catalog, matcher, detector, status)

@@ -56,7 +56,8 @@ def rss_mb() -> float:
 async def bench(families: int, messages: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         app = await start(Settings.from_env({**os.environ, "HOMEROOM_DATA_DIR": tmp, "HOMEROOM_CACHE_DIR": CACHE}))
-        print(f"matcher: {app.understanding.backend} {app.understanding.model or app.understanding.reason}")
+        status = app.understanding.current.status
+        print(f"matcher: {status.backend} {status.model or status.reason}")
         print(f"idle RSS after start-up: {rss_mb():.0f} MB")
         latencies: list[float] = []
 

@@ -98,7 +98,7 @@ async def bare_engine(families: int, messages: int) -> tuple[list[float], list[f
     with tempfile.TemporaryDirectory() as tmp:
         app = await start(Settings.from_env({"HOMEROOM_DATA_DIR": tmp}))
         try:
-            await asyncio.get_running_loop().run_in_executor(None, app.engine.detector.warm)
+            await asyncio.get_running_loop().run_in_executor(None, app.understanding.current.detector.warm)
             for i in range(100):  # warm up caches and the language detector
                 await app.engine.handle(Incoming("telegram", "warm", "warm", QUESTIONS[i % len(QUESTIONS)]))
             sequential, paused = [], []
@@ -233,7 +233,7 @@ async def through_telegram(families: int, messages: int, *, pace: float, sequent
             pushed: dict[str, list[float]] = defaultdict(list)
             try:
                 # like the bare-engine run: language models loaded before anything is measured
-                await asyncio.get_running_loop().run_in_executor(None, homeroom.engine.detector.warm)
+                await asyncio.get_running_loop().run_in_executor(None, homeroom.understanding.current.detector.warm)
                 await channel.start(poll_timeout=10)
                 for i in range(50):  # warm-up family, not measured
                     fake.push_update(fake.message_update(QUESTIONS[i % len(QUESTIONS)], user_id=1))
@@ -365,7 +365,7 @@ async def through_far_end(families: int, messages: int, *, pace: float, sequenti
                                     rate_limiter=AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=2))
             replies, engine_times = instrument(homeroom, time.monotonic)
             try:
-                await asyncio.get_running_loop().run_in_executor(None, homeroom.engine.detector.warm)
+                await asyncio.get_running_loop().run_in_executor(None, homeroom.understanding.current.detector.warm)
                 await channel.start(poll_timeout=10)
                 async with aiohttp.ClientSession(f"http://127.0.0.1:{control}") as session:
                     async def run(mode: str, updates: list[dict[str, Any]], handled: int) -> dict:

@@ -160,7 +160,8 @@ class SlackStaff:
             self.handoff = Handoff(homeroom.db, base.localizer, homeroom.profile, clock=lambda: base.clock(),
                                    note_prefix=self.slack.note_prefix)
         self.directory = listeners.StaffDirectory(self.client, self.slack)
-        self.sender = SlackSender(self.client, homeroom.db, self.slack, lambda: homeroom.catalog, pace=pace,
+        self.sender = SlackSender(self.client, homeroom.db, self.slack,
+                                  lambda: homeroom.understanding.current.catalog, pace=pace,
                                   wake=homeroom.delivery.wake, on_posted=self.handoff.reached_staff,
                                   media=homeroom.media,
                                   translates=lambda lang: homeroom.engine.localizer.can_machine_translate("en", lang))
@@ -273,8 +274,10 @@ async def serve_slack(settings: Settings, homeroom, stop: asyncio.Event, *, pace
     if slack.slack.report_channel:
         from bot.reports.weekly import weekly_report_loop
 
-        tasks.append(asyncio.ensure_future(weekly_report_loop(homeroom.db, lambda: homeroom.catalog, homeroom.profile,
-                                                              slack.post_report, stop, clock=slack.clock)))
+        tasks.append(asyncio.ensure_future(weekly_report_loop(homeroom.db,
+                                                              lambda: homeroom.understanding.current.catalog,
+                                                              homeroom.profile, slack.post_report, stop,
+                                                              clock=slack.clock)))
     try:
         await stop.wait()
         return 0
