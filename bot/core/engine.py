@@ -61,6 +61,8 @@ URGENT_UNALERTED_TEXT = N_("This chat cannot alert the school staff right away. 
                            "{office_phone} now, and if anyone is in danger, call {emergency_number}. Your "
                            "message is saved for the staff.")
 ADDED_AGAIN_TEXT = N_("Added to your conversation with the school staff.")
+MENU_DURING_HANDOFF_TEXT = N_("Pick a topic below. While a staff member has your conversation, what you type goes "
+                              "to them.")
 MEDIA_TEXT = N_("I can only read text messages for now. Please type your question, or send /human "
                 "to talk to a person.")
 # A message switches the family's language on its own only when it is this long and this sure;
@@ -495,8 +497,12 @@ class Engine:
         turn.decision = turn.decision or "menu"
         turn.state.flow = None
         turn.state.misses = 0
-        text = (self._answer_text(turn, "greeting") if greet and "greeting" in turn.understanding.catalog
-                else Text(N_("Here is what I can help with. Pick a topic or type your question:")))
+        if greet and "greeting" in turn.understanding.catalog:
+            text = self._answer_text(turn, "greeting")
+        elif turn.state.data.get("ticket"):  # typed text goes to staff now: the menu must not say otherwise
+            text = Text(MENU_DURING_HANDOFF_TEXT)
+        else:
+            text = Text(N_("Here is what I can help with. Pick a topic or type your question:"))
         choices: list[tuple[str | Text, str]] = list(self._menu_choices(turn))
         if greet:
             choices.append((Text(language_name(turn.lang) + " · 🌐", kind="fixed"), payloads.ASK_LANGUAGE))
