@@ -153,12 +153,7 @@ class SlackStaff:
         self.client = client
         self.app = build_app(settings, self.client)
         self.clock = clock or (lambda: homeroom.delivery.clock())
-        base = homeroom.handoff
-        if base.note_prefix == self.slack.note_prefix.lower():
-            self.handoff = base
-        else:  # the profile's prefix (bot.app.start builds the shared Handoff with the default)
-            self.handoff = Handoff(homeroom.db, base.localizer, homeroom.profile, clock=lambda: base.clock(),
-                                   note_prefix=self.slack.note_prefix)
+        self.handoff = homeroom.handoff  # bot.app.start built it with the profile's note prefix
         self.directory = listeners.StaffDirectory(self.client, self.slack)
         self.sender = SlackSender(self.client, homeroom.db, self.slack,
                                   lambda: homeroom.understanding.current.catalog, pace=pace,
