@@ -7,13 +7,16 @@ message it must decode to."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
 from bot.core.messages import Attachment, Choice, Media, Outgoing
+from bot.delivery import Delivery
 from bot.outbox_messages import (DigestCount, Email, FamilyMessage, FollowUp, Reply, SignupsAlert, SignupsDigest,
                                  SignupText, TicketContext, TicketNew, TicketReminder, TicketThread, TicketUpdate,
-                                 decode, to_family)
+                                 Unreadable, decode, to_family)
+from bot.storage import Database, outbox
 
 DELIVERED = FollowUp("staff", "ticket:3", TicketContext("Delivered to the family in Vietnamese"), 3)
 REFUSED = FollowUp("staff", "ticket:3", TicketContext("Not delivered to the family: {reason}. Call them."), 3)
@@ -98,3 +101,25 @@ def test_a_report_back_says_why():
     assert REFUSED.because("Telegram refused it").message.text.startswith("Not delivered to the family: Telegram")
     assert DELIVERED.because("x") == DELIVERED
 
+
+async def test_a_row_this_version_cannot_read_reaches_its_sender_and_holds_up_nothing(tmp_path):
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    async with Database(tmp_path / "h.sqlite3") as db:
+        def write(conn):
+            conn.execute("INSERT INTO outbox (channel, target, kind, payload, next_attempt_at, created_at)"
+                         " VALUES ('x', 'a', 'from_the_future', '{}', ?, ?)", (now.isoformat(), now.isoformat()))
+            conn.execute("INSERT INTO outbox (channel, target, kind, payload, next_attempt_at, created_at)"
+                         " VALUES ('x', 'b', 'email', '{\"subject\": \"no address\"}', ?, ?)",
+                         (now.isoformat(), now.isoformat()))
+            outbox.add(conn, "x", "c", TicketReminder(5), now.isoformat())
+        await db.transact(write)
+        got = []
+
+        async def sender(item):
+            got.append(item.message)
+        delivery = Delivery(db, clock=lambda: now)
+        delivery.register("x", sender)
+        assert await delivery.run_once() == 3
+    assert got[0] == Unreadable("from_the_future", "ValueError: unknown outbox kind 'from_the_future'")
+    assert isinstance(got[1], Unreadable) and "to" in got[1].error
+    assert got[2] == TicketReminder(5)
