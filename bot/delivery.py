@@ -1,9 +1,9 @@
 """Delivers the outbox: each channel registers a sender; rows are sent in order per target,
 retried with backoff (or the far end's Retry-After) until they go, and marked sent once.
 Polling the table (not only in-process signals) means rows written by another process — the
-`homeroom tickets reply` command — are delivered by the running bot too. A row's payload may
-carry "then": a row queued in the transaction that marks it delivered (never before), and
-"if_undeliverable": a row queued when the far end refuses it for good (its text's `{reason}`
+`homeroom tickets reply` command — are delivered by the running bot too. A family message may
+carry `then`: a row queued in the transaction that marks it delivered (never before), and
+`if_undeliverable`: a row queued when the far end refuses it for good (its text's `{reason}`
 says why), so whoever sent it learns that it did not arrive.
 """
 
@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from bot.core.messages import utcnow
+from bot.outbox_messages import FamilyMessage, FollowUp
 from bot.storage import Database, outbox, tickets
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class Delivery:
                 continue
             await self.db.transact(_delivered, item, self.clock().isoformat())
             delivered += 1
-            if item.payload.get("then"):
+            if _follow_up(item, refused=False) is not None:
                 self.wake()  # its follow-up row is due now
         return delivered
 
@@ -117,27 +118,32 @@ class Delivery:
 
 
 def _delivered(conn, item: outbox.Item, now: str) -> None:
-    """Mark the row sent and, in the same transaction, queue what must follow its delivery (a
-    payload's "then": e.g. "Delivered to the family" for staff, true only now)."""
+    """Mark the row sent and, in the same transaction, queue what must follow its delivery (its
+    `then`: e.g. "Delivered to the family" for staff, true only now)."""
     if outbox.mark_sent(conn, item.id, now):
-        _queue_follow_up(conn, item.payload.get("then"), now)
+        _queue(conn, _follow_up(item, refused=False), now)
 
 
 def _undeliverable(conn, item: outbox.Item, reason: str, now: str) -> None:
-    """Give the row up, note it on its ticket's timeline, and queue its report-back (a payload's
-    "if_undeliverable": e.g. "The family did not get your reply" in the staff thread)."""
+    """Give the row up, note it on its ticket's timeline, and queue its report-back (its
+    `if_undeliverable`: e.g. "The family did not get your reply" in the staff thread)."""
     if not outbox.mark_undeliverable(conn, item.id, reason, now):
         return
     if item.ticket_id is not None:
         tickets.add_event(conn, item.ticket_id, "undelivered", "homeroom",
                           f"not delivered to the family: {reason}", now)
-    _queue_follow_up(conn, item.payload.get("if_undeliverable"), now, reason=reason)
+    follow = _follow_up(item, refused=True)
+    _queue(conn, follow.because(reason) if follow is not None else None, now)
 
 
-def _queue_follow_up(conn, spec: object, now: str, reason: str | None = None) -> None:
-    if not isinstance(spec, dict):
-        return
-    payload = dict(spec.get("payload") or {})
-    if reason is not None and isinstance(payload.get("text"), str):
-        payload["text"] = payload["text"].replace("{reason}", reason)
-    outbox.add(conn, spec["channel"], spec["target"], spec["kind"], payload, now, ticket_id=spec.get("ticket_id"))
+def _follow_up(item: outbox.Item, refused: bool) -> FollowUp | None:
+    """The row to queue once this one is delivered (or, `refused`, given up); only family
+    messages have one."""
+    if not isinstance(item.message, FamilyMessage):
+        return None
+    return item.message.if_undeliverable if refused else item.message.then
+
+
+def _queue(conn, follow: FollowUp | None, now: str) -> None:
+    if follow is not None:
+        outbox.add(conn, follow.channel, follow.target, follow.message, now, ticket_id=follow.ticket_id)

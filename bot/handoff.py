@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.config import SchoolProfile
 from bot.core.localize import Localizer, Text
 from bot.core.messages import utcnow
 from bot.i18n import N_
+from bot.outbox_messages import FamilyMessage, FollowUp, TicketContext, TicketUpdate
 from bot.storage import Database, audit, conversations, families, kept_reports, outbox, tickets
 from bot.understanding.language import ENGLISH_NAMES
 
@@ -132,8 +133,8 @@ class Handoff:
             tickets.set_status(conn, ticket_id, status, staff, now)
             tickets.add_event(conn, ticket_id, status, staff, f"{status} by {staff}", now)
             audit.record(conn, staff, status, f"ticket {ticket_id}", now)
-            outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_update", {"status": status,
-                       "by": staff}, now, ticket_id=ticket_id)
+            outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), TicketUpdate(status=status, by=staff), now,
+                       ticket_id=ticket_id)
             family = families.get(conn, ticket.family_id)
             if family is not None:
                 state = conversations.load(conn, family.id)
@@ -157,8 +158,7 @@ class Handoff:
         """A notice from the bot about the family's ticket, in its language, through the outbox."""
         text = (await self.localizer.render(Text(msgid), ticket.language)).text
         await self.db.transact(lambda conn, now: outbox.add(
-            conn, family.channel, family.chat_id, "message", {"text": text, "language": ticket.language,
-                                                              "from": "bot"}, now, ticket_id=ticket.id),
+            conn, family.channel, family.chat_id, FamilyMessage(text, ticket.language), now, ticket_id=ticket.id),
             self._now())
 
     async def reached_staff(self, ticket: tickets.Ticket) -> bool:
@@ -240,12 +240,11 @@ class Handoff:
                 delivered = (f"Delivered to the family in {name}" + (" (automatic translation)" if machine else "")
                              + (f". Back-translation: {back}" if back else ""))
             # the staff line is written only once the family's message is delivered (bot.delivery)
-            then = {"channel": STAFF_CHANNEL, "target": staff_target(ticket_id), "kind": "ticket_context",
-                    "payload": {"text": delivered}, "ticket_id": ticket_id}
-            refused = {**then, "payload": {"text": UNDELIVERED_TEXT}}  # {reason}: filled in by bot.delivery
-            outbox.add(conn, family.channel, family.chat_id, "message",
-                       {"text": sent, "language": lang, "machine": machine, "from": "staff", "then": then,
-                        "if_undeliverable": refused}, now, ticket_id=ticket_id)
+            then = FollowUp(STAFF_CHANNEL, staff_target(ticket_id), TicketContext(delivered), ticket_id)
+            refused = replace(then, message=TicketContext(UNDELIVERED_TEXT))  # {reason}: filled in by bot.delivery
+            outbox.add(conn, family.channel, family.chat_id,
+                       FamilyMessage(sent, lang, "staff", machine, then=then, if_undeliverable=refused), now,
+                       ticket_id=ticket_id)
             return ReplyOutcome(relayed=True, text_sent=sent, back_translation=back, untranslated=untranslated,
                                 staff_note=staff_note)
 

@@ -12,6 +12,7 @@ from bot.app import start
 from bot.core.messages import Incoming
 from bot.delivery import Delivery, RetryLater
 from bot.handoff import Handoff, TicketError
+from bot.outbox_messages import TicketReminder
 from bot.storage import Database, outbox, tickets
 from bot.translation import FakeTranslator
 
@@ -73,7 +74,7 @@ async def test_open_ticket_forwards_messages_and_staff_reply_reaches_parent_tran
     delivered = []
 
     async def parent_channel(item):
-        delivered.append(item.payload["text"])
+        delivered.append(item.message.text)
     app.delivery.register("test", parent_channel)
     await app.delivery.run_once()
     assert len(delivered) == 1
@@ -172,8 +173,8 @@ async def test_delivery_retries_in_order_and_marks_sent_once(tmp_path):
     async with Database(tmp_path / "h.sqlite3") as db:
         now = datetime(2026, 1, 1, tzinfo=timezone.utc)
         for i in range(3):
-            await db.transact(lambda c, i=i: outbox.add(c, "x", "chat", "message", {"n": i}, now.isoformat()))
-        await db.transact(lambda c: outbox.add(c, "x", "other", "message", {"n": 99}, now.isoformat()))
+            await db.transact(lambda c, i=i: outbox.add(c, "x", "chat", TicketReminder(i), now.isoformat()))
+        await db.transact(lambda c: outbox.add(c, "x", "other", TicketReminder(99), now.isoformat()))
         sent: list[int] = []
         answers = iter(["429", "500", "ok", "ok", "ok", "ok"])
         clock = {"t": now}
@@ -184,7 +185,7 @@ async def test_delivery_retries_in_order_and_marks_sent_once(tmp_path):
                 raise RetryLater("rate limited", after=0)
             if answer == "500":
                 raise RuntimeError("server error")
-            sent.append(item.payload["n"])
+            sent.append(item.message.minutes)
 
         delivery = Delivery(db, clock=lambda: clock["t"])
         delivery.register("x", sender)
@@ -200,15 +201,15 @@ async def test_outbox_survives_a_restart(tmp_path):
     path = tmp_path / "h.sqlite3"
     now = datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat()
     async with Database(path) as db:
-        await db.transact(lambda c: outbox.add(c, "x", "chat", "message", {"n": 1}, now))
+        await db.transact(lambda c: outbox.add(c, "x", "chat", TicketReminder(1), now))
     async with Database(path) as db:  # a new process
         got = []
 
         async def sender(item):
-            got.append(item.payload)
+            got.append(item.message)
         delivery = Delivery(db)
         delivery.register("x", sender)
-        assert await delivery.run_once() == 1 and got == [{"n": 1}]
+        assert await delivery.run_once() == 1 and got == [TicketReminder(1)]
         assert await delivery.run_once() == 0
 
 

@@ -28,6 +28,7 @@ from bot.ops import pidfile
 from bot.ops.health import add_health_route, health_app
 from bot.ops.reload import RESULT_NAME, install_reload_signal, reload
 from bot.ops.status import ChannelHealth, gather_status
+from bot.outbox_messages import FamilyMessage, TicketNew
 from bot.storage import families, outbox, tickets
 from bot.storage.migrations import LATEST
 from conftest import PYTHON, ROOT, cli_env
@@ -204,9 +205,9 @@ async def test_status_is_green_when_nothing_waits_and_red_with_reasons(app, sett
     status = await gather_status(app.db, settings, now=now)
     assert status.ok and status.as_json()["status"] == "green"
 
-    await app.db.transact(outbox.add, "telegram", "chat1", "text", {}, (now - timedelta(minutes=20)).isoformat())
-    await app.db.transact(outbox.add, "telegram", "chat1", "text", {}, (now - timedelta(minutes=1)).isoformat())
-    await app.db.transact(outbox.add, "terminal", "me", "text", {}, (now - timedelta(days=2)).isoformat())
+    await app.db.transact(outbox.add, "telegram", "chat1", FamilyMessage("x", "en"), (now - timedelta(minutes=20)).isoformat())
+    await app.db.transact(outbox.add, "telegram", "chat1", FamilyMessage("x", "en"), (now - timedelta(minutes=1)).isoformat())
+    await app.db.transact(outbox.add, "terminal", "me", FamilyMessage("x", "en"), (now - timedelta(days=2)).isoformat())
     status = await gather_status(app.db, settings, now=now)
     assert not status.ok
     [reason] = status.reasons  # the terminal row waits for its parent: no reason
@@ -234,7 +235,7 @@ async def test_an_urgent_ticket_with_no_staff_channel_is_red_at_once(app, settin
 async def test_status_red_for_dead_rows_urgent_tickets_channels_and_old_backups(app, settings):
     now = utcnow()
     family = await _family(app)
-    row = await app.db.transact(outbox.add, "staff", "ticket:1", "ticket_new", {}, now.isoformat())
+    row = await app.db.transact(outbox.add, "staff", "ticket:1", TicketNew(), now.isoformat())
     await app.db.transact(lambda c: c.execute("UPDATE outbox SET status = 'dead' WHERE id = ?", (row,)))
     await app.db.transact(tickets.create, family, "en", "safety", "urgent", "intent bullying", "bullying",
                           (now - timedelta(minutes=45)).isoformat())
@@ -280,7 +281,7 @@ async def test_healthz_answers_200_when_green_and_503_with_reasons_when_red(app,
         # private (HOMEROOM_HEALTH_LISTEN): the details the public webhook port never shows
         assert body["database"]["path"] == str(settings.db_path) and "open" in body["tickets"]
 
-        await app.db.transact(outbox.add, "telegram", "chat1", "text", {}, clock["now"].isoformat())
+        await app.db.transact(outbox.add, "telegram", "chat1", FamilyMessage("x", "en"), clock["now"].isoformat())
         clock["now"] += timedelta(minutes=16)
         response = await client.get("/healthz")
         body = await response.json()

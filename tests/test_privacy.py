@@ -17,6 +17,7 @@ from bot.config import ConfigError, RetentionPolicy, Settings, SlackProfile, loa
 from bot.core.messages import Incoming
 from bot.handoff import STAFF_CHANNEL
 from bot.i18n import Locales
+from bot.outbox_messages import TicketContext, TicketThread
 from bot.privacy import retention
 from bot.privacy.family_data import FamilyNotFound, delete_family, export_family
 from bot.signups import booking
@@ -330,8 +331,8 @@ async def test_slack_posts_the_last_note_of_a_deleted_ticket_in_its_thread(tmp_p
     try:
         sender = SlackSender(Client(), db, SlackProfile("C0TRIAGE"), pace=0)
         await sender(outbox.Item(1, STAFF_CHANNEL, "ticket:9", "ticket_context", None,
-                                 {"text": "The family deleted their data", "staff_ref": "C0TRIAGE:1700.1"}, 0))
-        await sender(outbox.Item(2, STAFF_CHANNEL, "ticket:9", "ticket_thread", None, {"text": "x"}, 0))
+                                 TicketContext("The family deleted their data", "C0TRIAGE:1700.1"), 0))
+        await sender(outbox.Item(2, STAFF_CHANNEL, "ticket:9", "ticket_thread", None, TicketThread("x", "en"), 0))
     finally:
         await db.close()
     [call] = calls  # the thread row of a gone ticket is still dropped

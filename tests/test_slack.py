@@ -73,7 +73,7 @@ class World:
         async def parent_sender(item: outbox.Item) -> None:
             if item.target in self.blocked:
                 raise Undeliverable("the family blocked the bot")
-            self.parent.append({"target": item.target, **item.payload})
+            self.parent.append({"target": item.target, **item.message.to_payload()})
         self.home.delivery.register("test", parent_sender)
         return self
 

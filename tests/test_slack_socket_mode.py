@@ -59,7 +59,7 @@ class Running:
         self.home = await start(self.settings, translator=FakeTranslator(languages=["en", "vi"]))
 
         async def parent_sender(item: outbox.Item) -> None:
-            self.parent.append({"target": item.target, **item.payload})
+            self.parent.append({"target": item.target, **item.message.to_payload()})
         self.home.delivery.register("test", parent_sender)
         real = self.home.handoff.reply
 

@@ -21,6 +21,7 @@ from bot.config import ConfigError, Settings
 from bot.core.messages import utcnow
 from bot.ops.health import health_app
 from bot.ops.status import ChannelHealth, status_source
+from bot.outbox_messages import TicketContext
 from bot.storage import outbox
 from fakes.telegram_api import DEFAULT_TOKEN, DEFAULT_USER_ID, FakeBotAPI
 
@@ -174,7 +175,7 @@ async def test_healthz_on_the_webhook_port_says_only_ok_or_unavailable(tmp_path,
         assert await public_health(session, base) == (200, "text/plain", "ok")
 
         def dead_message(conn) -> None:  # a staff message given up after its retries: status is red
-            row = outbox.add(conn, "slack", "C1", "text", {"text": "x"}, utcnow().isoformat())
+            row = outbox.add(conn, "slack", "C1", TicketContext("x"), utcnow().isoformat())
             outbox.mark_failed(conn, row, "channel_not_found", utcnow(), None, max_attempts=1)
         await homeroom.db.transact(dead_message)
         assert await public_health(session, base) == (503, "text/plain", "unavailable")

@@ -17,6 +17,7 @@ from typing import BinaryIO, TextIO
 from bot.core.engine import Engine
 from bot.core.messages import Attachment, Choice, Incoming, Outgoing
 from bot.delivery import Delivery
+from bot.outbox_messages import FamilyMessage, to_family
 from bot.storage.outbox import Item
 from bot.understanding.language import RTL_LANGUAGES
 
@@ -72,8 +73,8 @@ class TerminalChat:
 
     async def deliver(self, item: Item) -> None:
         """An outbox message for this parent (a staff reply or a notice)."""
-        speaker = "School staff" if item.payload.get("from") == "staff" else "Homeroom"
-        self.show([Outgoing.from_payload("terminal", self.user, item.payload)], speaker)
+        staff = isinstance(item.message, FamilyMessage) and item.message.sender == "staff"
+        self.show([to_family(item.message, "terminal", self.user)], "School staff" if staff else "Homeroom")
 
     async def send(self, text: str, payload: str | None = None) -> None:
         self.counter += 1

@@ -27,11 +27,12 @@ from bot import office_hours
 from bot.config import SchoolProfile
 from bot.core.dialog import Effect, Turn
 from bot.core.localize import Localizer, Text
-from bot.core.messages import REPLY_KIND, Incoming, Media, Outgoing, utcnow
+from bot.core.messages import Incoming, Media, Outgoing, utcnow
 from bot.core.ordering import InOrder, conversation_key
 from bot.core import payloads
 from bot.core.payloads import Payload
 from bot.i18n import N_, Locales
+from bot.outbox_messages import Reply, TicketNew, TicketThread, TicketUpdate
 from bot.storage import Database
 from bot.handoff import STAFF_CHANNEL, staff_target
 from bot.staff_alerts import StaffAlerts
@@ -222,7 +223,7 @@ class Engine:
             if not turn.family_deleted:  # its state went with it
                 conversations.save(conn, turn.state, stamp)
             if leased_until is not None:
-                outbox_ids[:] = [outbox.add(conn, inc.channel, inc.chat_id, REPLY_KIND, reply.to_payload(), stamp,
+                outbox_ids[:] = [outbox.add(conn, inc.channel, inc.chat_id, Reply(reply), stamp,
                                             not_before=leased_until) for reply in turn.replies]
             if after is not None:
                 after(conn, stamp)
@@ -574,13 +575,13 @@ class Engine:
             if ticket is None:
                 ticket_id = tickets.create(conn, family_id, lang, topic, priority, reason, intent, now,
                                            interpreter=interpreter)
-                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_new", {}, now, ticket_id=ticket_id)
+                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), TicketNew(), now, ticket_id=ticket_id)
             else:
                 ticket_id = ticket.id
                 if priority == "urgent" and ticket.priority != "urgent":
                     tickets.raise_priority(conn, ticket_id, "urgent")
-                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_thread",
-                           {"text": text, "language": lang, "translation": english}, now, ticket_id=ticket_id)
+                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), TicketThread(text, lang, english), now,
+                           ticket_id=ticket_id)
             tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang, translation=english)
             if urgent:
                 alerts.urgent(conn, ticket_id, now)
@@ -621,9 +622,8 @@ class Engine:
         result = await understanding.matcher.aclassify(english or text, "en" if english else lang) if text else None
         urgent = result is not None and result.decision == "answer" and result.intent is not None \
             and understanding.catalog[result.intent].urgent
-        thread: dict[str, Any] = {"text": text, "language": lang, "translation": english, "urgent": urgent}
+        thread = TicketThread(text, lang, english, urgent, media, turn.incoming.channel)
         if media is not None:
-            thread["media"] = {**media.as_dict(), "channel": turn.incoming.channel}
             text = media.with_caption(text)  # what the ticket's timeline shows
         alerts = self.alerts
         if urgent:
@@ -637,10 +637,9 @@ class Engine:
             if urgent:
                 tickets.raise_priority(conn, ticket_id, "urgent")
                 alerts.urgent(conn, ticket_id, now)
-                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_update",
-                           {"priority": "urgent"}, now, ticket_id=ticket_id)
-            outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_thread", thread, now,
-                       ticket_id=ticket_id)
+                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), TicketUpdate(priority="urgent"), now,
+                           ticket_id=ticket_id)
+            outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), thread, now, ticket_id=ticket_id)
         turn.effect(record)
         self._outbox_written = True
         if urgent:

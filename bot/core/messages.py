@@ -23,6 +23,15 @@ class Choice:
     label: str
     payload: str
 
+    def as_dict(self) -> dict[str, str]:
+        return {"label": self.label, "payload": self.payload}
+
+
+def choices_from(raw: object) -> tuple[Choice, ...]:
+    """Choices stored as `Choice.as_dict`, skipping any an older version wrote otherwise."""
+    return tuple(Choice(str(c["label"]), str(c["payload"])) for c in raw or ()  # type: ignore[attr-defined]
+                 if isinstance(c, dict) and "label" in c and "payload" in c)
+
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
@@ -95,7 +104,7 @@ class Outgoing:
     def to_payload(self) -> dict[str, Any]:
         """JSON for an outbox row (what a worker needs to send it again after a crash)."""
         payload: dict[str, Any] = {"text": self.text, "language": self.language, "machine": self.machine_translated,
-                                   "choices": [{"label": c.label, "payload": c.payload} for c in self.choices]}
+                                   "choices": [c.as_dict() for c in self.choices]}
         if self.attachment is not None:
             payload["attachment"] = {"filename": self.attachment.filename, "mime_type": self.attachment.mime_type,
                                      "content_b64": base64.b64encode(self.attachment.content).decode("ascii")}
@@ -104,8 +113,7 @@ class Outgoing:
     @classmethod
     def from_payload(cls, channel: str, chat_id: str, payload: dict[str, Any]) -> "Outgoing":
         """The reverse of `to_payload`, tolerant of rows written by older versions."""
-        choices = tuple(Choice(str(c["label"]), str(c["payload"])) for c in payload.get("choices") or ()
-                        if isinstance(c, dict) and "label" in c and "payload" in c)
+        choices = choices_from(payload.get("choices"))
         raw = payload.get("attachment")
         attachment = None
         if isinstance(raw, dict) and raw.get("content_b64") is not None:

@@ -31,8 +31,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.handoff import STAFF_CHANNEL, staff_target
+from bot.outbox_messages import SignupsAlert, TicketContext
 from bot.signups import booking, store
-from bot.storage import audit, families
+from bot.storage import audit, families, outbox
 
 STAFF_NOTE = ("The family deleted their data (/forgetme). This ticket is closed and its conversation "
               "was removed from Homeroom; replies here will not reach them.")
@@ -144,11 +145,7 @@ def delete_family(conn: sqlite3.Connection, family_id: int, actor: str, now: str
             audit.record(conn, actor, "urgent_report.kept", f"ticket {ticket_id}", now)
             told = bool(tell_staff and tell_staff(conn, ticket_id, note, now))
         if ref:  # posted to staff: a last line in its thread (without a ref, staff never saw it)
-            conn.execute(
-                "INSERT INTO outbox (channel, target, kind, ticket_id, payload, next_attempt_at, created_at)"
-                " VALUES (?, ?, 'ticket_context', NULL, ?, ?, ?)",
-                (STAFF_CHANNEL, staff_target(ticket_id),
-                 json.dumps({"text": note, "staff_ref": ref, "closed": True}), now, now))
+            outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), TicketContext(note, ref, closed=True), now)
             told = True
         counts["staff_told"] += told
 
@@ -160,7 +157,7 @@ def delete_family(conn: sqlite3.Connection, family_id: int, actor: str, now: str
         ("outbox", f"DELETE FROM outbox WHERE ticket_id IN ({tickets_of})"
                    " OR (channel = :channel AND target = :chat)"
                    # staff alerts naming the family (bot.signups.staff.alert), sent or not
-                   " OR (kind = 'signups_alert' AND json_extract(payload, '$.family_id') = :family)"),
+                   f" OR (kind = '{SignupsAlert.KIND}' AND json_extract(payload, '$.family_id') = :family)"),
         ("ticket_events", f"DELETE FROM ticket_events WHERE ticket_id IN ({tickets_of})"),
         ("tickets", "DELETE FROM tickets WHERE family_id = :family"),
         ("signup_reminders", f"DELETE FROM signup_reminders WHERE booking_id IN ({bookings_of})"),

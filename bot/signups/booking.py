@@ -25,8 +25,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from bot.core.messages import Choice
 from bot.core.payloads import Payload
 from bot.i18n import N_, Locales, fill
+from bot.outbox_messages import FamilyMessage, SignupText
 from bot.signups import staff, store, text
 from bot.signups.store import Booking
 from bot.storage import families, outbox
@@ -84,14 +86,12 @@ def send(conn: sqlite3.Connection, locales: Locales, family: families.Family, la
     body = rendered_text if rendered_text is not None else fill(curated or msgid, values)
     if labels is None:
         labels = [fill(locales.lookup(lang, label) or label, {}) for label, _ in choices]
-    payload = {"text": body, "language": lang, "from": "bot", "event": event,
-               "choices": [{"label": label, "payload": data.pack()} for label, (_, data) in zip(labels, choices)],
-               "msgid": msgid, "values": values,
-               "rendered": "localizer" if rendered_text is not None else
-               ("curated" if curated or lang == "en" else "english")}
+    rendered = "localizer" if rendered_text is not None else ("curated" if curated or lang == "en" else "english")
+    buttons = tuple(Choice(label, data.pack()) for label, (_, data) in zip(labels, choices))
+    signup = SignupText(event, buttons, msgid, values, rendered)
     # the engine hands sign-up buttons to the flows whatever was offered last (they check
     # ownership and status), so the family's conversation state is left alone here
-    return outbox.add(conn, family.channel, family.chat_id, "message", payload, now)
+    return outbox.add(conn, family.channel, family.chat_id, FamilyMessage(body, lang, signup=signup), now)
 
 
 def _replayed(conn: sqlite3.Connection, key: str) -> Result | None:

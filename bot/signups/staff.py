@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 from bot import csv_safe
 from bot.config import SchoolProfile
 from bot.core.messages import utcnow
+from bot.outbox_messages import DigestCount, SignupsAlert, SignupsDigest
 from bot.signups import store
 from bot.signups.text import english_language, when
 from bot.storage import Database, audit, outbox
@@ -51,8 +52,6 @@ log = logging.getLogger("bot.signups.staff")
 
 STAFF_CHANNEL = "staff"          # the outbox channel staff notices use (as bot.handoff.STAFF_CHANNEL)
 TARGET = "signups"               # their outbox target: in order among themselves, apart from tickets
-ALERT_KIND, DIGEST_KIND = "signups_alert", "signups_digest"
-KINDS = (ALERT_KIND, DIGEST_KIND)
 ALERT_WINDOW = timedelta(hours=24)
 DIGEST_SOURCE = "signups-digest"  # processed_events source; event_id = the school-local date
 DEFAULT_DIGEST_TIME = time(16, 0)
@@ -229,10 +228,9 @@ def alert(conn: sqlite3.Connection, booking_id: int, event: str, now: str,
     text += f" ({'; '.join(details)})" + (f" — {fill}" if fill else "") + "."
     if item.place:
         text += f" Place: {item.place}."
-    payload = {"text": text, "event": event, "booking_id": b.id, "family_id": b.family_id,  # for /forgetme
-               "kind": b.kind, "id": scope_of(item), "title": item.title, "name": b.name, "language": b.language,
-               "interpreter": needs, "starts_at": start}
-    return outbox.add(conn, STAFF_CHANNEL, TARGET, ALERT_KIND, payload, now)
+    return outbox.add(conn, STAFF_CHANNEL, TARGET,
+                      SignupsAlert(text, event, b.id, b.family_id, b.kind, scope_of(item), item.title, b.name,
+                                   b.language, needs, start), now)
 
 
 # -- the daily digest ------------------------------------------------------------------------------
@@ -331,10 +329,8 @@ def write_digest(conn: sqlite3.Connection, day: str, now: str, tz: ZoneInfo) -> 
     sections = digest(conn, since, now, tz)
     if not sections:
         return None
-    payload = {"text": digest_text(sections, day), "day": day, "since": since,
-               "sections": [{"kind": s.kind, "id": s.id, "new": len(s.new), "cancelled": len(s.cancelled),
-                             "promoted": len(s.promoted)} for s in sections]}
-    return outbox.add(conn, STAFF_CHANNEL, TARGET, DIGEST_KIND, payload, now)
+    counts = tuple(DigestCount(s.kind, s.id, len(s.new), len(s.cancelled), len(s.promoted)) for s in sections)
+    return outbox.add(conn, STAFF_CHANNEL, TARGET, SignupsDigest(digest_text(sections, day), day, since, counts), now)
 
 
 def digest_time(profile: SchoolProfile) -> time:

@@ -3,6 +3,9 @@ as the event that caused it, then delivered by a worker that retries until it su
 
 Rows of one (channel, target) are delivered in order: a row waits while an earlier one to the
 same place is still pending, so a Slack outage delays a ticket's thread but never reorders it.
+
+A row holds one typed message (`bot.outbox_messages`): its kind and its JSON. A row this
+version cannot read reaches its sender as `Unreadable`, so it never stops the rows after it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.outbox_messages import Message, Unreadable, decode
 from bot.storage import audit
 
 
@@ -23,18 +27,20 @@ class Item:
     target: str
     kind: str
     ticket_id: int | None
-    payload: dict[str, Any]
+    message: Message | Unreadable
     attempts: int
 
 
-def add(conn: sqlite3.Connection, channel: str, target: str, kind: str, payload: dict[str, Any],
-        now: str, ticket_id: int | None = None, not_before: str | None = None) -> int:
-    """Queue one message. `not_before` leases the row to the caller, who is sending it right
-    now: the worker leaves it alone until then (and takes it over if the caller died)."""
+def add(conn: sqlite3.Connection, channel: str, target: str, message: Message, now: str,
+        ticket_id: int | None = None, not_before: str | None = None) -> int:
+    """Queue one message (its kind is the message's). `not_before` leases the row to the caller,
+    who is sending it right now: the worker leaves it alone until then (and takes it over if the
+    caller died)."""
     cur = conn.execute(
         "INSERT INTO outbox (channel, target, kind, ticket_id, payload, next_attempt_at, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (channel, target, kind, ticket_id, json.dumps(payload, ensure_ascii=False), not_before or now, now))
+        (channel, target, message.KIND, ticket_id, json.dumps(message.to_payload(), ensure_ascii=False),
+         not_before or now, now))
     return cur.lastrowid or 0
 
 
@@ -109,7 +115,15 @@ def due(conn: sqlite3.Connection, channels: list[str], now: str, limit: int = 50
         "   AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.status = 'pending' AND e.channel = o.channel"
         "                   AND e.target = o.target AND e.id < o.id)"
         " ORDER BY o.id LIMIT ?", (*channels, now, limit)).fetchall()
-    return [Item(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+    return [Item(r[0], r[1], r[2], r[3], r[4], _read(r[3], r[5]), r[6]) for r in rows]
+
+
+def _read(kind: str, payload: str) -> Message | Unreadable:
+    """A row that cannot be read goes to its sender as `Unreadable`, never stopping the others."""
+    try:
+        return decode(kind, json.loads(payload))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return Unreadable(kind, f"{exc.__class__.__name__}: {exc}")
 
 
 def mark_sent(conn: sqlite3.Connection, item_id: int, now: str, result: dict[str, Any] | None = None) -> bool:

@@ -18,6 +18,7 @@ from bot.channels.email.compose import MailContext, digest_mail, urgent_mail
 from bot.channels.email.sender import EMAIL_CHANNEL
 from bot.config import EmailProfile
 from bot.core.messages import utcnow
+from bot.outbox_messages import Email
 from bot.storage import Database, audit, outbox, tickets
 
 log = logging.getLogger("bot.email")
@@ -39,9 +40,9 @@ class EmailAlerts:
             return False
         subject, body = mail
         # no outbox ticket_id: the mail must go even if the family deletes its data meanwhile
-        outbox.add(conn, EMAIL_CHANNEL, f"urgent:{ticket_id}", "email",
-                   {"to": list(self.email.urgent_recipients()), "subject": subject, "body": body,
-                    "tickets": [ticket_id], "what": "urgent", "urgent": True}, now)
+        outbox.add(conn, EMAIL_CHANNEL, f"urgent:{ticket_id}",
+                   Email(self.email.urgent_recipients(), subject, body, (ticket_id,), "urgent", urgent=True),
+                   now)
         tickets.add_event(conn, ticket_id, "alert", "homeroom",
                           f"urgent email queued for {', '.join(self.email.urgent_recipients())}", now)
         log.info("email.urgent_queued ticket=%s", ticket_id)
@@ -49,11 +50,10 @@ class EmailAlerts:
 
     def queue_notice(self, conn: sqlite3.Connection, ticket_id: int, text: str, now: str) -> bool:
         """A notice about a ticket (e.g. the family deleted its data) to the urgent recipients."""
-        to = list(self.email.urgent_recipients())
         body = "\n".join([text, "", f"Sent by Homeroom for {self.ctx.school}."])
-        outbox.add(conn, EMAIL_CHANNEL, f"notice:{ticket_id}", "email",
-                   {"to": to, "subject": f"Homeroom: ticket #{ticket_id}: the family deleted their data",
-                    "body": body, "tickets": [], "what": "notice"}, now)
+        outbox.add(conn, EMAIL_CHANNEL, f"notice:{ticket_id}",
+                   Email(self.email.urgent_recipients(),
+                         f"Homeroom: ticket #{ticket_id}: the family deleted their data", body, what="notice"), now)
         return True
 
     async def escalate_once(self) -> int:
@@ -97,9 +97,8 @@ class EmailAlerts:
                 mail = digest_mail(conn, ids, self.ctx, day)
                 if mail is None:
                     continue
-                outbox.add(conn, EMAIL_CHANNEL, f"digest:{day}:{index}", "email",
-                           {"to": list(to), "subject": mail[0], "body": mail[1], "tickets": ids, "what": "digest"},
-                           stamp)
+                outbox.add(conn, EMAIL_CHANNEL, f"digest:{day}:{index}",
+                           Email(to, mail[0], mail[1], tuple(ids), "digest"), stamp)
                 queued += 1
             return queued
 

@@ -14,6 +14,7 @@ from email.utils import formatdate
 
 from bot.config import SmtpSettings
 from bot.delivery import RetryLater
+from bot.outbox_messages import Email, Unreadable
 from bot.storage import Database, outbox, tickets
 
 log = logging.getLogger("bot.email")
@@ -32,34 +33,34 @@ class EmailSender:
         self.sent = 0
 
     def message(self, item: outbox.Item) -> EmailMessage:
-        p = item.payload
+        p = _email(item)
         mail = EmailMessage()
         mail["From"] = self.sender
-        mail["To"] = ", ".join(p["to"])
-        mail["Subject"] = p["subject"]
+        mail["To"] = ", ".join(p.to)
+        mail["Subject"] = p.subject
         mail["Date"] = formatdate(localtime=False)
         domain = self.sender.rpartition("@")[2] or "homeroom.invalid"
         mail["Message-ID"] = f"<homeroom.outbox.{item.id}.{item.target.replace(':', '.')}@{domain}>"
-        if p.get("urgent"):
+        if p.urgent:
             mail["X-Priority"] = "1"
             mail["Importance"] = "high"
-        mail.set_content(p["body"])
+        mail.set_content(p.body)
         return mail
 
     async def __call__(self, item: outbox.Item) -> None:
         mail = self.message(item)
         await asyncio.to_thread(self._send, mail)
         self.sent += 1
-        ids = [int(i) for i in item.payload.get("tickets", [])]
-        to = ", ".join(item.payload["to"])
+        p = _email(item)
+        ids = [int(i) for i in p.tickets]
+        to = ", ".join(p.to)
 
         def record(conn, now):  # the timeline says "emailed" only now that the server took it
             for ticket_id in ids:
                 if tickets.get(conn, ticket_id) is not None:
-                    tickets.add_event(conn, ticket_id, "emailed", "homeroom",
-                                      f"{item.payload.get('what', 'email')} email sent to {to}", now)
+                    tickets.add_event(conn, ticket_id, "emailed", "homeroom", f"{p.what} email sent to {to}", now)
         await self.db.transact(record, _now())
-        log.info("email.sent id=%s what=%s tickets=%s", item.id, item.payload.get("what"), ",".join(map(str, ids)))
+        log.info("email.sent id=%s what=%s tickets=%s", item.id, p.what, ",".join(map(str, ids)))
 
     def _send(self, mail: EmailMessage) -> None:
         s = self.smtp
@@ -86,6 +87,15 @@ class EmailSender:
             raise MailRefused(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from None
         except (OSError, smtplib.SMTPException) as exc:  # down, unreachable, TLS, disconnected
             raise RetryLater(f"SMTP server {s.host}:{s.port}: {exc.__class__.__name__}: {exc}") from None
+
+
+def _email(item: outbox.Item) -> Email:
+    """The row's mail. Anything else is an error (retried, then given up, and `homeroom status`
+    turns red), as a row without an address always was."""
+    if not isinstance(item.message, Email):
+        why = item.message.error if isinstance(item.message, Unreadable) else f"a {item.kind} row is no email"
+        raise MailRefused(f"outbox #{item.id} cannot be sent by email: {why}")
+    return item.message
 
 
 def _now() -> str:

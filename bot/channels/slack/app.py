@@ -30,6 +30,7 @@ from bot.channels.slack import durable, listeners
 from bot.channels.slack.sender import SlackSender
 from bot.config import ConfigError, SchoolProfile, Settings, SlackProfile
 from bot.handoff import AUTO_RESUMED_TEXT, STAFF_CHANNEL, Handoff, staff_target
+from bot.outbox_messages import TicketReminder
 from bot.signups.staff import digest_loop
 from bot.storage import Database, outbox, tickets
 
@@ -100,8 +101,8 @@ class TicketClock:
                     continue  # after hours: remind when the office opens
                 tickets.add_event(conn, ticket_id, "reminder", "homeroom", f"no staff reply after {minutes} minutes",
                                   stamp)
-                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), "ticket_reminder", {"minutes": minutes},
-                           stamp, ticket_id=ticket_id)
+                outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), TicketReminder(minutes), stamp,
+                           ticket_id=ticket_id)
                 count += 1
             return count
 

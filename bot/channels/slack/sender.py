@@ -38,10 +38,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.slack import blocks
 from bot.config import SlackProfile
-from bot.core.messages import Media
 from bot.delivery import RetryLater
 from bot.handoff import reply_promise
 from bot.media import MediaFetchers, MediaUnavailable
+from bot.outbox_messages import (SignupsAlert, SignupsDigest, TicketContext, TicketNew, TicketReminder,
+                                 TicketThread, TicketUpdate, Unreadable)
 from bot.signups import staff as signups_staff
 from bot.storage import Database, families, outbox, tickets
 from bot.understanding.catalog import Catalog
@@ -55,7 +56,7 @@ HINTS = {"not_in_channel": "invite the Homeroom app to the channel",
          "is_archived": "the channel is archived; pick another in the school profile",
          "missing_scope": "add the missing scope under OAuth & Permissions and reinstall the app",
          "invalid_auth": "SLACK_BOT_TOKEN is wrong or was revoked"}
-KINDS = ("ticket_new", "ticket_update", "ticket_thread", "ticket_context", "ticket_reminder")
+TICKET_MESSAGES = (TicketNew, TicketUpdate, TicketThread, TicketContext, TicketReminder)
 
 
 class ChannelPacer:
@@ -114,61 +115,63 @@ class SlackSender:
 
     # -- the outbox entry point -----------------------------------------------------------
     async def __call__(self, item: outbox.Item) -> None:
-        if item.kind in signups_staff.KINDS:
-            await self._post_signups(item)
+        message = item.message
+        if isinstance(message, (SignupsAlert, SignupsDigest)):
+            await self._post_signups(message)
             return
-        if item.kind not in KINDS:
-            log.error("slack.unknown_kind id=%s kind=%s (dropped)", item.id, item.kind)
+        if not isinstance(message, TICKET_MESSAGES):
+            why = message.error if isinstance(message, Unreadable) else "not for staff"
+            log.error("slack.unknown_kind id=%s kind=%s error=%s (dropped)", item.id, item.kind, why)
             return
         ticket_id = item.ticket_id or _ticket_from_target(item.target)
         ticket = await self.db.run(tickets.get, ticket_id) if ticket_id else None
         if ticket is None:  # the family's data was deleted: nothing to show staff
-            ref = item.payload.get("staff_ref")
-            if item.kind == "ticket_context" and ref:  # …but its last line (bot.privacy.family_data)
-                channel, _, ts = str(ref).partition(":")
-                text, body = blocks.context_message(str(item.payload.get("text") or ""))
-                await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text,
-                                 blocks=body, unfurl_links=False, unfurl_media=False)
+            # …but its last line, which carries the thread itself (bot.privacy.family_data)
+            if isinstance(message, TicketContext) and message.staff_ref:
+                channel, _, ts = message.staff_ref.partition(":")
+                await self._post_context(message, channel, ts)
                 return
             log.warning("slack.no_ticket id=%s target=%s (dropped)", item.id, item.target)
             return
-        if item.kind == "ticket_new":
+        if isinstance(message, TicketNew):
             await self._post_ticket(ticket)
             return
         if not ticket.staff_ref:
             raise RetryLater(f"ticket {ticket.id}: its Slack message is not posted yet", after=5.0)
         channel, _, ts = ticket.staff_ref.partition(":")
-        if item.kind == "ticket_update":
-            await self._update_ticket(ticket, channel, ts, item.payload)
-        elif item.kind == "ticket_thread":
-            await self._post_thread(item.payload, ticket, channel, ts)
-        elif item.kind == "ticket_context":
-            text, body = blocks.context_message(str(item.payload.get("text") or ""))
-            await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text, blocks=body,
-                             unfurl_links=False, unfurl_media=False)
-        elif item.kind == "ticket_reminder":
-            text, body = blocks.reminder_message(int(item.payload.get("minutes") or 0),
-                                                 ticket.priority == "urgent", self.slack.urgent_mention)
+        if isinstance(message, TicketUpdate):
+            await self._update_ticket(ticket, channel, ts, message)
+        elif isinstance(message, TicketThread):
+            await self._post_thread(message, ticket, channel, ts)
+        elif isinstance(message, TicketContext):
+            await self._post_context(message, channel, ts)
+        elif isinstance(message, TicketReminder):
+            text, body = blocks.reminder_message(message.minutes, ticket.priority == "urgent",
+                                                 self.slack.urgent_mention)
             await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text, blocks=body)
 
     # -- kinds ------------------------------------------------------------------------------
-    async def _post_thread(self, p: dict[str, Any], ticket: tickets.Ticket, channel: str, ts: str) -> None:
+    async def _post_context(self, message: TicketContext, channel: str, ts: str) -> None:
+        text, body = blocks.context_message(message.text)
+        await self._call(channel, "chat_postMessage", channel=channel, thread_ts=ts, text=text, blocks=body,
+                         unfurl_links=False, unfurl_media=False)
+
+    async def _post_thread(self, message: TicketThread, ticket: tickets.Ticket, channel: str, ts: str) -> None:
         """A later parent message in the ticket's thread. A photo or file comes with it: fetched
         from the parent's channel now and uploaded with the message as its comment (one call,
         so a retry never posts the words twice); what cannot be fetched is named, with why."""
-        urgent = bool(p.get("urgent"))
-        words = str(p.get("text") or "")
-        english = p.get("translation")
-        item = Media.from_dict(p["media"]) if isinstance(p.get("media"), dict) else None
+        urgent = bool(message.urgent)
+        words = message.text
+        english = message.translation
+        item = message.media
         if item is not None:
             words = item.with_caption(words)
             english = item.with_caption(english) if english else None
-        text, body = blocks.thread_message(words, english,
-                                           _language_name(p.get("language") or ticket.language), urgent,
-                                           self.slack.urgent_mention)
+        text, body = blocks.thread_message(words, english, _language_name(message.language or ticket.language),
+                                           urgent, self.slack.urgent_mention)
         if item is not None and item.ref:
             try:
-                content = await self.media.fetch(str(p["media"].get("channel") or ""), item)
+                content = await self.media.fetch(message.media_channel, item)
             except MediaUnavailable as exc:
                 body = body + [blocks.context_of(f"The parent's {item.kind} could not be forwarded: {exc}. "
                                                  "Ask them to describe it, or to bring it to the office.")[0]]
@@ -181,13 +184,13 @@ class SlackSender:
                          blocks=body[:blocks.MAX_BLOCKS], reply_broadcast=urgent, unfurl_links=False,
                          unfurl_media=False)
 
-    async def _post_signups(self, item: outbox.Item) -> None:
+    async def _post_signups(self, message: SignupsAlert | SignupsDigest) -> None:
         """A sign-up alert or the daily digest: plain text from the store (families' names
         among it), escaped so nothing in it pings or links."""
         channel = self.slack.signups_channel or self.slack.default_channel
-        raw = str(item.payload.get("text") or "")
+        raw = message.text
         head, _, rest = raw.partition("\n")
-        label = ("*" + blocks.escape(head) + "*") if item.kind == signups_staff.DIGEST_KIND else ""
+        label = ("*" + blocks.escape(head) + "*") if isinstance(message, SignupsDigest) else ""
         body = blocks.sections(label, rest if label else raw, quote=False)[:blocks.MAX_BLOCKS]
         fallback = blocks.escape(blocks.clip(raw, blocks.MAX_FALLBACK))
         await self._call(channel, "chat_postMessage", channel=channel, text=fallback, blocks=body,
@@ -207,7 +210,7 @@ class SlackSender:
             await self.on_posted(ticket)  # e.g. late, after an outage: the family is told it is there now
         log.info("slack.ticket_posted ticket=%s priority=%s channel=%s", ticket.id, ticket.priority, answer["channel"])
 
-    async def _update_ticket(self, ticket: tickets.Ticket, channel: str, ts: str, payload: dict[str, Any]) -> None:
+    async def _update_ticket(self, ticket: tickets.Ticket, channel: str, ts: str, update: TicketUpdate) -> None:
         text, body = blocks.ticket_message(await self.card(ticket))
         try:
             await self._call(channel, "chat_update", channel=channel, ts=ts, text=text, blocks=body)
@@ -221,7 +224,7 @@ class SlackSender:
             await self.db.transact(tickets.set_staff_ref, ticket.id, f"{answer['channel']}:{answer['ts']}")
             channel, ts = answer["channel"], answer["ts"]
         urgent_channel = self.slack.urgent_channel
-        if payload.get("priority") == "urgent" and urgent_channel and urgent_channel != channel:
+        if update.priority == "urgent" and urgent_channel and urgent_channel != channel:
             link = None
             try:
                 link = (await self.client.chat_getPermalink(channel=channel, message_ts=ts)).get("permalink")

@@ -583,11 +583,11 @@ def register_outbox(homeroom, channel: TelegramChannel, staff_tool: bool = False
     """Deliver the outbox's Telegram rows (staff replies, promotions, reminders — with their
     buttons) through this channel. Without a staff tool (Slack), staff rows need no posting:
     staff use `homeroom tickets`."""
-    from bot.core.messages import Outgoing
     from bot.delivery import RetryLater, Undeliverable
+    from bot.outbox_messages import to_family
 
     async def send(item) -> None:
-        reply = Outgoing.from_payload(CHANNEL, item.target, item.payload)
+        reply = to_family(item.message, CHANNEL, item.target)
         try:
             await channel.deliver(item.target, reply)
         except SendFailed as exc:
