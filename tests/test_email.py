@@ -5,6 +5,8 @@ or a restart loses nothing and sends nothing twice; with no staff channel nothin
 
 from __future__ import annotations
 
+from functools import partial
+
 import email
 import email.policy
 import logging
@@ -19,10 +21,12 @@ from aiosmtpd.controller import Controller
 from bot.app import start
 from bot.config import REPO_ROOT, ConfigError, Settings, load_school_profile
 from bot.core.engine import URGENT_ALERTED_TEXT
-from bot.core.messages import Incoming
 from bot.handoff import Handoff
 from bot.storage import outbox, tickets
 from bot.translation import FakeTranslator
+from support import msg
+
+maria = partial(msg, name="Maria Lopez")  # the family in these tests: her name is on the mail
 
 MONDAY_10AM = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)    # 10:00 in Los Angeles
 EMAIL_TABLE = """
@@ -104,10 +108,6 @@ def said(app, msgid: str, lang: str) -> str:
     return (curated or f"[{lang}] {msgid}")[:25]
 
 
-def msg(text="", payload=None, user="p1"):
-    return Incoming("test", user, user, text, payload=payload, display_name="Maria Lopez")
-
-
 async def started(settings: Settings, now: datetime = MONDAY_10AM):
     app = await start(settings, translator=FakeTranslator(languages=["en", "es"]))
     app.engine.clock = app.delivery.clock = lambda: now
@@ -117,8 +117,8 @@ async def started(settings: Settings, now: datetime = MONDAY_10AM):
 
 
 async def spanish_family(app) -> None:
-    await app.engine.handle(msg("/language"))
-    await app.engine.handle(msg(payload="lang:es"))
+    await app.engine.handle(maria("/language"))
+    await app.engine.handle(maria(payload="lang:es"))
 
 
 async def test_an_urgent_report_without_slack_is_emailed_at_once_in_both_languages(tmp_path, smtp):
@@ -126,7 +126,7 @@ async def test_an_urgent_report_without_slack_is_emailed_at_once_in_both_languag
     app = await started(email_settings(tmp_path, port))
     try:
         await spanish_family(app)
-        replies = await app.engine.handle(msg("hay un hombre con una pistola en el estacionamiento de la escuela"))
+        replies = await app.engine.handle(maria("hay un hombre con una pistola en el estacionamiento de la escuela"))
         text = " ".join(r.text for r in replies)
         assert "911" in text and said(app, URGENT_ALERTED_TEXT, "es") in text  # true: a mail is queued
         [ticket] = await app.db.run(tickets.list_open)
@@ -157,7 +157,7 @@ async def test_a_down_smtp_server_delays_the_alert_and_a_restart_loses_nothing(t
     settings = email_settings(tmp_path, port)
     app = await started(settings)
     try:
-        await app.engine.handle(msg("someone is threatening kids with a knife at the school gate"))
+        await app.engine.handle(maria("someone is threatening kids with a knife at the school gate"))
         assert await app.delivery.run_once() == 0
         [row] = await app.db.run(lambda c: c.execute(
             "SELECT status, attempts, last_error FROM outbox WHERE channel = 'email'").fetchall())
@@ -184,9 +184,9 @@ async def test_with_slack_an_urgent_ticket_is_emailed_only_when_nobody_claims_it
     app = await started(settings)
     try:
         assert app.alerts.channels == ("slack", "email")
-        replies = await app.engine.handle(msg("my son is being bullied every day and they hit him"))
+        replies = await app.engine.handle(maria("my son is being bullied every day and they hit him"))
         assert "alerting a staff member" in " ".join(r.text for r in replies)
-        await app.engine.handle(msg("a man with a gun is outside the school", user="p2"))
+        await app.engine.handle(maria("a man with a gun is outside the school", user="p2"))
         first, second = sorted(t.id for t in await app.db.run(tickets.list_open))
         await app.delivery.run_once()
         assert inbox.mails == []                           # Slack has them; no email yet
@@ -210,9 +210,9 @@ async def test_the_daily_digest_lists_unanswered_tickets_once_by_topic_address(t
     inbox, _, port = smtp
     app = await started(email_settings(tmp_path, port))
     try:
-        await app.engine.handle(msg("my son needs a special education evaluation for an IEP, how do we start"))
-        await app.engine.handle(msg("/human", user="p2"))
-        await app.engine.handle(msg("/human", user="p3"))
+        await app.engine.handle(maria("my son needs a special education evaluation for an IEP, how do we start"))
+        await app.engine.handle(maria("/human", user="p2"))
+        await app.engine.handle(maria("/human", user="p3"))
         ids = sorted(t.id for t in await app.db.run(tickets.list_open))
         await app.db.transact(lambda c: c.execute("UPDATE tickets SET topic = 'transportation' WHERE id = ?",
                                                   (ids[1],)))
@@ -241,8 +241,8 @@ async def test_a_human_command_shows_the_parents_real_words_to_staff(tmp_path, s
     _, _, port = smtp
     app = await started(email_settings(tmp_path, port))
     try:
-        await app.engine.handle(msg("the bus did not come this morning and my daughter missed school"))
-        await app.engine.handle(msg("/human"))
+        await app.engine.handle(maria("the bus did not come this morning and my daughter missed school"))
+        await app.engine.handle(maria("/human"))
         [ticket] = await app.db.run(tickets.list_open)
         parent = [e for e in await app.db.run(tickets.events, ticket.id) if e[0] == "parent"]
         assert parent[0][2].startswith("the bus did not come this morning")  # not "/human"
@@ -256,7 +256,7 @@ async def test_no_staff_channel_claims_no_alert_and_startup_warns(settings, capl
     try:
         assert not app.alerts.reaches_someone
         assert any("staff.no_channel" in r.getMessage() for r in caplog.records)
-        replies = await app.engine.handle(msg("there is a man with a gun at the school"))
+        replies = await app.engine.handle(maria("there is a man with a gun at the school"))
         text = " ".join(r.text for r in replies)
         assert "alerting" not in text and "This chat cannot alert the school staff right away" in text
         assert "(951) 555-0142" in text and "911" in text
@@ -285,9 +285,9 @@ def test_email_settings_are_checked_with_clear_messages(tmp_path):
 
 
 async def _forget(app, user="p1"):
-    [ask] = await app.engine.handle(msg("/forgetme", user=user))
+    [ask] = await app.engine.handle(maria("/forgetme", user=user))
     yes = next(c.payload for c in ask.choices if c.payload.startswith("forgetme:yes:"))
-    return await app.engine.handle(msg(payload=yes, user=user))
+    return await app.engine.handle(maria(payload=yes, user=user))
 
 
 async def test_forgetme_keeps_an_open_urgent_report_until_staff_close_it_and_tells_them(tmp_path, smtp):
@@ -297,8 +297,8 @@ async def test_forgetme_keeps_an_open_urgent_report_until_staff_close_it_and_tel
     inbox, _, port = smtp
     app = await started(email_settings(tmp_path, port))
     try:
-        await app.engine.handle(msg("a boy in his class keeps hitting my son and calling him names"))
-        await app.engine.handle(msg("he also took his phone today"))
+        await app.engine.handle(maria("a boy in his class keeps hitting my son and calling him names"))
+        await app.engine.handle(maria("he also took his phone today"))
         [ticket] = await app.db.run(tickets.list_open)
         done = " ".join(r.text for r in await _forget(app))
         assert "urgent report you made on Nov 23, 2026 is kept" in done and URGENT_KEPT_TOLD in done
@@ -328,11 +328,11 @@ async def test_forgetme_without_any_staff_channel_does_not_claim_staff_were_told
 
     app = await start(settings)
     try:
-        await app.engine.handle(msg("there is a man with a gun at the school"))
+        await app.engine.handle(maria("there is a man with a gun at the school"))
         done = " ".join(r.text for r in await _forget(app))
         assert "is kept until the school staff close it" in done
         assert URGENT_KEPT_TOLD not in done and "No staff member could be told automatically" in done
-        await app.engine.handle(msg("/human", user="p2"))
+        await app.engine.handle(maria("/human", user="p2"))
         done = " ".join(r.text for r in await _forget(app, user="p2"))
         assert TICKET_CLOSED not in done and "Your open conversation with the school staff was closed." in done
     finally:

@@ -6,12 +6,8 @@ import asyncio
 import logging
 
 from bot.app import start
-from bot.core.messages import Incoming
 from bot.storage import conversations, families, tickets
-
-
-def msg(text: str = "", payload: str | None = None, user: str = "p1", hint: str | None = None) -> Incoming:
-    return Incoming("test", user, user, text, payload=payload, language_hint=hint)
+from support import msg
 
 
 async def test_scripted_conversation(engine):

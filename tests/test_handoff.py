@@ -15,13 +15,10 @@ from bot.handoff import Handoff, TicketError
 from bot.outbox_messages import TicketReminder
 from bot.storage import Database, outbox, tickets
 from bot.translation import FakeTranslator
+from support import msg
 
 MONDAY_10AM = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)    # 10:00 in Los Angeles
 SATURDAY = datetime(2026, 11, 21, 18, 0, tzinfo=timezone.utc)
-
-
-def msg(text="", payload=None, user="p1"):
-    return Incoming("test", user, user, text, payload=payload)
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ import pytest
 
 from bot.app import start
 from bot.channels.terminal import render
-from bot.core.messages import Incoming, Outgoing
+from bot.core.messages import Outgoing
 from bot.storage import families, tickets
 from bot.translation import FakeTranslator
 from bot.understanding.language import LanguageDetector
+from support import msg
 
 LANGS = ["en", "es", "zh", "vi", "ar", "ht", "so", "pt", "ru"]
 
@@ -54,10 +55,6 @@ def test_detection_is_never_confidently_wrong(detector):
 @pytest.mark.parametrize("text", ["ok", "👍", "asdf qwer zxcv", "glarb wibble quux", "Maple Grove", "1234"])
 def test_noise_is_not_a_language(detector, text):
     assert detector.detect(text).language in (None, "en")
-
-
-def msg(text="", payload=None, user="p1", hint=None):
-    return Incoming("test", user, user, text, payload=payload, language_hint=hint)
 
 
 async def test_hint_sets_the_first_language_and_curated_spanish_is_used(engine):

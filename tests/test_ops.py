@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import start
 from bot.config import ConfigError, Settings
-from bot.core.messages import Incoming, utcnow
+from bot.core.messages import utcnow
 from bot.ops import backup as ops_backup
 from bot.ops import cli as ops_cli
 from bot.ops import pidfile
@@ -32,12 +32,9 @@ from bot.outbox_messages import FamilyMessage, TicketNew
 from bot.storage import families, outbox, tickets
 from bot.storage.migrations import LATEST
 from conftest import PYTHON, ROOT, cli_env
+from support import msg
 
 NEW_EXAMPLE = "zorblax quuxington fizzbang"
-
-
-def msg(text: str, user: str) -> Incoming:
-    return Incoming("test", user, user, text)
 
 
 def rows(path: Path, sql: str) -> list[tuple]:
@@ -56,7 +53,7 @@ def cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
 # -- backup and restore ------------------------------------------------------------------
 async def test_backup_while_the_bot_writes_restores_everything_committed_before_it(app, settings, tmp_path):
     for n in range(15):
-        await app.engine.handle(msg("what time does school start", f"before{n}"))
+        await app.engine.handle(msg("what time does school start", user=f"before{n}"))
     families_before = rows(settings.db_path, "SELECT * FROM families ORDER BY id")
     messages_before = rows(settings.db_path, "SELECT * FROM messages ORDER BY id")
 
@@ -66,7 +63,7 @@ async def test_backup_while_the_bot_writes_restores_everything_committed_before_
     async def writer():
         nonlocal written
         while not stop.is_set():
-            await app.engine.handle(msg("is there school tomorrow", f"during{written}"))
+            await app.engine.handle(msg("is there school tomorrow", user=f"during{written}"))
             await app.db.transact(lambda c, n=written: c.execute(
                 "INSERT INTO audit_log (actor, action, subject, at) VALUES ('test', 'write', ?, ?)",
                 (str(n), utcnow().isoformat())))
@@ -96,9 +93,9 @@ async def test_backup_while_the_bot_writes_restores_everything_committed_before_
 
 async def test_restore_refuses_while_the_database_is_open_and_keeps_the_replaced_file(settings, tmp_path):
     app = await start(settings)
-    await app.engine.handle(msg("bus times", "p1"))
+    await app.engine.handle(msg("bus times", user="p1"))
     good = ops_backup.backup_file(settings.db_path, tmp_path / "good.sqlite3")
-    await app.engine.handle(msg("lunch menu", "p2"))  # after the backup
+    await app.engine.handle(msg("lunch menu", user="p2"))  # after the backup
     with pytest.raises(ops_backup.BackupError, match="in use"):
         ops_backup.restore_file(good, settings.db_path)
     await app.close()
@@ -380,7 +377,7 @@ async def test_a_valid_edit_takes_effect_without_restart(editable):
         assert app.engine.locales.lookup("es", "Main menu") == "Menú de inicio"
         assert app.engine.localizer.locales is app.engine.locales
 
-        replies = await app.engine.handle(msg(NEW_EXAMPLE, "p1"))
+        replies = await app.engine.handle(msg(NEW_EXAMPLE, user="p1"))
         assert "menu" in replies[0].text.lower()
     finally:
         await app.close()
@@ -412,7 +409,7 @@ async def test_a_turn_awaiting_during_a_reload_answers_from_one_catalog_and_the_
         edit(meals, "title: Lunch account and payments", "title: Lunch money, reloaded")
         gate = Gate(app.understanding.current.matcher)
         app.understanding.replace(matcher=gate)
-        turn = asyncio.create_task(app.engine.handle(msg("whats for lunch today", "p1")))
+        turn = asyncio.create_task(app.engine.handle(msg("whats for lunch today", user="p1")))
         await asyncio.wait_for(gate.waiting.wait(), 10)
 
         result = await reload(app)
@@ -424,7 +421,7 @@ async def test_a_turn_awaiting_during_a_reload_answers_from_one_catalog_and_the_
         assert during.text.startswith("The monthly breakfast and lunch menus"), during.text
         assert "Lunch account and payments" in labels and "Lunch money, reloaded" not in labels
 
-        [after] = await app.engine.handle(msg("whats for lunch today", "p1"))
+        [after] = await app.engine.handle(msg("whats for lunch today", user="p1"))
         assert after.text.startswith("Reloaded: the monthly breakfast"), after.text
         assert "Lunch money, reloaded" in [c.label for c in after.choices]
     finally:

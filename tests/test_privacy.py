@@ -23,6 +23,7 @@ from bot.privacy.family_data import FamilyNotFound, delete_family, export_family
 from bot.signups import booking
 from bot.storage import Database, audit, conversations, families, outbox, tickets
 from conftest import PYTHON, ROOT, cli_env
+from support import Parent
 
 NOW = datetime(2026, 12, 1, 18, 0, tzinfo=timezone.utc)  # Tuesday 10:00 at the sample school
 POLICY = RetentionPolicy()  # 180 / 730 / 30 days
@@ -57,30 +58,6 @@ async def app(tmp_path):
     homeroom.engine.clock = lambda: NOW
     yield homeroom
     await homeroom.close()
-
-
-class Parent:
-    def __init__(self, app, user: str, name: str = "Maria Lopez") -> None:
-        self.app, self.user, self.name = app, user, name
-        self.replies = []
-
-    async def say(self, text: str = "", payload: str | None = None):
-        self.replies = await self.app.engine.handle(Incoming("test", self.user, self.user, text, payload=payload,
-                                                             display_name=self.name))
-        return self.replies
-
-    async def tap(self, payload: str):
-        return await self.say(payload=payload)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(r.text for r in self.replies)
-
-    def button(self, start: str) -> str:
-        return next(c.payload for r in self.replies for c in r.choices if c.payload.startswith(start))
-
-    async def family(self):
-        return await self.app.db.run(families.find, "test", self.user)
 
 
 async def rows(db, sql: str, *args) -> list[tuple]:

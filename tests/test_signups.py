@@ -20,11 +20,11 @@ import pytest
 
 from bot.app import start
 from bot.config import Settings
-from bot.core.messages import Incoming, Outgoing
 from bot.signups import booking, reminders, store
 from bot.signups.cli import signups_command
 from bot.signups.definitions import DefinitionError, load_definitions, load_yaml, parse_csv
 from bot.storage import conversations, families
+from support import Clock, Parent
 
 LA = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)  # Tuesday, Dec 1, 9:00 AM at the school
@@ -57,44 +57,6 @@ conferences:
 """
 
 
-class Parent:
-    """One family talking to the engine: say text, tap a button offered in the last reply."""
-
-    def __init__(self, app, user: str, name: str | None = "Maria Lopez", hint: str | None = None) -> None:
-        self.app, self.user, self.name, self.hint = app, user, name, hint
-        self.replies: list[Outgoing] = []
-        self.count = 0
-
-    def incoming(self, text: str = "", payload: str | None = None) -> Incoming:
-        self.count += 1
-        return Incoming("test", self.user, self.user, text, payload=payload, display_name=self.name,
-                        language_hint=self.hint, message_id=f"{self.user}-{self.count}")
-
-    async def say(self, text: str) -> list[Outgoing]:
-        self.replies = await self.app.engine.handle(self.incoming(text))
-        return self.replies
-
-    async def tap(self, payload: str) -> list[Outgoing]:
-        self.replies = await self.app.engine.handle(self.incoming(payload=payload))
-        return self.replies
-
-    @property
-    def text(self) -> str:
-        return "\n".join(r.text for r in self.replies)
-
-    def payloads(self) -> list[str]:
-        return [c.payload for c in self.replies[-1].choices] if self.replies else []
-
-    def button(self, start: str, containing: str = "") -> str:
-        for choice in self.replies[-1].choices:
-            if choice.payload.startswith(start) and containing in choice.label:
-                return choice.payload
-        raise AssertionError(f"no button {start!r} {containing!r} in {self.replies[-1].choices}")
-
-    async def family(self) -> families.Family:
-        return await self.app.db.run(families.find, "test", self.user)
-
-
 def settings_for(tmp_path: Path, definitions: str | None, **extra: str) -> Settings:
     env = {"HOMEROOM_DATA_DIR": str(tmp_path / "data"), **extra}
     if definitions is not None:
@@ -103,14 +65,6 @@ def settings_for(tmp_path: Path, definitions: str | None, **extra: str) -> Setti
         (folder / "school.yaml").write_text(definitions, encoding="utf-8")
         env["HOMEROOM_SIGNUPS_DIR"] = str(folder)
     return Settings.from_env(env)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from bot.handoff import AUTO_RESUMED_TEXT, CLOSED_UNANSWERED_TEXT, RESOLVED_TEXT
 from bot.storage import outbox, tickets
 from bot.translation import FakeTranslator
 from fakes.slack_api import (BOT_TOKEN, RESPONSE_URL, SIGNING_SECRET, MockSlackAPI, block_action_body,
+from support import Clock
                              event_callback_body, signed_headers, slash_command_body)
 
 MONDAY_10AM = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in Los Angeles: office open
@@ -42,17 +43,6 @@ auto_resume_hours = 48
 transportation = "{BUS}"
 """
 SPECIAL_ED = "my son needs a special education evaluation for an IEP, how do we start"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class World:

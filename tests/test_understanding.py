@@ -12,7 +12,6 @@ import pytest
 
 from bot.app import start
 from bot.config import Settings
-from bot.core.messages import Incoming
 from bot.ops.status import gather_status
 from bot.understanding import encoder as encoder_module
 from bot.understanding import pipeline, semantic
@@ -21,6 +20,7 @@ from bot.understanding.embedding_cache import EmbeddingCache, embed_all
 from bot.understanding.encoder import E5Encoder, load_encoder
 from bot.understanding.matcher import Matcher
 from bot.understanding.semantic import SemanticMatcher, build_semantic
+from support import msg
 
 TINY = """\
 intents:
@@ -174,10 +174,6 @@ async def test_status_names_the_matcher_in_use(tmp_path):
         await app.close()
 
 
-def msg(text: str, user: str) -> Incoming:
-    return Incoming(channel="terminal", user_id=user, chat_id=user, text=text, display_name=user.title())
-
-
 async def test_other_families_are_answered_while_a_long_message_is_embedded(app, monkeypatch):
     """Shown by events: the long message's embedding waits until another family has had its
     answer, which could never happen if embedding ran on the event loop."""
@@ -196,10 +192,10 @@ async def test_other_families_are_answered_while_a_long_message_is_embedded(app,
         return real(texts, threads)
 
     monkeypatch.setattr(encoder, "embed", slow_embed)
-    long_turn = asyncio.create_task(app.engine.handle(msg(long_message, "storyteller")))
+    long_turn = asyncio.create_task(app.engine.handle(msg(long_message, user="storyteller")))
     while not in_embedding.is_set():
         await asyncio.sleep(0.001)
-    replies = await app.engine.handle(msg("/start", "other"))  # a command: nothing to embed
+    replies = await app.engine.handle(msg("/start", user="other"))  # a command: nothing to embed
     assert replies and replies[0].text
     other_answered.set()
     answer = await asyncio.wait_for(long_turn, 30)
