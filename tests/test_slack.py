@@ -25,8 +25,8 @@ from bot.handoff import AUTO_RESUMED_TEXT, CLOSED_UNANSWERED_TEXT, RESOLVED_TEXT
 from bot.storage import outbox, tickets
 from bot.translation import FakeTranslator
 from fakes.slack_api import (BOT_TOKEN, RESPONSE_URL, SIGNING_SECRET, MockSlackAPI, block_action_body,
-from support import Clock
                              event_callback_body, signed_headers, slash_command_body)
+from support import Clock
 
 MONDAY_10AM = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in Los Angeles: office open
 TRIAGE, URGENT, BUS = "CTRIAGE", "CURGENT", "CBUS"
