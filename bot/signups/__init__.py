@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bot.config import SchoolProfile
+from bot.core.localize import Localizer, Text
 from bot.core.messages import utcnow
 from bot.i18n import Locales
 from bot.signups import booking, store
@@ -35,8 +36,15 @@ class Signups:
         self.on_outbox: Callable[[], None] | None = None  # e.g. Delivery.wake: a message waits
         website = urlparse(str(profile.info.get("website", ""))).hostname
         self.uid_domain = website or "homeroom.invalid"
-        self.localizer = None  # the engine's (bot.app.start): machine translation of staff texts
+        self.localizer: Localizer | None = None  # the engine's (bot.app.start), for `render`
         self._machine: dict[tuple[str, str], str] = {}
+
+    async def render(self, lang: str, *texts: Text) -> list[str]:
+        """Texts a flow must hold as strings itself: a calendar file is made before its reply is
+        localized, so the Localizer renders its words now, by the same rules as the reply (the
+        file carries no "automatic translation" note; the reply beside it does when it needs one)."""
+        localizer = self.localizer or Localizer(self.locales)
+        return [rendered.text for rendered in await localizer.render_all(list(texts), lang)]
 
     async def prepare(self, turn, *texts: str | None) -> None:
         """Machine-translate the staff-written texts (titles, places, requirements…) that have no
