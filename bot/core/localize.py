@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from bot.core.messages import Attachment, Choice, Outgoing
@@ -51,7 +51,6 @@ class Draft:
     text: Text
     choices: list[tuple[Text, str]] = field(default_factory=list)
     attachment: Attachment | None = None
-    machine: bool = False  # its values hold machine-translated staff text (until the flows nest Texts)
 
 
 @dataclass(frozen=True)
@@ -148,8 +147,6 @@ class Localizer:
         out = []
         for draft in drafts:
             body, *labels = await self.render_all([draft.text, *(label for label, _ in draft.choices)], lang)
-            if draft.machine:
-                body = replace(body, machine=True)
             text = await self.marked(body, lang)
             if body.source == "english" and lang != "en":
                 notice = self.locales.lookup(lang, ENGLISH_ONLY_NOTE)

@@ -16,7 +16,7 @@ from babel.core import UnknownLocaleError
 from babel.dates import format_skeleton, format_time
 
 from bot.core.localize import Text
-from bot.i18n import Locales, fill
+from bot.i18n import Locales
 from bot.understanding.language import ENGLISH_NAMES, language_name
 
 
@@ -62,11 +62,6 @@ def staff(text: str | None) -> Text:
     machine translated (and marks the reply), else as written — in the language of the sentence
     they are in."""
     return Text(text or "", kind="free")
-
-
-def say(locales: Locales, lang: str, msgid: str, values: dict | None = None) -> str:
-    """A UI msgid rendered with curated text only (English when not curated)."""
-    return fill(locales.lookup(lang, msgid) or msgid, values or {})
 
 
 def language_label(code: str) -> str:
