@@ -189,12 +189,12 @@ class Handoff:
         if not internal:
             rendered = await self.localizer.render(Text(text, kind="free"), lang)
             sent, machine = rendered.text, rendered.source == "machine"
-            untranslated = lang != "en" and not machine
+            untranslated = rendered.source == "english" and lang != "en"  # not curated, not machine
             if machine and self.localizer.can_machine_translate(lang, "en"):
                 back_result = await self.localizer.translator.translate(sent, lang, "en")
                 back = back_result.text if back_result.ok else None
             if machine:
-                sent += "\n\n" + (await self.localizer.render(Text(N_("(Automatic translation)")), lang)).text
+                sent = await self.localizer.marked(rendered, lang)
             elif untranslated:  # curated (or, failing that, English): the family must know why
                 note = await self.localizer.render(Text(ENGLISH_REPLY_NOTE, self.profile.info), lang)
                 sent += "\n\n" + note.text

@@ -40,18 +40,17 @@ class Turn:
     confidence: float | None = None
     decision: str | None = None
     english: str | None = None  # the parent's words in English, when translated
-    machine_text: bool = False  # staff text in the next reply was machine translated (sign-up flows)
     family_deleted: bool = False  # an effect deletes the family (/forgetme): save no state, cache nothing
     # awaited once the turn's transaction committed (not on a retried attempt); a failure is logged
     after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     def say(self, text: str | Text, choices: list[tuple[Label, Payload]] | tuple = (),
             attachment: Attachment | None = None) -> None:
-        """Queue a reply: `text` is an English msgid (or a Text); choices are (label, payload)."""
+        """Queue a reply: `text` is an English msgid (or a Text, whose values may be Texts: staff
+        words, details); choices are (label, payload). The engine's Localizer renders it all."""
         body = text if isinstance(text, Text) else Text(text)
         labels = [(label if isinstance(label, Text) else Text(label), _packed(payload)) for label, payload in choices]
-        self.drafts.append(Draft(body, labels, attachment, machine=self.machine_text))
-        self.machine_text = False
+        self.drafts.append(Draft(body, labels, attachment))
 
     def effect(self, fn: Effect) -> None:
         """Run `fn(conn, now_iso)` inside the turn's closing transaction."""

@@ -1,8 +1,9 @@
 """Put a turn's replies into the family's language: curated text first, machine translation
 where there is none (marked as such), English with a curated notice where neither exists.
 
-Handlers write English (`Text`: a gettext msgid plus values); this is the one place where
-language is applied, so every reply follows the same rules.
+Handlers write English (`Text`: a gettext msgid plus values, which may be Texts themselves,
+e.g. a staff-written title in a sentence); this is the one place where language is applied, so
+every reply follows the same rules and a machine translation is marked where it happened.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from bot.core.messages import Attachment, Choice, Outgoing
 from bot.i18n import N_, Locales, fill
@@ -24,12 +25,25 @@ ENGLISH_ONLY_NOTE = N_("This answer is only available in English for now. If you
 
 @dataclass(frozen=True)
 class Text:
-    """Something to say. `kind`: "ui" (curated, else machine, else English), "free" (not in the
-    catalogs: machine translation or as is, e.g. staff words), "fixed" (never translated)."""
+    """Something to say. `kind`: "ui" (curated, else machine, else English), "free" (staff words:
+    curated if the catalogs have them, else machine translation, else as written), "fixed" (never
+    translated, e.g. a time, or a frame that only joins other texts). A value may itself be a
+    Text: it is rendered in the language settled for this one (see `Localizer`)."""
 
     msgid: str
     values: Mapping[str, Any] = field(default_factory=dict)
     kind: str = "ui"
+
+
+def joined(parts: Iterable[Any], sep: str = "\n", prefix: str = "") -> Text:
+    """`parts` (Texts or plain strings) one after another, each rendered on its own: `prefix`,
+    then the parts between `sep`s; nothing at all when there are no parts."""
+    parts = list(parts)
+    if not parts:
+        return Text("", kind="fixed")
+    escape = lambda s: s.replace("{", "{{").replace("}", "}}")  # noqa: E731
+    template = escape(prefix) + escape(sep).join("{p%d}" % i for i in range(len(parts)))
+    return Text(template, {f"p{i}": part for i, part in enumerate(parts)}, kind="fixed")
 
 
 @dataclass
@@ -37,16 +51,22 @@ class Draft:
     text: Text
     choices: list[tuple[Text, str]] = field(default_factory=list)
     attachment: Attachment | None = None
-    machine: bool = False  # its values hold machine-translated staff text (mark the reply)
 
 
 @dataclass(frozen=True)
 class Rendered:
     text: str
-    source: str  # "curated" | "machine" | "english" | "fixed"
+    source: str  # "curated" | "machine" | "english" | "fixed": how the outer text was rendered
+    machine: bool = False  # it, or a text nested in it, was machine translated (mark the reply)
 
 
 class Localizer:
+    """Renders Texts. The outer text settles the language and its nested texts follow it:
+    curated (or English, or fixed) → each nested text is rendered in that language by its own
+    kind; machine → the sentence is filled in English and translated whole, so the model sees
+    the whole sentence and never translates a translation (a nested curated text is then
+    machine translated with it); neither → English throughout, nested texts too."""
+
     def __init__(self, locales: Locales, translator: Any | None = None, info: Mapping[str, str] | None = None,
                  info_translations: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.locales = locales
@@ -76,50 +96,70 @@ class Localizer:
 
     def render_now(self, text: Text, lang: str) -> Rendered | None:
         """The rendering when no translation model is needed (most replies), else None."""
-        if text.kind == "fixed" or lang == "en":
-            return Rendered(fill(text.msgid, text.values), "fixed" if text.kind == "fixed" else "curated")
-        if text.kind == "ui":
-            curated = self.locales.lookup(lang, text.msgid)
-            if curated is not None:
-                return Rendered(fill(curated, self.values_in(text.values, lang, curated)), "curated")
-        if not self.can_machine_translate("en", lang):
-            return Rendered(fill(text.msgid, text.values), "english")
-        return None
+        wanted: dict[str, None] = {}
+        ready = self._render(text, lang, {}, wanted)
+        return None if wanted else ready
 
     async def render(self, text: Text, lang: str) -> Rendered:
-        ready = self.render_now(text, lang)
-        if ready is not None:
-            return ready
-        english = fill(text.msgid, text.values)
-        if self.can_machine_translate("en", lang):
-            result = await self.translator.translate(english, "en", lang)
-            if result.ok:
-                return Rendered(result.text, "machine")
+        [rendered] = await self.render_all([text], lang)
+        return rendered
+
+    async def render_all(self, texts: list[Text], lang: str) -> list[Rendered]:
+        """Render `texts`; the sentences that need the model are translated in parallel, once each."""
+        done: dict[str, str | None] = {}  # English → its machine translation (None: it failed)
+        wanted: dict[str, None] = {}
+        out = [self._render(text, lang, done, wanted) for text in texts]
+        if wanted:
+            english = list(wanted)
+            results = await asyncio.gather(*(self.translator.translate(e, "en", lang) for e in english))
+            done.update((e, r.text if r.ok else None) for e, r in zip(english, results))
+            out = [self._render(text, lang, done, {}) for text in texts]
+        return out
+
+    def _render(self, text: Text, lang: str, done: Mapping[str, str | None], wanted: dict[str, None]) -> Rendered:
+        """One pass: a sentence for the model that is not in `done` is added to `wanted` (and
+        rendered in English meanwhile)."""
+        if text.kind == "fixed" or lang == "en":
+            values, machine = self._nested(text.values, lang, done, wanted)
+            return Rendered(fill(text.msgid, values), "fixed" if text.kind == "fixed" else "curated", machine)
+        curated = self.locales.lookup(lang, text.msgid)
+        if curated is not None:
+            values, machine = self._nested(text.values, lang, done, wanted)
+            return Rendered(fill(curated, self.values_in(values, lang, curated)), "curated", machine)
+        english = self._render(text, "en", done, wanted).text
+        if english.strip() and self.can_machine_translate("en", lang):
+            if english not in done:
+                wanted[english] = None
+            elif done[english] is not None:
+                return Rendered(done[english], "machine", True)
         return Rendered(english, "english")
+
+    def _nested(self, values: Mapping[str, Any], lang: str, done: Mapping[str, str | None],
+                wanted: dict[str, None]) -> tuple[Mapping[str, Any], bool]:
+        """`values` with each nested Text rendered in `lang`; whether any was machine translated."""
+        if not any(isinstance(v, Text) for v in values.values()):
+            return values, False
+        rendered = {k: self._render(v, lang, done, wanted) if isinstance(v, Text) else v for k, v in values.items()}
+        machine = any(isinstance(r, Rendered) and r.machine for r in rendered.values())
+        return {k: r.text if isinstance(r, Rendered) else r for k, r in rendered.items()}, machine
 
     async def outgoing(self, drafts: list[Draft], lang: str, channel: str, chat_id: str) -> list[Outgoing]:
         out = []
         for draft in drafts:
-            parts = [draft.text, *(label for label, _ in draft.choices)]
-            ready = [self.render_now(part, lang) for part in parts]
-            if any(r is None for r in ready):  # a model is needed: body and labels translate in parallel
-                ready = await asyncio.gather(*(self.render(part, lang) for part in parts))
-            body, *labels = ready
-            text = body.text
-            if body.source == "machine" or draft.machine:
-                text += "\n\n" + (await self._note(MACHINE_NOTE, lang))
-            elif body.source == "english" and lang != "en":
+            body, *labels = await self.render_all([draft.text, *(label for label, _ in draft.choices)], lang)
+            text = await self.marked(body, lang)
+            if body.source == "english" and lang != "en":
                 notice = self.locales.lookup(lang, ENGLISH_ONLY_NOTE)
                 if notice:
                     text += "\n\n" + notice
             choices = [Choice(label.text, payload) for label, (_, payload) in zip(labels, draft.choices)]
             out.append(Outgoing(channel, chat_id, text, tuple(choices), draft.attachment, language=lang,
-                                machine_translated=body.source == "machine" or draft.machine))
+                                machine_translated=body.machine))
         return out
 
-    async def _note(self, msgid: str, lang: str) -> str:
-        curated = self.locales.lookup(lang, msgid)
-        if curated:
-            return curated
-        rendered = await self.render(Text(msgid), lang)
-        return rendered.text
+    async def marked(self, body: Rendered, lang: str) -> str:
+        """`body`'s text, with the "(Automatic translation)" note (once) when the sentence or any
+        text nested in it was machine translated."""
+        if not body.machine:
+            return body.text
+        return body.text + "\n\n" + (await self.render(Text(MACHINE_NOTE), lang)).text

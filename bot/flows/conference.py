@@ -17,7 +17,7 @@ from datetime import date
 
 from bot.core.payloads import Payload
 from bot.core.dialog import Turn
-from bot.core.localize import Text
+from bot.core.localize import Text, joined
 from bot.i18n import N_
 from bot.signups import booking, ics, store
 from bot.signups import flowkit as kit
@@ -316,11 +316,10 @@ class ConferenceFlow:
         data["slot"] = slot.id
         await self._check(turn, view)
 
-    def _note_interpreter(self, turn: Turn, teacher: store.Teacher, lang: str) -> str | None:
+    def _note_interpreter(self, turn: Turn, teacher: store.Teacher) -> Text | None:
         if turn.lang in teacher.languages:
             return None
-        return fmt.say(self.s.locales, lang, NOTE_INTERPRETER,
-                       {"teacher": teacher.name, "language": fmt.language_label(turn.lang)})
+        return Text(NOTE_INTERPRETER, {"teacher": teacher.name, "language": fmt.language_label(turn.lang)})
 
     async def _check(self, turn: Turn, view: store.SlotView | None = None) -> None:
         data = self._data(turn)
@@ -330,18 +329,16 @@ class ConferenceFlow:
             await self._slots(turn, data.get("page", 0), SLOT_GONE)
             return
         lang = turn.lang
-        parts_lang = lang if self.s.locales.lookup(lang, CHECK) else "en"
-        notes = [n for n in [self._note_interpreter(turn, teacher, parts_lang)] if n]
+        notes = [n for n in [self._note_interpreter(turn, teacher)] if n]
         if data.get("resched"):
             old = view.existing
             if old is not None:
-                notes.append(fmt.say(self.s.locales, parts_lang, NOTE_MOVE,
-                                     {"when": fmt.when(old.starts_at, old.ends_at, lang)}))
+                notes.append(Text(NOTE_MOVE, {"when": fmt.when(old.starts_at, old.ends_at, lang)}))
         data["token"] = kit.token()
         turn.state.step = "confirm"
         values = {"teacher": teacher.name, "class_name": teacher.class_name, "place": teacher.place,
                   "when": fmt.when(slot.starts_at, slot.ends_at, lang), "name": self._name(turn),
-                  "language": fmt.language_label(lang), "note": "".join("\n\n" + n for n in notes)}
+                  "language": fmt.language_label(lang), "note": joined(notes, "\n\n", prefix="\n\n")}
         turn.say(Text(CHECK, values), [(CONFIRM, Payload("conference", "confirm", data['token'])), *kit.nav(self.name)])
 
     def _name(self, turn: Turn) -> str:
@@ -369,7 +366,7 @@ class ConferenceFlow:
         status = result.status
         if status == "confirmed" and view is not None:
             kit.leave(turn, KEY)
-            self._done(turn, result, view)
+            await self._done(turn, result, view)
         elif status == "already":
             kit.leave(turn, KEY)
             turn.say(ALREADY, kit.after_choices())
@@ -386,22 +383,19 @@ class ConferenceFlow:
             kit.leave(turn, KEY)
             turn.say(UNCHANGED, kit.after_choices())
 
-    def _done(self, turn: Turn, result: booking.Result, view: store.SlotView) -> None:
+    async def _done(self, turn: Turn, result: booking.Result, view: store.SlotView) -> None:
         assert result.booking is not None
         item, teacher = view.existing, view.teacher
         lang = turn.lang
         body = MOVED if result.previous is not None else DONE
-        parts_lang = lang if self.s.locales.lookup(lang, body) else "en"
-        note = self._note_interpreter(turn, teacher, parts_lang)
+        note = self._note_interpreter(turn, teacher)
         values = {"teacher": teacher.name, "class_name": teacher.class_name, "place": teacher.place,
-                  "when": fmt.when(item.starts_at, item.ends_at, lang), "note": f"\n\n{note}" if note else ""}
-        summary = fmt.say(self.s.locales, lang, SUMMARY, {"teacher": teacher.name})
-        description = fmt.say(self.s.locales, lang, ICS_DETAILS,
-                              {"class_name": teacher.class_name, "name": result.booking.name,
-                               "language": fmt.language_label(lang)})
-        if note:
-            description += "\n" + fmt.say(self.s.locales, lang, NOTE_INTERPRETER,
-                                          {"teacher": teacher.name, "language": fmt.language_label(lang)})
+                  "when": fmt.when(item.starts_at, item.ends_at, lang), "note": joined([note] if note else [], prefix="\n\n")}
+        details = Text(ICS_DETAILS, {"class_name": teacher.class_name, "name": result.booking.name,
+                                     "language": fmt.language_label(lang)})
+        # the calendar file is made before the reply is localized, so its words are rendered here
+        summary, description = await self.s.render(lang, Text(SUMMARY, {"teacher": teacher.name}),
+                                                   joined([details, *([note] if note else [])]))
         content = ics.calendar(f"homeroom-booking-{result.booking.id}@{self.s.uid_domain}", item.starts_at,
                                item.ends_at, summary, teacher.place, description, turn.now,
                                url=teacher.video_link)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.core import payloads
 from bot.core.payloads import Payload
 from bot.core.dialog import Turn
-from bot.core.localize import Text
+from bot.core.localize import Text, joined
 from bot.i18n import N_
 from bot.signups import booking, store
 from bot.signups import flowkit as kit
@@ -62,7 +62,6 @@ class MySignupsFlow:
         if item is None or item.booking.family_id != turn.family.id:
             await self._list(turn, NOT_FOUND)
             return True
-        await self.s.prepare(turn, item.title)
         if item.booking.status == "cancelled":
             if action == "cancel":  # e.g. a second tap, or the engine redoing this turn: it is done
                 self._cancelled(turn, item)
@@ -86,15 +85,13 @@ class MySignupsFlow:
                      kit.after_choices())
         return True
 
-    def _label(self, turn: Turn, item: store.Item) -> tuple[str, str]:
-        lang = turn.lang
-        return self.s.text(turn, lang, item.title), fmt.when(item.starts_at, item.ends_at, lang)
+    def _label(self, turn: Turn, item: store.Item) -> tuple[Text, str]:
+        return fmt.staff(item.title), fmt.when(item.starts_at, item.ends_at, turn.lang)
 
     async def _list(self, turn: Turn, notice: str | None = None) -> None:
         if notice:
             turn.say(notice)
         items = await self.s.db.run(store.family_items, turn.family.id, kit.now_iso(turn))
-        await self.s.prepare(turn, *(i.title for i in items if i.booking.kind == "volunteer"))
         if turn.state.flow in ("volunteer", "conference"):
             turn.state.data.pop(turn.state.flow, None)
         turn.state.flow, turn.state.step = None, None
@@ -102,23 +99,21 @@ class MySignupsFlow:
         if not items:
             turn.say(NONE, starts)
             return
-        lang = turn.lang
-        parts_lang = lang if self.s.locales.lookup(lang, LIST) else "en"
-        say = lambda msgid, **values: fmt.say(self.s.locales, parts_lang, msgid, values)  # noqa: E731
         lines, choices = [], []
         for n, item in enumerate(items, 1):
             title, when = self._label(turn, item)
             b = item.booking
-            status = say(CONFIRMED) if b.status == "confirmed" else say(WAITLIST, position=b.position)
+            status = [Text(CONFIRMED) if b.status == "confirmed" else Text(WAITLIST, {"position": b.position})]
             if b.kind == "conference":
                 if b.language not in item.teacher_languages:
-                    status += "; " + say(INTERPRETER, language=fmt.language_label(b.language))
-                lines.append(say(LINE_CONFERENCE, n=n, teacher=item.title, when=when, status=status))
+                    status.append(Text(INTERPRETER, {"language": fmt.language_label(b.language)}))
+                lines.append(Text(LINE_CONFERENCE, {"n": n, "teacher": item.title, "when": when,
+                                                    "status": joined(status, "; ")}))
             else:
-                lines.append(say(LINE_VOLUNTEER, n=n, title=title, when=when, status=status))
+                lines.append(Text(LINE_VOLUNTEER, {"n": n, "title": title, "when": when, "status": joined(status, "; ")}))
             choices.append((Text(CHANGE, {"n": n}), Payload("mysignups", "change", b.id)))
             choices.append((Text(CANCEL, {"n": n}), Payload("mysignups", "ask", b.id)))
-        turn.say(Text(LIST, {"items": "\n".join(lines)}), [*choices, *starts])
+        turn.say(Text(LIST, {"items": joined(lines)}), [*choices, *starts])
 
     def _ask(self, turn: Turn, item: store.Item) -> None:
         title, when = self._label(turn, item)

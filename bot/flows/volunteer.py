@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from bot.core.payloads import Payload
 from bot.core.dialog import Turn
-from bot.core.localize import Text
+from bot.core.localize import Text, joined
 from bot.i18n import N_
 from bot.signups import booking, ics, store
 from bot.signups import flowkit as kit
@@ -199,7 +199,7 @@ class VolunteerFlow:
         items, number, earlier, later = kit.page(opps, number, PER_PAGE)
         data["lpage"] = number
         turn.state.flow, turn.state.step = self.name, "opportunities"
-        choices: list = [(Text(o.title), Payload("volunteer", "opp", o.id)) for o, _ in items]
+        choices: list = [(fmt.staff(o.title), Payload("volunteer", "opp", o.id)) for o, _ in items]
         choices += kit.paging(self.name, "page", number, earlier, later)
         choices += kit.nav(self.name, back=False)
         turn.say(LIST, choices)
@@ -242,37 +242,20 @@ class VolunteerFlow:
             choices.append((label, Payload("volunteer", "shift", shift.id)))
         choices += kit.paging(self.name, "spage", number, earlier, later)
         choices += kit.nav(self.name)
-        await self.s.prepare(turn, opp.title, opp.description, opp.location, opp.who_may_sign_up, opp.bring,
-                             *(r.text for r in opp.requirements))
-        title = self.s.text(turn, lang, opp.title)
+        title = fmt.staff(opp.title)
         if data.get("replace"):
             turn.say(Text(SHIFTS_CHANGE, {"title": title}), choices)
         else:
-            turn.say(Text(SHIFTS, {"title": title, "details": self._details(turn, SHIFTS, opp)}), choices)
+            turn.say(Text(SHIFTS, {"title": title, "details": self._details(opp)}), choices)
 
-    def _details(self, turn: Turn, body: str, opp: store.Opportunity) -> str:
-        """The opportunity's description and particulars, in the language the body will be in."""
-        lang = turn.lang if self.s.locales.lookup(turn.lang, body) else "en"
-        loc = self.s.locales
-        lines = []
+    def _details(self, opp: store.Opportunity) -> Text:
+        """The opportunity's description and particulars (in the language of the sentence around)."""
+        lines: list[Text] = []
         if opp.description:
-            lines.append(self.s.text(turn, lang, opp.description))
+            lines.append(fmt.staff(opp.description))
         if opp.location:
-            lines.append(fmt.say(loc, lang, WHERE, {"location": self.s.text(turn, lang, opp.location)}))
-        lines += self._particulars(turn, lang, opp.requirements, opp.who_may_sign_up, opp.bring)
-        return "\n".join(lines)
-
-    def _particulars(self, turn: Turn, lang: str, requirements, who: str | None, bring: str | None) -> list[str]:
-        loc = self.s.locales
-        lines = []
-        if requirements:
-            reqs = "; ".join(self.s.text(turn, lang, r.text) + (f" ({r.link})" if r.link else "") for r in requirements)
-            lines.append(fmt.say(loc, lang, REQUIREMENTS, {"requirements": reqs}))
-        if who:
-            lines.append(fmt.say(loc, lang, WHO, {"who": self.s.text(turn, lang, who)}))
-        if bring:
-            lines.append(fmt.say(loc, lang, BRING, {"bring": self.s.text(turn, lang, bring)}))
-        return lines
+            lines.append(Text(WHERE, {"location": fmt.staff(opp.location)}))
+        return joined([*lines, *_particulars(opp.requirements, opp.who_may_sign_up, opp.bring)])
 
     async def _pick_shift(self, turn: Turn, shift_id: int | None) -> None:
         data = self._data(turn)
@@ -333,17 +316,14 @@ class VolunteerFlow:
         turn.state.step = "confirm"
         notes = []
         if data["waitlist"]:
-            notes.append(fmt.say(self.s.locales, lang, NOTE_WAITLIST))
+            notes.append(Text(NOTE_WAITLIST))
         if data.get("replace"):
             old = view.replacing
             if old is not None:
-                notes.append(fmt.say(self.s.locales, lang, NOTE_REPLACE,
-                                     {"when": fmt.when(old.starts_at, old.ends_at, lang)}))
-        await self.s.prepare(turn, opp.title, opp.location)
-        values = {"title": self.s.text(turn, lang, opp.title),
-                  "when": fmt.when(shift.starts_at, shift.ends_at, lang),
-                  "location": self.s.text(turn, lang, opp.location), "name": data["name"],
-                  "note": "".join("\n\n" + n for n in notes)}
+                notes.append(Text(NOTE_REPLACE, {"when": fmt.when(old.starts_at, old.ends_at, lang)}))
+        values = {"title": fmt.staff(opp.title), "when": fmt.when(shift.starts_at, shift.ends_at, lang),
+                  "location": fmt.staff(opp.location), "name": data["name"],
+                  "note": joined(notes, "\n\n", prefix="\n\n")}
         button = JOIN_WAITLIST if data["waitlist"] else CONFIRM
         turn.say(Text(CHECK, values), [(button, Payload("volunteer", "confirm", data['token'])), *kit.nav(self.name)])
 
@@ -364,17 +344,14 @@ class VolunteerFlow:
         result, item = await self._db.transact(book)
         if result.promoted:
             self.s.wake()
-        if item is not None:
-            await self.s.prepare(turn, item.title, item.place, item.description, item.bring,
-                                 *(r.text for r in item.requirements))
         status = result.status
         if status in ("confirmed", "waitlisted") and result.booking is not None:
             expected_seat = not data.get("waitlist")
             kit.leave(turn, KEY)
             if status == "confirmed":
-                self._done(turn, result, item)
+                await self._done(turn, result, item)
             else:
-                values = {"title": self.s.text(turn, turn.lang, item.title),
+                values = {"title": fmt.staff(item.title),
                           "when": fmt.when(item.starts_at, item.ends_at, turn.lang),
                           "position": result.booking.position}
                 turn.say(Text(JUST_FILLED if expected_seat else WAITLISTED, values),
@@ -392,21 +369,20 @@ class VolunteerFlow:
             kit.leave(turn, KEY)
             turn.say(NOT_ACTIVE, kit.after_choices())
 
-    def _done(self, turn: Turn, result: booking.Result, item: store.Item) -> None:
+    async def _done(self, turn: Turn, result: booking.Result, item: store.Item) -> None:
         assert result.booking is not None
         lang = turn.lang
         body = MOVED if result.previous is not None else DONE
-        details_lang = lang if self.s.locales.lookup(lang, body) else "en"
-        particulars = self._particulars(turn, details_lang, item.requirements, None, item.bring)
-        title = self.s.text(turn, lang, item.title)
-        location = self.s.text(turn, lang, item.place)
+        particulars = _particulars(item.requirements, None, item.bring)
+        title, location = fmt.staff(item.title), fmt.staff(item.place)
         values = {"title": title, "when": fmt.when(item.starts_at, item.ends_at, lang), "location": location,
-                  "details": "".join("\n" + line for line in particulars), "name": result.booking.name}
-        description = "\n".join([*([self.s.text(turn, lang, item.description)] if item.description else []),
-                                 *self._particulars(turn, lang, item.requirements, None, item.bring),
-                                 fmt.say(self.s.locales, lang, ICS_NAME, {"name": result.booking.name})])
+                  "details": joined(particulars, prefix="\n"), "name": result.booking.name}
+        description = joined([*([fmt.staff(item.description)] if item.description else []), *particulars,
+                              Text(ICS_NAME, {"name": result.booking.name})])
+        # the calendar file is made before the reply is localized, so its words are rendered here
+        title_s, location_s, description_s = await self.s.render(lang, title, location, description)
         content = ics.calendar(f"homeroom-booking-{result.booking.id}@{self.s.uid_domain}", item.starts_at,
-                               item.ends_at, title, location, description, turn.now)
+                               item.ends_at, title_s, location_s, description_s, turn.now)
         filename = f"volunteer-{item.starts_at:%Y-%m-%d}.ics"
         turn.say(Text(body, values), kit.after_choices(), attachment=ics.attachment(filename, content))
 
@@ -439,3 +415,16 @@ class VolunteerFlow:
             turn.say(ALREADY_CANCELLED, kit.after_choices())
         else:
             turn.say(NOT_ACTIVE, kit.after_choices())
+
+
+def _particulars(requirements, who: str | None, bring: str | None) -> list[Text]:
+    """Requirements, who may sign up, what to bring: the lines that are set."""
+    lines = []
+    if requirements:
+        reqs = [joined([fmt.staff(r.text), *([f" ({r.link})"] if r.link else [])], "") for r in requirements]
+        lines.append(Text(REQUIREMENTS, {"requirements": joined(reqs, "; ")}))
+    if who:
+        lines.append(Text(WHO, {"who": fmt.staff(who)}))
+    if bring:
+        lines.append(Text(BRING, {"bring": fmt.staff(bring)}))
+    return lines

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bot.config import SchoolProfile
+from bot.core.localize import Localizer, Text
 from bot.core.messages import utcnow
 from bot.i18n import Locales
 from bot.signups import booking, store
@@ -35,38 +36,14 @@ class Signups:
         self.on_outbox: Callable[[], None] | None = None  # e.g. Delivery.wake: a message waits
         website = urlparse(str(profile.info.get("website", ""))).hostname
         self.uid_domain = website or "homeroom.invalid"
-        self.localizer = None  # the engine's (bot.app.start): machine translation of staff texts
-        self._machine: dict[tuple[str, str], str] = {}
+        self.localizer: Localizer | None = None  # the engine's (bot.app.start), for `render`
 
-    async def prepare(self, turn, *texts: str | None) -> None:
-        """Machine-translate the staff-written texts (titles, places, requirements…) that have no
-        curated translation in the family's language, before a flow renders them. Flows render
-        synchronously; `text()` then finds these (and marks the reply as machine translated)."""
-        lang, loc = turn.lang, self.localizer
-        if lang == "en" or loc is None or not loc.can_machine_translate("en", lang):
-            return
-        for text in dict.fromkeys(t for t in texts if t):
-            if (lang, text) in self._machine or self.locales.lookup(lang, text):
-                continue
-            result = await loc.translator.translate(text, "en", lang)
-            if result.ok:
-                if len(self._machine) > 5000:  # staff texts are few; this only bounds a runaway
-                    self._machine.clear()
-                self._machine[(lang, text)] = result.text
-
-    def text(self, turn, lang: str, text: str | None) -> str:
-        """A staff-written text in `lang`: curated, else the machine translation `prepare` made
-        (the reply then carries the "automatic translation" note), else as written."""
-        if not text:
-            return text or ""
-        curated = self.locales.lookup(lang, text)
-        if curated:
-            return curated
-        machine = self._machine.get((lang, text))
-        if machine is not None:
-            turn.machine_text = True
-            return machine
-        return text
+    async def render(self, lang: str, *texts: Text) -> list[str]:
+        """Texts a flow must hold as strings itself: a calendar file is made before its reply is
+        localized, so the Localizer renders its words now, by the same rules as the reply (the
+        file carries no "automatic translation" note; the reply beside it does when it needs one)."""
+        localizer = self.localizer or Localizer(self.locales)
+        return [rendered.text for rendered in await localizer.render_all(list(texts), lang)]
 
     @property
     def tz(self):

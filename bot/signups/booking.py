@@ -81,7 +81,11 @@ def send(conn: sqlite3.Connection, locales: Locales, family: families.Family, la
          rendered_text: str | None = None, labels: list[str] | None = None) -> int:
     """One outbox message to a family (kind "message", like a staff reply) with buttons. The
     buttons' payloads are added to the family's offered choices, so a tap on them is accepted
-    by the engine (until the family's next reply with buttons replaces them)."""
+    by the engine (until the family's next reply with buttons replaces them).
+
+    It runs inside a transaction, where no translation model may run, so without
+    `rendered_text` it renders with curated text only (English where there is none) instead of
+    the Localizer; a caller outside one renders first (`reminders.send_reminders`)."""
     curated = locales.lookup(lang, msgid)
     body = rendered_text if rendered_text is not None else fill(curated or msgid, values)
     if labels is None:

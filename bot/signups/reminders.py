@@ -7,8 +7,9 @@ Never for cancelled, waitlisted or past items; never twice (`signup_reminders` r
 sent one, in the same transaction as its outbox row); and not for a booking made or promoted
 after its reminder time (its confirmation is fresh). `send_reminders` renders each in the
 family's language with the localizer — curated, else machine translation (marked), else
-English — before the transaction, then writes them with Cancel and Still coming buttons.
-`reminder_loop` runs it periodically until stopped.
+English, the staff's title and place in it as `staff` Texts — before the transaction (no model
+runs inside one; the record keeps the values as written), then writes them with Cancel and
+Still coming buttons. `reminder_loop` runs it periodically until stopped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from bot.core.payloads import Payload
-from bot.core.localize import MACHINE_NOTE, Localizer, Text
+from bot.core.localize import Localizer, Text
 from bot.core.messages import utcnow
 from bot.i18n import N_
 from bot.signups import booking, store
@@ -86,15 +87,11 @@ async def send_reminders(db: Database, localizer: Localizer, now: datetime, hour
     for entry in due:
         lang, item = entry.language, entry.item
         msgid = REMIND_CONFERENCE if item.booking.kind == "conference" else REMIND_VOLUNTEER
-        title = localizer.locales.lookup(lang, item.title) or item.title
-        place = localizer.locales.lookup(lang, item.place) or item.place
-        values = {"title": title, "when": fmt.when(item.starts_at, item.ends_at, lang), "place": place}
-        body = await localizer.render(Text(msgid, values), lang)
-        body_text = body.text
-        if body.source == "machine":
-            body_text += "\n\n" + (await localizer.render(Text(MACHINE_NOTE), lang)).text
-        labels = [(await localizer.render(Text(label), lang)).text for label in (CANCEL, STILL_COMING)]
-        rendered.append((entry, msgid, values, body_text, labels))
+        values = {"title": item.title, "when": fmt.when(item.starts_at, item.ends_at, lang), "place": item.place}
+        staff = {"title": fmt.staff(item.title), "place": fmt.staff(item.place)}
+        body, *labels = await localizer.render_all([Text(msgid, {**values, **staff}), Text(CANCEL), Text(STILL_COMING)],
+                                                   lang)
+        rendered.append((entry, msgid, values, await localizer.marked(body, lang), [label.text for label in labels]))
 
     def write(conn: sqlite3.Connection, stamp: str) -> int:
         written = 0

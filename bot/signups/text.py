@@ -2,9 +2,9 @@
 
 Dates and times go through Babel with the family's locale (English patterns for English,
 CLDR's for the rest); spaces Babel puts in as narrow no-break spaces become plain spaces so
-every channel (and terminal) shows them alike. Staff-written titles are looked up in the
-curated catalogs like any UI string (`homeroom locales extract` can add them) and stay in
-English where no translation exists.
+every channel (and terminal) shows them alike. Staff-written titles go into replies as `staff`
+Texts: curated like any UI string (`homeroom locales extract` can add them), else machine
+translated, else as written.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from functools import lru_cache
 from babel.core import UnknownLocaleError
 from babel.dates import format_skeleton, format_time
 
-from bot.i18n import Locales, fill
+from bot.core.localize import Text
+from bot.i18n import Locales
 from bot.understanding.language import ENGLISH_NAMES, language_name
 
 
@@ -49,15 +50,18 @@ def when(start: datetime, end: datetime, lang: str) -> str:
 
 
 def curated(locales: Locales, lang: str, text: str) -> str:
-    """Staff text (a title, a location) in `lang` when the catalogs have it, else as written."""
+    """Staff text (a title, a location) in `lang` when the catalogs have it, else as written: for
+    messages written inside a transaction (`booking.Notifier`), where no model may run."""
     if not text:
         return text
     return locales.lookup(lang, text) or text
 
 
-def say(locales: Locales, lang: str, msgid: str, values: dict | None = None) -> str:
-    """A UI msgid rendered with curated text only (English when not curated)."""
-    return fill(locales.lookup(lang, msgid) or msgid, values or {})
+def staff(text: str | None) -> Text:
+    """Staff-written words (a title, a place) for a reply: the Localizer gives them curated, else
+    machine translated (and marks the reply), else as written — in the language of the sentence
+    they are in."""
+    return Text(text or "", kind="free")
 
 
 def language_label(code: str) -> str:
