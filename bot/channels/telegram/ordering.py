@@ -16,7 +16,6 @@ what it bounds is "updates in flight", not "handlers running".
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable
 from typing import Any
 
@@ -24,9 +23,6 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 from bot.core.ordering import InOrder, conversation_key
-
-log = logging.getLogger("bot.telegram")
-
 
 def chat_key(update: object) -> int | None:
     """The chat an update belongs to (the user for a callback without a message); None: no order."""
