@@ -162,6 +162,7 @@ def delete_family(conn: sqlite3.Connection, family_id: int, actor: str, now: str
         ("tickets", "DELETE FROM tickets WHERE family_id = :family"),
         ("signup_reminders", f"DELETE FROM signup_reminders WHERE booking_id IN ({bookings_of})"),
         ("signup_bookings", "DELETE FROM signup_bookings WHERE family_id = :family"),
+        ("family_children", "DELETE FROM family_children WHERE family_id = :family"),
         # handled updates only: a pending one (the update being answered now) is finished as usual
         ("inbox", "DELETE FROM inbox WHERE channel = :channel AND chat_id = :chat AND handled_at IS NOT NULL"),
         ("conversation_state", "DELETE FROM conversation_state WHERE family_id = :family"),
