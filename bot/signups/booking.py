@@ -151,7 +151,7 @@ def book_shift(conn: sqlite3.Connection, family_id: int, shift_id: int, name: st
         status = "waitlisted"
         position = conn.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM signup_bookings"
                                 " WHERE shift_id = ? AND status = 'waitlisted'", (shift_id,)).fetchone()[0]
-    uid, sequence = _carried(previous)
+    uid, sequence = _carried(replaced.previous if replace_id is not None else None)  # as it was before the cancel
     try:
         cur = conn.execute(
             "INSERT INTO signup_bookings (family_id, kind, shift_id, name, language, status, position, created_at,"
