@@ -495,7 +495,10 @@ async def test_a_time_button_from_an_ended_conference_flow_still_books_that_time
     slot = ana.button("conference:s:")
     await ana.say("/menu")                      # the flow ends; the old message keeps its buttons
     await ana.tap(slot)
-    assert "expired" not in ana.text and ana.button("conference:confirm:")
+    assert "expired" not in ana.text and "Which child" in ana.text  # whose conference, then that time
+    await ana.say("Pablo Ruiz")
+    assert "Please check your conference" in ana.text and "🧒 Pablo Ruiz" in ana.text
+    assert ana.button("conference:confirm:")
     await ana.say("/menu")
     await ana.tap("conference:confirm:stale")   # a step that needs the flow in progress
     assert "expired" in ana.text
@@ -506,7 +509,7 @@ async def test_one_conference_per_family_per_teacher_and_a_slot_holds_one_family
     for p in (a, b):
         await p.say("/conference")
         await p.tap("conference:t:rivera")
-        await p.tap("conference:d:2026-12-15")
+        await p.say(f"Child {p.user}")  # one day: its times come next
         await p.tap(p.button("conference:s:", "1:00 PM"))
     await a.tap(a.button("conference:confirm:"))
     assert "booked" in a.text

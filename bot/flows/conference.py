@@ -298,7 +298,15 @@ class ConferenceFlow:
             else:
                 await self._classes(turn, teacher)
                 return
-        await self._days(turn)
+        await self._after_child(turn)
+
+    async def _after_child(self, turn: Turn) -> None:
+        """The days next, or straight to the check when a time was picked before the child."""
+        data = self._data(turn)
+        if data.get("slot"):
+            await self._pick_slot(turn, data["slot"])
+        else:
+            await self._days(turn)
 
     async def _classes(self, turn: Turn, teacher: store.Teacher | None = None) -> None:
         data = self._data(turn)
@@ -319,7 +327,7 @@ class ConferenceFlow:
             await self._show(turn)
             return
         data["child_class"] = teacher.classes[number]
-        await self._days(turn)
+        await self._after_child(turn)
 
     async def _keep(self, turn: Turn) -> None:
         view = await self._view(turn, self._data(turn).get("teacher", ""))
@@ -411,6 +419,9 @@ class ConferenceFlow:
             await self._slots(turn, data.get("page", 0), SLOT_TAKEN)
             return
         data["slot"] = slot.id
+        if not data.get("child") and not data.get("resched"):  # e.g. a time button from an earlier flow
+            await self._ask_child(turn, view.teacher)
+            return
         await self._check(turn, view)
 
     def _note_interpreter(self, turn: Turn, teacher: store.Teacher) -> Text | None:
