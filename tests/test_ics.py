@@ -159,3 +159,56 @@ def test_the_writer_folds_long_lines_and_escapes_text():
     assert value(event, "SUMMARY").replace("\\,", ",").replace("\\;", ";") == long
     assert value(event, "DESCRIPTION") == "Line 1\\nLine 2"
     assert event["ORGANIZER"] == ("mailto:office@example.org", {"CN": "Maple Grove"})
+
+
+async def test_a_calendar_file_sent_through_the_outbox_reaches_a_telegram_family(tmp_path):
+    """A promotion's message is an outbox row (`booking.send`); the Telegram channel's outbox
+    sender sends its text and then its calendar file as a document."""
+    import asyncio
+
+    from bot.app import start
+    from bot.channels.telegram.channel import build_channel, register_outbox
+    from bot.config import Settings
+    from bot.core.messages import utcnow
+    from bot.i18n import Locales
+    from bot.signups import booking, ics, store
+    from bot.storage import families
+    from fakes.telegram_api import FakeBotAPI
+
+    async with FakeBotAPI() as fake:
+        settings = Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"), "TELEGRAM_BOT_TOKEN": fake.token,
+                                      "TELEGRAM_API_BASE_URL": fake.base_url,
+                                      "TELEGRAM_API_FILE_URL": fake.base_file_url})
+        homeroom = await start(settings)
+        locales = Locales(settings.locales_dir)
+        channel = build_channel(settings, homeroom)
+        await channel.start()
+        try:
+            register_outbox(homeroom, channel)
+            fake.push_update(fake.message_update("/start", chat_id=4242, user_id=4242))
+            await fake.wait_for("sendMessage", count=1)
+            start_at = datetime(2026, 12, 10, 9, 0, tzinfo=LA)
+            content = ics.calendar("homeroom-booking-7@maplegrove.example.org", start_at, start_at.replace(hour=10),
+                                   "Tiny shift", "Room 1", "", start_at, sequence=1)
+            file = ics.attachment("volunteer-2026-12-10.ics", content)
+
+            def write(conn):
+                [family] = [families.get(conn, r[0]) for r in conn.execute("SELECT id FROM families")]
+                return booking.send(conn, locales, family, "en", booking.PROMOTED,
+                                    {"title": "Tiny shift", "when": "Thu, Dec 10", "place": "Room 1"}, [],
+                                    store.iso(utcnow()), "signup_promoted", attachment=file)
+            await homeroom.db.transact(write)
+            for _ in range(100):
+                await homeroom.delivery.run_once()
+                if any("document" in m for m in fake.sent(4242)):
+                    break
+                await asyncio.sleep(0.05)
+            [document] = [m for m in fake.sent(4242) if "document" in m]
+            assert document["document"].filename == "volunteer-2026-12-10.ics"
+            [event] = parse_ics(document["document"].content)["VEVENT"]
+            assert value(event, "UID") == "homeroom-booking-7@maplegrove.example.org"
+            assert value(event, "SEQUENCE") == "1"
+        finally:
+            await channel.stop()
+            await homeroom.close()
+
