@@ -105,3 +105,11 @@ conferences:
     assert again.teachers[0].classes == teacher.classes
     bad = load_yaml(Path("e.yaml"), "America/Los_Angeles", base.replace("[Period 2 Algebra, Period 5 Geometry]", "7"))
     assert bad.problems == ["e.yaml:5: 'classes' must be a list of class names, e.g. [Period 2, Period 5]"]
+
+
+async def test_a_question_at_the_child_step_is_answered_not_taken_for_a_name(sample):
+    p = Parent(sample, "p1")
+    await p.say("/conference rivera")
+    await p.say("what time does school start")
+    assert "Which child" not in p.text and "What Time" not in p.text
+    assert await rows(sample, "SELECT COUNT(*) FROM family_children") == [(0,)]

@@ -110,11 +110,13 @@ class ConferenceFlow:
             await self._back(turn)
         elif turn.state.step == "teachers" and (teacher_id := await self._teacher_named(turn, text)):
             await self._pick_teacher(turn, teacher_id)
-        elif turn.state.step == "child" and (name := child_name(text)):
-            await self._take_child(turn, name)
         elif turn.state.step == "child" and not await kit.new_question(turn, text):
-            turn.say(CHILD_AGAIN)
-            await self._ask_child(turn)
+            # a name, unless the matcher reads it as a question ("when is the conference")
+            if name := child_name(text):
+                await self._take_child(turn, name)
+            else:
+                turn.say(CHILD_AGAIN)
+                await self._ask_child(turn)
         elif await kit.new_question(turn, text):
             kit.leave(turn, KEY)  # nothing is held: the engine answers the new question
             return False
@@ -316,7 +318,8 @@ class ConferenceFlow:
             return
         data.pop("child_class", None)
         turn.state.flow, turn.state.step = self.name, "class"
-        choices: list = [(Text(name, kind="fixed"), Payload("conference", "k", n)) for n, name in enumerate(teacher.classes)]
+        choices: list = [(Text(name, kind="fixed"), Payload("conference", "k", n))
+                         for n, name in enumerate(teacher.classes)]
         choices += kit.nav(self.name)
         turn.say(Text(CLASS, {"teacher": teacher.name, "child": data.get("child", "")}), choices)
 
