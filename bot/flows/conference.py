@@ -74,6 +74,7 @@ MOVED_CHILD = N_("Your conference has been moved. ✅\n\n👩‍🏫 {teacher} (
                  "📍 {place}{note}\n\nA calendar file is attached. To change or cancel, type /mysignups.")
 ICS_CHILD = N_("Child: {child}")
 MAX_CHILD = 60
+NAME_WORDS = 3  # a typed text this short at the child step is the name; a longer one may be a question
 _NOT_A_NAME = re.compile(r"[0-9?@#/\\:;<>{}\[\]|=+*_~^$%!]")
 
 
@@ -110,9 +111,10 @@ class ConferenceFlow:
             await self._back(turn)
         elif turn.state.step == "teachers" and (teacher_id := await self._teacher_named(turn, text)):
             await self._pick_teacher(turn, teacher_id)
+        elif turn.state.step == "child" and (name := child_name(text)) and len(name.split()) <= NAME_WORDS:
+            await self._take_child(turn, name)  # short: a name (the matcher reads "Hoa" as "hola")
         elif turn.state.step == "child" and not await kit.new_question(turn, text):
-            # a name, unless the matcher reads it as a question ("when is the conference")
-            if name := child_name(text):
+            if name := child_name(text):  # longer, and not a question ("when is the conference")
                 await self._take_child(turn, name)
             else:
                 turn.say(CHILD_AGAIN)
