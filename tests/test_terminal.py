@@ -192,3 +192,47 @@ def test_a_staff_reply_at_the_prompt_comes_on_its_own_line_with_a_new_prompt(ter
     assert b"> \r\nSchool staff: We will call you.\r\n> " in out  # not glued to the old prompt
     term.type(b"\x03")
     assert term.wait() == 0
+
+
+# -- in-process: the terminal chat's own input and output over the real engine -----------------
+
+async def test_my_signups_numbers_only_the_options_and_a_move_keeps_the_name(app):
+    """/mysignups marks its items A, B… so "1" can only mean the first option (Change A); moving
+    the shift then goes straight to the check, with the name given before."""
+    import io
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.channels.terminal import TerminalChat
+
+    app.engine.clock = lambda: datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo(app.profile.timezone))
+    typed = ["/volunteer winter-book-fair", "1", "Pat Lee", "1",  # the first time, a name, Confirm
+             "/mysignups", "1", "2"]                         # Change A, then another time
+    out = io.StringIO()
+    chat = TerminalChat(app.engine, app.profile.name, io.BytesIO("\n".join(typed).encode() + b"\n"), out,
+                        "pat", None)
+    assert await chat.run() == 0
+    text = out.getvalue()
+    assert "Your sign-ups:" in text, text
+    listing = text.split("Your sign-ups:", 1)[1]
+    assert "A. Winter Book Fair helper: Mon, Dec 7, 7:45 AM" in listing and "1. Winter" not in listing
+    assert "  1) Change A\n  2) Cancel A\n" in listing
+    moved = listing.split("Pick a new time for Winter Book Fair helper", 1)[1]
+    assert "Please check your sign-up" in moved and "👤 Pat Lee" in moved and "This replaces your sign-up" in moved
+    assert "What name should we put on the list" not in moved
+
+
+def test_numbers_run_on_across_one_answer_and_a_message_without_options_ends_them():
+    import io
+
+    from bot.channels.terminal import TerminalChat
+    from bot.core.messages import Choice, Outgoing
+
+    out = io.StringIO()
+    chat = TerminalChat(None, "School", io.BytesIO(), out, "pat", None)  # type: ignore[arg-type]
+    chat.show([Outgoing("terminal", "pat", "Answer", (Choice("Bus", "intent:bus"), Choice("Menu", "menu"))),
+               Outgoing("terminal", "pat", "Spanish?", (Choice("Yes", "lang:es"),))])
+    assert "  1) Bus\n  2) Menu\nHomeroom: Spanish?\n  3) Yes" in out.getvalue()
+    assert [c.payload for c in chat.choices] == ["intent:bus", "menu", "lang:es"]
+    chat.show([Outgoing("terminal", "pat", "We will call you.")], "School staff")
+    assert chat.choices == []  # a "1" typed now is words for the school, not "Bus"
