@@ -134,7 +134,9 @@ def test_a_broken_file_causes_no_knock_on_errors_in_other_files(tmp_path):
                for p in errors), errors  # on the choices' line; an id the broken file does not define
     assert not any("'lunch_menu' is not an intent id" in p for p in errors), errors
     [note] = [str(p) for p in catalog.problems if p.severity == "warning"]
-    assert "meals.yaml:3:12: warning: 1 choice(s) in other files" in note
+    assert "meals.yaml:3:12: warning: knock-on errors left out: 1 choice(s) in other files" in note
+    report = catalog.report()
+    assert report.index("YAML error") < report.index("knock-on")  # the cause first
 
 
 def test_duplicate_id_across_files(tmp_path):

@@ -259,8 +259,9 @@ def _check_references(catalog: Catalog, info: Mapping[str, str] | None,
         broken = next((p for p in catalog.problems if p.file == name and p.severity == "error"), None)
         catalog.problems.append(Problem(
             name, broken.line if broken else 0,
-            f"{count} choice(s) in other files name intents this file seems to define: not checked "
-            "until it reads without YAML errors", severity="warning", column=broken.column if broken else 0))
+            f"knock-on errors left out: {count} choice(s) in other files name intents this file seems "
+            "to define; they are checked once it reads without YAML errors", severity="warning",
+            column=broken.column if broken else 0))
 
 
 def _display(path: Path) -> str:
