@@ -62,8 +62,8 @@ def save_attachment(folder: Path, attachment: Attachment) -> Path:
 
 class _Lines:
     """stdin's lines, read on a daemon thread straight from the file descriptor: a read that is
-    still waiting for the parent never holds up the end of the chat (Ctrl-C, a staff tool's
-    stop), and no lock of `sys.stdin` is held when the interpreter exits."""
+    still waiting for the parent never holds up the end of the chat (Ctrl-C needs no Enter
+    after it), and no lock of `sys.stdin` is held when the interpreter exits."""
 
     def __init__(self, stream: BinaryIO, loop: asyncio.AbstractEventLoop) -> None:
         self.stream, self.loop = stream, loop
