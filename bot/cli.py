@@ -100,8 +100,15 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import logs
     from bot.app import start
-    from bot.channels.terminal import run_terminal
+    from bot.channels.terminal import ChatLogNotices, run_terminal
+
+    # the log would land between the messages: it goes to a file, and the chat says where
+    # (once, at the start) and gives a warning or error one line of its own
+    notices = ChatLogNotices(settings.data_dir / "homeroom-chat.log")
+    logs.setup("DEBUG" if args.verbose else settings.log_level, settings.log_format, settings.secrets(),
+               path=notices.path, also=(notices,))
 
     async def go() -> int:
         app = await start(settings)
@@ -109,7 +116,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
             return await run_terminal(app.engine, app.profile.name, user=getattr(args, "user", None),
                                       language=getattr(args, "lang", None), delivery=app.delivery,
                                       staff_tool=bool(settings.slack_bot_token), background=app.background_jobs(),
-                                      downloads=settings.data_dir / "downloads")
+                                      downloads=settings.data_dir / "downloads", log_notices=notices)
         finally:
             await app.close()
     return asyncio.run(go())
