@@ -387,7 +387,11 @@ def _locales(settings: Settings, args: argparse.Namespace) -> int:
     from bot.signups.definitions import load_definitions
 
     signups = load_definitions(settings.signups_dir, profile.timezone) if settings.signups_dir.is_dir() else None
-    template = locale_files.build_template(catalog, signups=signups)
+    calendar = None
+    if profile.calendar_source and not profile.calendar_source.startswith(("https://", "http://")):
+        from bot.calendar.load import load_calendar
+        calendar = load_calendar(profile.calendar_source, profile.path.parent, settings.data_dir, profile.tz)
+    template = locale_files.build_template(catalog, signups=signups, calendar=calendar)
     if args.action in ("extract", "update"):
         path = locale_files.write_template(template, settings.locales_dir)
         print(f"wrote {path} ({len(template)} messages)")

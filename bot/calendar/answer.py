@@ -39,7 +39,7 @@ BEFORE_YEAR_TEXT = N_("No — the school year starts on {first}.")
 AFTER_YEAR_TEXT = N_("No — the school year ended on {last}.")
 REOPENS_TEXT = N_("School reopens {next}.")
 NEXT_DAY_TEXT = N_("The next school day is {next}.")
-EARLY_TEXT = N_("Yes, {day} is a school day, but an early release day: {event}.")
+EARLY_TEXT = N_("Yes, {day} is a school day, but students go home early ({event}).")
 REGULAR_TEXT = N_("Yes, {day} is a regular school day.")
 ALSO_TEXT = N_("Also that day: {events}.")
 

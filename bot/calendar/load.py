@@ -54,12 +54,18 @@ class SchoolCalendar:
 
     def __init__(self, cal: icalendar.Calendar, tz: ZoneInfo, where: str = "") -> None:
         self.tz, self.where = tz, where
+        self._cal = cal
         self._query = recurring_ical_events.of(cal)
         self._days: dict[date, tuple[DayEvent, ...]] = {}
         starts = [e for e in cal.walk("VEVENT") if _flags(e)[0]]
         ends = [e for e in cal.walk("VEVENT") if _flags(e)[1]]
         self.year_start = min((_day(e["DTSTART"].dt, tz) for e in starts), default=None)
         self.year_end = max((_day(e["DTSTART"].dt, tz) for e in ends), default=None)
+
+    def summaries(self) -> list[str]:
+        """Every event name, once each (for `homeroom locales extract`: curated translations)."""
+        return list(dict.fromkeys(str(e.get("SUMMARY", "")).strip() for e in self._cal.walk("VEVENT")
+                                  if str(e.get("SUMMARY", "")).strip()))
 
     def on(self, day: date) -> tuple[DayEvent, ...]:
         """The events on `day`, closures first, then early releases, then the rest."""
