@@ -119,11 +119,7 @@ async def start(settings: Settings, translator=None) -> Homeroom:
     from bot.calendar.answer import start_calendar
     from bot.flows.privacy import privacy_flows
 
-    try:
-        calendar = await start_calendar(db, profile, settings.data_dir)
-    except BaseException:
-        await db.close()
-        raise
+    calendar = await start_calendar(db, profile, settings.data_dir)  # never fails start-up: logs why
 
     delivery = Delivery(db)
     alerts = staff_alerts(settings, profile, db, delivery, translator)

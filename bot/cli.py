@@ -389,8 +389,11 @@ def _locales(settings: Settings, args: argparse.Namespace) -> int:
     signups = load_definitions(settings.signups_dir, profile.timezone) if settings.signups_dir.is_dir() else None
     calendar = None
     if profile.calendar_source and not profile.calendar_source.startswith(("https://", "http://")):
-        from bot.calendar.load import load_calendar
-        calendar = load_calendar(profile.calendar_source, profile.path.parent, settings.data_dir, profile.tz)
+        from bot.calendar.load import CalendarError, load_calendar
+        try:  # its event names get curated translations like the sign-up titles
+            calendar = load_calendar(profile.calendar_source, profile.path.parent, settings.data_dir, profile.tz)
+        except CalendarError as exc:
+            print(f"homeroom: the calendar's event names are left out: {exc}", file=sys.stderr)
     template = locale_files.build_template(catalog, signups=signups, calendar=calendar)
     if args.action in ("extract", "update"):
         path = locale_files.write_template(template, settings.locales_dir)

@@ -213,3 +213,39 @@ def test_a_calendar_url_is_fetched_and_its_last_good_copy_kept(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def test_a_calendar_that_cannot_be_read_does_not_stop_the_bot(tmp_path, caplog):
+    from bot.app import start
+    from bot.config import Settings
+
+    profile = tmp_path / "school.toml"  # a copy without the calendar file next to it
+    profile.write_text((SAMPLE / "school.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    homeroom = await start(Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"),
+                                              "HOMEROOM_SCHOOL_PROFILE": str(profile)}))
+    try:
+        homeroom.engine.clock = lambda: NOW
+        assert "calendar.unavailable" in caplog.text and "calendar.ics" in caplog.text
+        said = await ask(homeroom.engine, "is there school on january 18")
+        assert "https://maplegrove.example.org/calendar" in said, said  # the catalog's answer meanwhile
+    finally:
+        await homeroom.close()
+
+
+async def test_unsure_between_calendar_and_closure_a_dated_question_is_answered(school, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="bot.engine")
+    said = await ask(school, "is there school tomorrow")  # the matcher alone: "Did you mean" these two
+    assert "I want to be sure I understand" not in said and "Wed, Dec 2 is a school day" in said, said
+    handled = [r.getMessage() for r in caplog.records if r.getMessage().startswith("message.handled")][-1]
+    assert "intent=school_closure" in handled and "decision=answer" in handled, handled
+
+
+async def test_reload_reads_the_calendar_again(app, tmp_path):
+    from bot.ops.reload import reload
+
+    before = app.calendar.calendar
+    result = await reload(app)
+    assert result.ok and app.calendar.calendar is not before
+    assert kinds(app.calendar.calendar, date(2027, 1, 18)) == [(CLOSED, "Martin Luther King Jr. Day")]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot.calendar import closures
 from bot.calendar.dates import find_date
-from bot.calendar.load import CLOSED, EARLY, SchoolCalendar, load_calendar
+from bot.calendar.load import CLOSED, EARLY, CalendarError, SchoolCalendar, load_calendar
 from bot.config import SchoolProfile
 from bot.core.dialog import Turn
 from bot.core.localize import Text, joined
@@ -157,8 +157,13 @@ class CalendarAnswers:
 
 
 async def start_calendar(db: Database, profile: SchoolProfile, data_dir: Path) -> CalendarAnswers:
-    """The calendar answers for a starting bot; a calendar that cannot be read stops start-up
-    (a CalendarError names the file or URL), except a URL with a saved copy."""
+    """The calendar answers for a starting bot. A calendar that cannot be read (a missing file,
+    a school website that is down and no saved copy yet) does not stop the bot: it is logged as
+    a warning, date questions get the catalog's answer meanwhile, and announced closures still
+    work; `homeroom reload` tries again."""
     answers = CalendarAnswers(db, profile, data_dir)
-    answers.calendar = await asyncio.to_thread(answers.load)
+    try:
+        answers.calendar = await asyncio.to_thread(answers.load)
+    except CalendarError as exc:
+        log.warning("calendar.unavailable error=%r", str(exc))
     return answers

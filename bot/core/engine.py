@@ -69,6 +69,8 @@ MEDIA_TEXT = N_("I can only read text messages for now. Please type your questio
 # A message switches the family's language on its own only when it is this long and this sure;
 # a shorter or less certain one in another language gets a question instead.
 SWITCH_MIN_WORDS, SWITCH_CONFIDENCE, ASK_CONFIDENCE = 6, 0.95, 0.5
+# Two likeliest readings with one answer hook answer at once when together at least this likely.
+SHARED_ANSWER_CONFIDENCE = 0.5
 
 
 class Engine:
@@ -445,6 +447,7 @@ class Engine:
         hook = self.answers.get(ids[0]) if ids else None
         catalog = turn.understanding.catalog
         if len(ids) < 2 or hook is None or self.answers.get(ids[1]) is not hook \
+                or sum(p for _, p in result.candidates[:2]) < SHARED_ANSWER_CONFIDENCE \
                 or any(catalog[i].urgent for i in result.candidate_ids if i in catalog) \
                 or not getattr(hook, "claims", lambda _turn, _text: False)(turn, text):
             return result
