@@ -249,3 +249,12 @@ async def test_reload_reads_the_calendar_again(app, tmp_path):
     result = await reload(app)
     assert result.ok and app.calendar.calendar is not before
     assert kinds(app.calendar.calendar, date(2027, 1, 18)) == [(CLOSED, "Martin Luther King Jr. Day")]
+
+
+async def test_a_closure_today_answers_a_closure_question_that_names_no_day(app, school):
+    from bot.calendar import closures
+
+    assert "https://riversideusd.example.org/alerts" in await ask(school, "snow day?", user="before")
+    await app.db.transact(closures.add, TUESDAY, "Snow day", "office", NOW.isoformat())
+    said = await ask(school, "snow day?", user="after")
+    assert said.startswith("No — there is no school on Tue, Dec 1: Snow day. School reopens Wed, Dec 2."), said

@@ -88,12 +88,8 @@ def _compile(code: str, table: dict) -> _Language:
                            re.compile(rf"(?:{body})\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?!\d)")))
     return _Language(code, pattern("today"), pattern("tomorrow"), pattern("after_tomorrow"), tuple(weekdays),
                      pattern("next"), pattern("next_week"), tuple(months),
-                     tuple(re.compile(fold_pattern(p)) for p in table.get("patterns") or []),
+                     tuple(re.compile(p) for p in table.get("patterns") or []),  # written for folded text
                      bool(table.get("day_first")))
-
-
-def fold_pattern(pattern: str) -> str:
-    return pattern  # patterns are written for folded text already (lower case, no accents)
 
 
 @lru_cache(maxsize=4)
