@@ -233,6 +233,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             kept_at     TEXT NOT NULL
         );
     """),
+    (11, "closures announced on the day (homeroom closure add): answered before the school calendar", """
+        CREATE TABLE closures (
+            day         TEXT PRIMARY KEY,      -- YYYY-MM-DD, the school's date
+            reason      TEXT NOT NULL,         -- what staff wrote ("Snow day"), shown to families
+            added_by    TEXT NOT NULL,
+            added_at    TEXT NOT NULL
+        );
+    """),
 ]
 
 MIGRATIONS.sort(key=lambda m: m[0])  # kept in version order whatever order steps were added in
