@@ -69,13 +69,16 @@ MEDIA_TEXT = N_("I can only read text messages for now. Please type your questio
 # A message switches the family's language on its own only when it is this long and this sure;
 # a shorter or less certain one in another language gets a question instead.
 SWITCH_MIN_WORDS, SWITCH_CONFIDENCE, ASK_CONFIDENCE = 6, 0.95, 0.5
+# Two likeliest readings with one answer hook answer at once when together at least this likely.
+SHARED_ANSWER_CONFIDENCE = 0.5
 
 
 class Engine:
     def __init__(self, db: Database, understanding: LiveUnderstanding, profile: SchoolProfile,
                  locales: Locales, clock: Callable[[], datetime] = utcnow, cache_size: int = 10_000,
                  translator: Any | None = None, flows: dict[str, Any] | None = None,
-                 alerts: StaffAlerts | None = None) -> None:
+                 alerts: StaffAlerts | None = None,
+                 answers: dict[str, Callable[[Turn, Text], Awaitable[Text]]] | None = None) -> None:
         self.db = db
         # who an urgent ticket alerts (none: the family is told to call instead)
         self.alerts = alerts or StaffAlerts()
@@ -92,6 +95,8 @@ class Engine:
         self.cache_size = cache_size
         self.on_outbox: Callable[[], None] | None = None  # e.g. Delivery.wake: rows are waiting
         self.flows: dict[str, Any] = dict(flows or {})  # name -> bot.flows.Flow (sign-ups)
+        # intent id -> fn(turn, catalog answer) -> the answer to give (bot.calendar: the day asked about)
+        self.answers = dict(answers or {})
         self._outbox_written = False
 
     # -- entry point ---------------------------------------------------------------------
@@ -415,6 +420,8 @@ class Engine:
                 second = await matcher.aclassify(translated.text, "en")
                 if second.decision == "answer" or second.confidence > result.confidence:
                     result = second
+        if result.decision != "answer" and not result.out_of_scope:
+            result = self._one_answer_for_both(turn, text, result)
         turn.confidence = result.confidence
         turn.decision = result.decision
         if result.decision == "answer" and result.intent:
@@ -431,6 +438,20 @@ class Engine:
         else:
             self._dont_know(turn, result)
         self._maybe_ask_language(turn, detected)
+
+    def _one_answer_for_both(self, turn: Turn, text: str, result: Classification) -> Classification:
+        """"is there school tomorrow": unsure between two intents that one answer hook answers
+        alike (bot.calendar: the calendar and closures, when the message names a day) — answer
+        it instead of asking which. Never when an urgent reading is among the candidates."""
+        ids = result.candidate_ids[:2]
+        hook = self.answers.get(ids[0]) if ids else None
+        catalog = turn.understanding.catalog
+        if len(ids) < 2 or hook is None or self.answers.get(ids[1]) is not hook \
+                or sum(p for _, p in result.candidates[:2]) < SHARED_ANSWER_CONFIDENCE \
+                or any(catalog[i].urgent for i in result.candidate_ids if i in catalog) \
+                or not getattr(hook, "claims", lambda _turn, _text: False)(turn, text):
+            return result
+        return replace(result, decision="answer", intent=ids[0])
 
     # -- language ------------------------------------------------------------------------
     def _settle_language(self, turn: Turn, text: str) -> str | None:
@@ -533,7 +554,10 @@ class Engine:
                                               for c in intent.choices if c in catalog]
         if choices:
             choices.append((MENU_TEXT, payloads.MENU))
-        turn.say(self._answer_text(turn, intent_id), choices)
+        answer = self._answer_text(turn, intent_id)
+        if intent_id in self.answers:
+            answer = await self.answers[intent_id](turn, answer)
+        turn.say(answer, choices)
 
     def _dont_know(self, turn: Turn, result: Classification) -> None:
         turn.state.misses += 1

@@ -7,7 +7,8 @@ checked again against the store when it arrives, so a shift that filled, started
 removed meanwhile gets a clear message and the current choices again.
 
 State: `turn.state.step` is opportunities | shifts | name | confirm; the picks live in
-`turn.state.data["volunteer"]` (opp, shift, name, token, waitlist, replace).
+`turn.state.data["volunteer"]` (opp, shift, name, token, waitlist, replace, and when changing a
+sign-up, `kept_name`: the name already on the list, used again instead of asking).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ class VolunteerFlow:
     async def change(self, turn: Turn, item: store.Item) -> None:
         """Move an existing booking to another shift of the same opportunity (from /mysignups)."""
         turn.state.flow = self.name
-        turn.state.data[KEY] = {"opp": item.opportunity_id, "replace": item.booking.id}
+        turn.state.data[KEY] = {"opp": item.opportunity_id, "replace": item.booking.id,
+                                "kept_name": item.booking.name}
         await self._shifts(turn)
 
     async def on_text(self, turn: Turn, text: str) -> bool:
@@ -276,6 +278,9 @@ class VolunteerFlow:
             return
         data["shift"] = shift.id
         data["waitlist"] = shift.seats_left == 0
+        if data.get("replace") and data.get("kept_name"):  # a move keeps the name already given
+            await self._set_name(turn, data["kept_name"])
+            return
         await self._ask_name(turn)
 
     async def _ask_name(self, turn: Turn) -> None:
@@ -390,7 +395,9 @@ class VolunteerFlow:
     async def _back(self, turn: Turn) -> None:
         step = turn.state.step
         data = self._data(turn)
-        if step == "confirm":
+        if step == "confirm" and data.get("replace") and data.get("kept_name"):
+            await self._shifts(turn, data.get("page", 0))  # no name step when moving a sign-up
+        elif step == "confirm":
             await self._ask_name(turn)
         elif step == "name":
             await self._shifts(turn, data.get("page", 0))

@@ -233,7 +233,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             kept_at     TEXT NOT NULL
         );
     """),
-    (11, "conferences know the child; a booking keeps one calendar UID and a SEQUENCE (bot/signups/ics.py)", """
+    (11, "closures announced on the day (homeroom closure add): answered before the school calendar", """
+        CREATE TABLE closures (
+            day         TEXT PRIMARY KEY,      -- YYYY-MM-DD, the school's date
+            reason      TEXT NOT NULL,         -- what staff wrote ("Snow day"), shown to families
+            added_by    TEXT NOT NULL,
+            added_at    TEXT NOT NULL
+        );
+    """),
+    (12, "conferences know the child; a booking keeps one calendar UID and a SEQUENCE (bot/signups/ics.py)", """
         CREATE TABLE family_children (
             family_id    INTEGER NOT NULL REFERENCES families(id) ON DELETE CASCADE,
             name         TEXT NOT NULL,
