@@ -439,8 +439,12 @@ class Engine:
         found = turn.understanding.detector.detect(text)
         if found.language is None or found.language not in self.profile.languages:
             return None
-        if found.language != turn.lang and turn.family.language_source != "explicit" \
-                and found.confidence >= SWITCH_CONFIDENCE and found.words >= SWITCH_MIN_WORDS:
+        sure = found.confidence >= SWITCH_CONFIDENCE and found.words >= SWITCH_MIN_WORDS
+        # asked about this language last time and the family wrote in it again instead of
+        # answering: that settles it (a Creole parent should not get English twice)
+        again = found.language == turn.state.data.get("asked_lang") != turn.state.data.get("declined_lang") \
+            and found.confidence >= ASK_CONFIDENCE
+        if found.language != turn.lang and turn.family.language_source != "explicit" and (sure or again):
             self._store_language(turn, found.language, "detected")
         elif found.confidence < ASK_CONFIDENCE:
             return None
