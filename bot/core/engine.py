@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import office_hours
+from bot import dates, office_hours
 from bot.config import SchoolProfile
 from bot.core.dialog import Effect, Turn
 from bot.core.localize import Localizer, Text
@@ -685,15 +685,8 @@ class Engine:
 
 
 def _format_when(moment, lang: str) -> str:
-    """'Monday 7:30 AM' in the family's language where Babel knows it, else English."""
-    from babel.core import UnknownLocaleError
-    from babel.dates import format_datetime
-
-    try:
-        return format_datetime(moment, "EEEE H:mm" if lang != "en" else "EEEE h:mm a", tzinfo=moment.tzinfo,
-                               locale=lang)
-    except (UnknownLocaleError, ValueError):
-        return format_datetime(moment, "EEEE h:mm a", tzinfo=moment.tzinfo, locale="en")
+    """'Monday 7:30 AM' in the family's language (curated date words where Babel has none)."""
+    return dates.weekday_time(moment, lang)
 
 
 def _mask(user_id: str) -> str:
