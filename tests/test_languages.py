@@ -238,3 +238,10 @@ async def test_declining_a_language_is_not_overridden_by_writing_it_again(app, e
     await engine.handle(msg(payload="keeplang:es"))
     replies = await engine.handle(msg("el camion no llego"))
     assert replies[0].language == "en"
+
+
+async def test_spanish_offer_names_the_language_in_lowercase(engine):
+    await engine.handle(msg("/start"))
+    replies = await engine.handle(msg("el camion no llego"))
+    assert "¿Quiere que le responda en español?" in replies[-1].text
+

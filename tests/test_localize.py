@@ -144,3 +144,33 @@ def test_every_date_words_file_is_complete():
     for path in sorted(dates.LOCALES_DIR.glob("*/dates.toml")):
         words = dates.words(path.parent.name)
         assert words is not None and words.render(words.day, _MONDAY)
+
+
+# -- words a family reads inside translated sentences --------------------------------------
+from bot.i18n import fill_in  # noqa: E402
+from bot.understanding.language import language_in_text  # noqa: E402
+
+
+def test_language_names_in_running_text_follow_each_languages_capitalisation():
+    assert language_in_text("es", "es") == "español"
+    assert language_in_text("pt", "pt") == "português"
+    assert language_in_text("vi", "vi") == "tiếng Việt"
+    assert language_in_text("ht", "ht") == "kreyòl ayisyen"
+    assert language_in_text("en", "en") == "English"
+    assert language_in_text("so", "so") == "Soomaali"
+
+
+def test_chinese_spaces_around_values_follow_the_value():
+    template = "请在 {tardy_time} 之前致电 {phone} 或与 {teacher} 联系"
+    values = {"tardy_time": "上午8:20", "phone": "(951) 555-0143", "teacher": "Mr. Daniel Brooks"}
+    assert fill_in("zh", template, values) == "请在上午8:20之前致电 (951) 555-0143 或与 Mr. Daniel Brooks 联系"
+    assert fill_in("es", "a las {t} hoy", {"t": "8:20"}) == "a las 8:20 hoy"  # only Chinese is respaced
+
+
+def test_no_curated_text_hedges_a_known_persons_gender():
+    """The profile names the principal and the counselor: no 'director(a)' or 'consejero(a)'."""
+    import re
+
+    for po in sorted(Path(__file__).resolve().parent.parent.glob("locales/*/LC_MESSAGES/bot.po")):
+        hedged = re.findall(r"\w+\((?:a|o|as|os)\)", po.read_text(encoding="utf-8"))
+        assert not [h for h in hedged if not h.startswith("Obrigado")], (po, hedged)

@@ -38,7 +38,7 @@ from bot.handoff import STAFF_CHANNEL, staff_target
 from bot.staff_alerts import StaffAlerts
 from bot.storage import conversations, families, message_log, outbox, tickets
 from bot.understanding.catalog import OUT_OF_SCOPE
-from bot.understanding.language import ENGLISH_NAMES, language_from_hint, language_name
+from bot.understanding.language import ENGLISH_NAMES, language_from_hint, language_in_text, language_name
 from bot.understanding.matcher import Classification
 from bot.understanding.normalize import clean_text, normalize
 from bot.understanding.snapshot import LiveUnderstanding, UnderstandingSnapshot
@@ -360,7 +360,8 @@ class Engine:
     async def _tap_keep_language(self, turn: Turn, payload: Payload) -> None:
         turn.decision = "language_kept"
         turn.state.data["declined_lang"] = payload.action
-        turn.say(Text(N_("OK, I will keep writing in {language}."), {"language": language_name(turn.lang)}),
+        turn.say(Text(N_("OK, I will keep writing in {language}."),
+                      {"language": language_in_text(turn.lang, turn.lang)}),
                  self._menu_choices(turn))
 
     async def _tap_person(self, turn: Turn, payload: Payload) -> None:
@@ -459,10 +460,12 @@ class Engine:
         turn.state.data["asked_lang"] = detected
         question = self.locales.lookup(detected, N_("Would you like me to answer in {language}?"))
         yes = self.locales.lookup(detected, N_("Yes, in {language}"))
-        values = {"language": language_name(detected)}
+        # the question is in `detected` when curated: the name as that language writes it mid-sentence
+        values = {"language": language_in_text(detected, detected) if question else language_name(detected)}
         turn.say(Text(question or N_("Would you like me to answer in {language}?"), values, kind="fixed"),
                  [(Text(yes or N_("Yes, in {language}"), values, kind="fixed"), payloads.language(detected)),
-                  (Text(N_("No, keep {language}"), {"language": language_name(turn.lang)}), payloads.keep_language(detected))])
+                  (Text(N_("No, keep {language}"), {"language": language_in_text(turn.lang, turn.lang)}),
+                   payloads.keep_language(detected))])
 
     def _store_language(self, turn: Turn, code: str, source: str) -> None:
         turn.lang = code
@@ -487,7 +490,7 @@ class Engine:
         turn.state.flow = None
         turn.decision = "language_set"
         turn.say(Text(N_("Done! I will write to you in {language} from now on."),
-                      {"language": language_name(code)}), self._menu_choices(turn))
+                      {"language": language_in_text(code, code)}), self._menu_choices(turn))
 
     # -- replies -------------------------------------------------------------------------
     def _menu_choices(self, turn: Turn) -> list[tuple[str, Payload]]:

@@ -12,7 +12,7 @@ from datetime import datetime
 from bot import dates
 from bot.core.localize import Text
 from bot.i18n import Locales
-from bot.understanding.language import ENGLISH_NAMES, language_name
+from bot.understanding.language import ENGLISH_NAMES, language_in_text, language_name
 
 
 day, clock = dates.day, dates.clock  # 'Mon, Dec 7' / '8:00 AM' in the family's language
@@ -49,6 +49,11 @@ def staff(text: str | None) -> Text:
 def language_label(code: str) -> str:
     """The language's own name ('Tiếng Việt')."""
     return language_name(code)
+
+
+def language_in_sentence(code: str, lang: str) -> str:
+    """The language's name inside a sentence in `lang` ('español' in Spanish)."""
+    return language_in_text(code, lang)
 
 
 def english_language(code: str) -> str:

@@ -60,7 +60,33 @@ def language_from_hint(hint: str | None, offered: tuple[str, ...] | list[str]) -
 
 
 def language_name(code: str) -> str:
+    """The language's own name as a label or button ('Español', 'Tiếng Việt')."""
     return LANGUAGE_NAMES.get(code, code)
+
+
+# Language names inside a Haitian Creole sentence (Babel has none): lowercase, as Creole writes them.
+_CREOLE_NAMES = {"en": "angle", "es": "panyòl", "ht": "kreyòl ayisyen", "so": "somali", "ru": "ris",
+                 "vi": "vyetnamyen", "zh": "chinwa", "ar": "arab", "pt": "pòtigè", "fr": "franse"}
+
+
+def language_in_text(code: str, lang: str) -> str:
+    """The name of language `code` inside a sentence written in `lang`, capitalised as `lang`
+    writes it there: 'español' in Spanish, 'tiếng Việt' in Vietnamese, 'English' in English
+    (CLDR's display names; curated for Haitian Creole)."""
+    if lang == "ht":
+        return _CREOLE_NAMES.get(code, language_name(code))
+    from babel import Locale
+    from babel.core import UnknownLocaleError
+
+    try:
+        name = Locale.parse(lang).languages.get(code)
+    except (UnknownLocaleError, ValueError):
+        name = None
+    if not name:
+        return language_name(code)
+    if lang == "vi" and name.startswith("Tiếng "):
+        name = "tiếng " + name[len("Tiếng "):]  # 'tiếng Việt' mid-sentence
+    return name
 
 
 @dataclass(frozen=True)
