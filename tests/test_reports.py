@@ -463,3 +463,16 @@ async def test_families_count_in_the_language_they_settled_on(settings, understa
     text = render.render_text(report)
     families = text.split("Families by language\n", 1)[1].splitlines()[0].split()
     assert families == ["Haitian", "Creole", "(ht)", "1", "100%"]
+
+
+async def test_status_counts_families_by_their_language(filled, settings):
+    from bot.ops.status import gather_status
+
+    db = await Database(filled).open(migrate=False)
+    try:
+        status = await gather_status(db, settings)
+    finally:
+        await db.close()
+    assert status.families_by_language == {"es": 2, "en": 1, "vi": 1}
+    assert "families:     Spanish 2, English 1, Vietnamese 1" in status.render()
+    assert status.as_json()["families"] == {"by_language": {"es": 2, "en": 1, "vi": 1}}
