@@ -200,7 +200,7 @@ class ConferenceFlow:
         turn.state.flow, turn.state.step = self.name, "teachers"
         choices: list = []
         for teacher, free in items:
-            values = {"teacher": teacher.name, "class_name": teacher.class_name or teacher.place}
+            values = {"teacher": teacher.name, "class_name": _class_or_place(teacher)}
             label = TEACHER_MINE if teacher.id in mine else TEACHER_LABEL
             choices.append((Text(label, values), Payload("conference", "t", teacher.id)))
         choices += kit.paging(self.name, "tpage", number, earlier, later)
@@ -264,7 +264,7 @@ class ConferenceFlow:
         choices: list = [(Text(DAY_LABEL, {"day": fmt.day(d, turn.lang), "count": n}), Payload("conference", "d", d.isoformat()))
                          for d, n in sorted(days.items())]
         choices += kit.nav(self.name)
-        turn.say(Text(DAYS, {"teacher": teacher.name, "class_name": teacher.class_name or teacher.place}), choices)
+        turn.say(Text(DAYS, {"teacher": teacher.name, "class_name": _class_or_place(teacher)}), choices)
 
     async def _pick_day(self, turn: Turn, value: str) -> None:
         try:
@@ -319,7 +319,8 @@ class ConferenceFlow:
     def _note_interpreter(self, turn: Turn, teacher: store.Teacher) -> Text | None:
         if turn.lang in teacher.languages:
             return None
-        return Text(NOTE_INTERPRETER, {"teacher": teacher.name, "language": fmt.language_label(turn.lang)})
+        return Text(NOTE_INTERPRETER, {"teacher": teacher.name,
+                                       "language": fmt.language_in_sentence(turn.lang, turn.lang)})
 
     async def _check(self, turn: Turn, view: store.SlotView | None = None) -> None:
         data = self._data(turn)
@@ -336,7 +337,7 @@ class ConferenceFlow:
                 notes.append(Text(NOTE_MOVE, {"when": fmt.when(old.starts_at, old.ends_at, lang)}))
         data["token"] = kit.token()
         turn.state.step = "confirm"
-        values = {"teacher": teacher.name, "class_name": teacher.class_name, "place": teacher.place,
+        values = {"teacher": teacher.name, "class_name": _class(teacher), "place": _place(teacher),
                   "when": fmt.when(slot.starts_at, slot.ends_at, lang), "name": self._name(turn),
                   "language": fmt.language_label(lang), "note": joined(notes, "\n\n", prefix="\n\n")}
         turn.say(Text(CHECK, values), [(CONFIRM, Payload("conference", "confirm", data['token'])), *kit.nav(self.name)])
@@ -389,9 +390,9 @@ class ConferenceFlow:
         lang = turn.lang
         body = MOVED if result.previous is not None else DONE
         note = self._note_interpreter(turn, teacher)
-        values = {"teacher": teacher.name, "class_name": teacher.class_name, "place": teacher.place,
+        values = {"teacher": teacher.name, "class_name": _class(teacher), "place": _place(teacher),
                   "when": fmt.when(item.starts_at, item.ends_at, lang), "note": joined([note] if note else [], prefix="\n\n")}
-        details = Text(ICS_DETAILS, {"class_name": teacher.class_name, "name": result.booking.name,
+        details = Text(ICS_DETAILS, {"class_name": _class(teacher), "name": result.booking.name,
                                      "language": fmt.language_label(lang)})
         # the calendar file is made before the reply is localized, so its words are rendered here
         summary, description = await self.s.render(lang, Text(SUMMARY, {"teacher": teacher.name}),
@@ -417,3 +418,17 @@ class ConferenceFlow:
         changing = bool(self._data(turn).get("resched"))
         kit.leave(turn, KEY)
         turn.say(UNCHANGED if changing else STOPPED, kit.after_choices())
+
+
+# The school's words for a class and a room ("5th grade", "Room 8") go into replies as staff
+# texts, curated or machine translated like other staff words; a video link stays as written.
+def _class(teacher) -> Text:
+    return fmt.staff(teacher.class_name)
+
+
+def _place(teacher) -> Text | str:
+    return fmt.staff(teacher.room) if teacher.room else teacher.place
+
+
+def _class_or_place(teacher) -> Text | str:
+    return _class(teacher) if teacher.class_name else _place(teacher)
