@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import office_hours
+from bot import dates, office_hours
 from bot.config import SchoolProfile
 from bot.core.dialog import Effect, Turn
 from bot.core.localize import Localizer, Text
@@ -38,7 +38,7 @@ from bot.handoff import STAFF_CHANNEL, staff_target
 from bot.staff_alerts import StaffAlerts
 from bot.storage import conversations, families, message_log, outbox, tickets
 from bot.understanding.catalog import OUT_OF_SCOPE
-from bot.understanding.language import ENGLISH_NAMES, language_from_hint, language_name
+from bot.understanding.language import ENGLISH_NAMES, language_from_hint, language_in_text, language_name
 from bot.understanding.matcher import Classification
 from bot.understanding.normalize import clean_text, normalize
 from bot.understanding.snapshot import LiveUnderstanding, UnderstandingSnapshot
@@ -365,7 +365,8 @@ class Engine:
     async def _tap_keep_language(self, turn: Turn, payload: Payload) -> None:
         turn.decision = "language_kept"
         turn.state.data["declined_lang"] = payload.action
-        turn.say(Text(N_("OK, I will keep writing in {language}."), {"language": language_name(turn.lang)}),
+        turn.say(Text(N_("OK, I will keep writing in {language}."),
+                      {"language": language_in_text(turn.lang, turn.lang)}),
                  self._menu_choices(turn))
 
     async def _tap_person(self, turn: Turn, payload: Payload) -> None:
@@ -460,8 +461,12 @@ class Engine:
         found = turn.understanding.detector.detect(text)
         if found.language is None or found.language not in self.profile.languages:
             return None
-        if found.language != turn.lang and turn.family.language_source != "explicit" \
-                and found.confidence >= SWITCH_CONFIDENCE and found.words >= SWITCH_MIN_WORDS:
+        sure = found.confidence >= SWITCH_CONFIDENCE and found.words >= SWITCH_MIN_WORDS
+        # asked about this language last time and the family wrote in it again instead of
+        # answering: that settles it (a Creole parent should not get English twice)
+        again = found.language == turn.state.data.get("asked_lang") != turn.state.data.get("declined_lang") \
+            and found.confidence >= ASK_CONFIDENCE
+        if found.language != turn.lang and turn.family.language_source != "explicit" and (sure or again):
             self._store_language(turn, found.language, "detected")
         elif found.confidence < ASK_CONFIDENCE:
             return None
@@ -476,10 +481,12 @@ class Engine:
         turn.state.data["asked_lang"] = detected
         question = self.locales.lookup(detected, N_("Would you like me to answer in {language}?"))
         yes = self.locales.lookup(detected, N_("Yes, in {language}"))
-        values = {"language": language_name(detected)}
+        # the question is in `detected` when curated: the name as that language writes it mid-sentence
+        values = {"language": language_in_text(detected, detected) if question else language_name(detected)}
         turn.say(Text(question or N_("Would you like me to answer in {language}?"), values, kind="fixed"),
                  [(Text(yes or N_("Yes, in {language}"), values, kind="fixed"), payloads.language(detected)),
-                  (Text(N_("No, keep {language}"), {"language": language_name(turn.lang)}), payloads.keep_language(detected))])
+                  (Text(N_("No, keep {language}"), {"language": language_in_text(turn.lang, turn.lang)}),
+                   payloads.keep_language(detected))])
 
     def _store_language(self, turn: Turn, code: str, source: str) -> None:
         turn.lang = code
@@ -504,7 +511,7 @@ class Engine:
         turn.state.flow = None
         turn.decision = "language_set"
         turn.say(Text(N_("Done! I will write to you in {language} from now on."),
-                      {"language": language_name(code)}), self._menu_choices(turn))
+                      {"language": language_in_text(code, code)}), self._menu_choices(turn))
 
     # -- replies -------------------------------------------------------------------------
     def _menu_choices(self, turn: Turn) -> list[tuple[str, Payload]]:
@@ -705,15 +712,8 @@ class Engine:
 
 
 def _format_when(moment, lang: str) -> str:
-    """'Monday 7:30 AM' in the family's language where Babel knows it, else English."""
-    from babel.core import UnknownLocaleError
-    from babel.dates import format_datetime
-
-    try:
-        return format_datetime(moment, "EEEE H:mm" if lang != "en" else "EEEE h:mm a", tzinfo=moment.tzinfo,
-                               locale=lang)
-    except (UnknownLocaleError, ValueError):
-        return format_datetime(moment, "EEEE h:mm a", tzinfo=moment.tzinfo, locale="en")
+    """'Monday 7:30 AM' in the family's language (curated date words where Babel has none)."""
+    return dates.weekday_time(moment, lang)
 
 
 def _mask(user_id: str) -> str:

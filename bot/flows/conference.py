@@ -236,7 +236,7 @@ class ConferenceFlow:
         turn.state.flow, turn.state.step = self.name, "teachers"
         choices: list = []
         for teacher, free in items:
-            values = {"teacher": teacher.name, "class_name": teacher.class_name or teacher.place}
+            values = {"teacher": teacher.name, "class_name": _class_or_place(teacher)}
             label = TEACHER_MINE if teacher.id in mine else TEACHER_LABEL
             choices.append((Text(label, values), Payload("conference", "t", teacher.id)))
         choices += kit.paging(self.name, "tpage", number, earlier, later)
@@ -374,7 +374,7 @@ class ConferenceFlow:
         choices: list = [(Text(DAY_LABEL, {"day": fmt.day(d, turn.lang), "count": n}), Payload("conference", "d", d.isoformat()))
                          for d, n in sorted(days.items())]
         choices += kit.nav(self.name)
-        turn.say(Text(DAYS, {"teacher": teacher.name, "class_name": teacher.class_name or teacher.place}), choices)
+        turn.say(Text(DAYS, {"teacher": teacher.name, "class_name": _class_or_place(teacher)}), choices)
 
     async def _pick_day(self, turn: Turn, value: str) -> None:
         try:
@@ -432,7 +432,8 @@ class ConferenceFlow:
     def _note_interpreter(self, turn: Turn, teacher: store.Teacher) -> Text | None:
         if turn.lang in teacher.languages:
             return None
-        return Text(NOTE_INTERPRETER, {"teacher": teacher.name, "language": fmt.language_label(turn.lang)})
+        return Text(NOTE_INTERPRETER, {"teacher": teacher.name,
+                                       "language": fmt.language_in_sentence(turn.lang, turn.lang)})
 
     async def _check(self, turn: Turn, view: store.SlotView | None = None) -> None:
         data = self._data(turn)
@@ -450,7 +451,7 @@ class ConferenceFlow:
         data["token"] = kit.token()
         turn.state.step = "confirm"
         child, child_class = self._child(data, view.existing)
-        values = {"teacher": teacher.name, "class_name": child_class or teacher.class_name, "place": teacher.place,
+        values = {"teacher": teacher.name, "class_name": _class(teacher, child_class), "place": _place(teacher),
                   "when": fmt.when(slot.starts_at, slot.ends_at, lang), "name": self._name(turn),
                   "language": fmt.language_label(lang), "note": joined(notes, "\n\n", prefix="\n\n")}
         if child:
@@ -513,11 +514,11 @@ class ConferenceFlow:
         item, teacher = view.existing, view.teacher
         lang = turn.lang
         b = result.booking
-        child, class_name = b.child_name, b.child_class or teacher.class_name
+        child, class_name = b.child_name, _class(teacher, b.child_class)
         moved = result.previous is not None
         body = (MOVED_CHILD if moved else DONE_CHILD) if child else (MOVED if moved else DONE)
         note = self._note_interpreter(turn, teacher)
-        values = {"teacher": teacher.name, "class_name": class_name, "place": teacher.place,
+        values = {"teacher": teacher.name, "class_name": class_name, "place": _place(teacher),
                   "when": fmt.when(item.starts_at, item.ends_at, lang), "note": joined([note] if note else [], prefix="\n\n")}
         if child:
             values["child"] = child
@@ -573,3 +574,18 @@ def child_name(text: str) -> str | None:
             or not any(ch.isalpha() for ch in name) or kit.word(name):
         return None
     return name.title() if name == name.lower() and name.isascii() else name
+
+
+# The school's words for a class and a room ("5th grade", "Room 8") go into replies as staff
+# texts, curated or machine translated like other staff words; a video link stays as written.
+def _class(teacher, picked: str | None = None) -> Text:
+    """The teacher's class, or the one of the teacher's classes the family picked."""
+    return fmt.staff(picked or teacher.class_name)
+
+
+def _place(teacher) -> Text | str:
+    return fmt.staff(teacher.room) if teacher.room else teacher.place
+
+
+def _class_or_place(teacher) -> Text | str:
+    return _class(teacher) if teacher.class_name else _place(teacher)
