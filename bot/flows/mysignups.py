@@ -130,15 +130,15 @@ class MySignupsFlow:
         if result.status != "cancelled":
             await self._list(turn, ALREADY_CANCELLED if result.status == "already_cancelled" else NOT_FOUND)
             return
-        self._cancelled(turn, item)
+        self._cancelled(turn, item, await self.s.cancel_file(turn.lang, item, result.booking, turn.now))
 
-    def _cancelled(self, turn: Turn, item: store.Item) -> None:
+    def _cancelled(self, turn: Turn, item: store.Item, file=None) -> None:
         for key in ("volunteer", "conference"):
             turn.state.data.pop(key, None)
         if turn.state.flow in ("volunteer", "conference"):
             turn.state.flow, turn.state.step = None, None
         title, when = self._label(turn, item)
-        turn.say(Text(CANCELLED, {"title": title, "when": when}), kit.after_choices())
+        turn.say(Text(CANCELLED, {"title": title, "when": when}), kit.after_choices(), attachment=file)
 
 
 def _letters():

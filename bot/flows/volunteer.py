@@ -386,8 +386,9 @@ class VolunteerFlow:
                               Text(ICS_NAME, {"name": result.booking.name})])
         # the calendar file is made before the reply is localized, so its words are rendered here
         title_s, location_s, description_s = await self.s.render(lang, title, location, description)
-        content = ics.calendar(f"homeroom-booking-{result.booking.id}@{self.s.uid_domain}", item.starts_at,
-                               item.ends_at, title_s, location_s, description_s, turn.now)
+        content = ics.calendar(f"{result.booking.uid}@{self.s.uid_domain}", item.starts_at, item.ends_at, title_s,
+                               location_s, description_s, turn.now, sequence=result.booking.calendar_sequence,
+                               organizer=self.s.organizer)
         filename = f"volunteer-{item.starts_at:%Y-%m-%d}.ics"
         turn.say(Text(body, values), kit.after_choices(), attachment=ics.attachment(filename, content))
 
@@ -417,7 +418,9 @@ class VolunteerFlow:
         if result.promoted:
             self.s.wake()
         if result.status == "cancelled":
-            turn.say(DECLINED, kit.after_choices())
+            item = await self._db.run(store.item, result.booking.id)
+            file = await self.s.cancel_file(turn.lang, item, result.booking, turn.now) if item else None
+            turn.say(DECLINED, kit.after_choices(), attachment=file)
         elif result.status == "already_cancelled":
             turn.say(ALREADY_CANCELLED, kit.after_choices())
         else:
