@@ -48,6 +48,9 @@ def absences_command(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError:
         print(f"homeroom: absences export --date {args.date!r}: write the day as YYYY-MM-DD", file=sys.stderr)
         return EXIT_USAGE
+    from bot.ops.database_path import require_existing_database
+
+    require_existing_database(settings)  # a staff command never creates the database
     data = asyncio.run(_export(settings, day))
     if args.out:
         Path(args.out).write_bytes(data)
