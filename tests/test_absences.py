@@ -81,7 +81,7 @@ async def test_a_repeated_confirm_records_one_absence_and_claims_no_alert_withou
     assert await rows(home) == []                                      # nothing queued for staff
 
     mine = text_of(await parent.say("/myabsences"))
-    assert "1. Mateo Lopez" in mine and "Tue, Dec 1, Wed, Dec 2" in mine and "Sick" in mine
+    assert "1. Mateo Lopez" in mine and "Tue, Dec 1 · Wed, Dec 2" in mine and "Sick" in mine
 
 
 async def test_the_attendance_office_is_emailed_through_the_real_sender(tmp_path):

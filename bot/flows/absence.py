@@ -81,7 +81,7 @@ def _question_like(text: str) -> bool:
 
 
 def day_words(days, lang: str) -> str:
-    return ", ".join(fmt.day(d, lang) for d in sorted(days))
+    return " · ".join(fmt.day(d, lang) for d in sorted(days))  # a day has commas of its own
 
 
 class AbsenceFlow:
