@@ -233,7 +233,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             kept_at     TEXT NOT NULL
         );
     """),
-    (11, "absences families report in the chat (bot/absences): one row per confirmed report", """
+    (13, "absences families report in the chat (bot/absences): one row per confirmed report", """
         CREATE TABLE absences (
             id          INTEGER PRIMARY KEY,
             family_id   INTEGER NOT NULL REFERENCES families(id) ON DELETE CASCADE,
