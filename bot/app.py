@@ -39,6 +39,7 @@ class Homeroom:
     delivery: Delivery | None = None
     media: MediaFetchers = field(default_factory=MediaFetchers)  # parents' files, by channel
     alerts: StaffAlerts = field(default_factory=StaffAlerts)  # who an urgent ticket reaches
+    calendar: object | None = None  # bot.calendar.answer.CalendarAnswers (`homeroom reload` re-reads it)
 
     def background_jobs(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]:
         """What every runner keeps going beside its channels, each until `stop` is set."""
@@ -115,7 +116,10 @@ async def start(settings: Settings, translator=None) -> Homeroom:
     except BaseException:
         await db.close()
         raise
+    from bot.calendar.answer import start_calendar
     from bot.flows.privacy import privacy_flows
+
+    calendar = await start_calendar(db, profile, settings.data_dir)  # never fails start-up: logs why
 
     delivery = Delivery(db)
     alerts = staff_alerts(settings, profile, db, delivery, translator)
@@ -125,7 +129,8 @@ async def start(settings: Settings, translator=None) -> Homeroom:
     office = Office(slack=alerts.slack, email=profile.email if alerts.email is not None else None, school=profile.name)
     flows = {**signups.flows(), **privacy_flows(db, profile, signups.notifier, signups.wake, alerts),
              **absence_flows(db, profile, office, delivery.wake)}
-    engine = Engine(db, understanding, profile, locales, translator=translator, flows=flows, alerts=alerts)
+    engine = Engine(db, understanding, profile, locales, translator=translator, flows=flows, alerts=alerts,
+                    answers=calendar.hooks())
     signups.localizer = engine.localizer  # staff-written sign-up texts: curated, else machine translated
     # the first message should not pay for loading the language models
     _background.add(asyncio.get_running_loop().run_in_executor(None, snapshot.detector.warm))
@@ -133,7 +138,8 @@ async def start(settings: Settings, translator=None) -> Homeroom:
                       note_prefix=profile.slack.note_prefix if profile.slack else "note:")
     engine.on_outbox = delivery.wake
     signups.on_outbox = delivery.wake
-    return Homeroom(settings, profile, understanding, db, engine, translator, handoff, delivery, alerts=alerts)
+    return Homeroom(settings, profile, understanding, db, engine, translator, handoff, delivery, alerts=alerts,
+                    calendar=calendar)
 
 
 def staff_alerts(settings: Settings, profile: SchoolProfile, db: Database, delivery: Delivery,

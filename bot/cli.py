@@ -14,7 +14,8 @@ from bot.config import ConfigError, Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 # Modules with `register(subparsers) -> {command: handler}`; they import heavy things lazily.
-PLUGINS = ("bot.ops.cli", "bot.ops.outbox_cli", "bot.privacy.cli", "bot.reports.cli", "bot.absences.cli")
+PLUGINS = ("bot.ops.cli", "bot.ops.outbox_cli", "bot.privacy.cli", "bot.reports.cli", "bot.calendar.cli",
+           "bot.absences.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,8 +101,15 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import logs
     from bot.app import start
-    from bot.channels.terminal import run_terminal
+    from bot.channels.terminal import ChatLogNotices, run_terminal
+
+    # the log would land between the messages: it goes to a file, and the chat says where
+    # (once, at the start) and gives a warning or error one line of its own
+    notices = ChatLogNotices(settings.data_dir / "homeroom-chat.log")
+    logs.setup("DEBUG" if args.verbose else settings.log_level, settings.log_format, settings.secrets(),
+               path=notices.path, also=(notices,))
 
     async def go() -> int:
         app = await start(settings)
@@ -109,7 +117,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
             return await run_terminal(app.engine, app.profile.name, user=getattr(args, "user", None),
                                       language=getattr(args, "lang", None), delivery=app.delivery,
                                       staff_tool=bool(settings.slack_bot_token), background=app.background_jobs(),
-                                      downloads=settings.data_dir / "downloads")
+                                      downloads=settings.data_dir / "downloads", log_notices=notices)
         finally:
             await app.close()
     return asyncio.run(go())
@@ -387,7 +395,14 @@ def _locales(settings: Settings, args: argparse.Namespace) -> int:
     from bot.signups.definitions import load_definitions
 
     signups = load_definitions(settings.signups_dir, profile.timezone) if settings.signups_dir.is_dir() else None
-    template = locale_files.build_template(catalog, signups=signups)
+    calendar = None
+    if profile.calendar_source and not profile.calendar_source.startswith(("https://", "http://")):
+        from bot.calendar.load import CalendarError, load_calendar
+        try:  # its event names get curated translations like the sign-up titles
+            calendar = load_calendar(profile.calendar_source, profile.path.parent, settings.data_dir, profile.tz)
+        except CalendarError as exc:
+            print(f"homeroom: the calendar's event names are left out: {exc}", file=sys.stderr)
+    template = locale_files.build_template(catalog, signups=signups, calendar=calendar)
     if args.action in ("extract", "update"):
         path = locale_files.write_template(template, settings.locales_dir)
         print(f"wrote {path} ({len(template)} messages)")

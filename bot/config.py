@@ -138,6 +138,8 @@ class SchoolProfile:
     # [info.es] …: the school's own wording of [info] values in a language, used in curated
     # answers in that language (else the English value stands in the translated sentence)
     info_translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # [calendar] source: the school's calendar (.ics path relative to the profile, or a URL); bot/calendar
+    calendar_source: str | None = None
 
     @property
     def name(self) -> str:
@@ -494,6 +496,17 @@ def _load_info_translations(path: Path, tables: Mapping[str, Any], info: Mapping
     return result
 
 
+def _load_calendar(path: Path, raw: object) -> str | None:
+    """The optional [calendar] table: `source`, a file (relative to the profile) or an http(s) URL."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"source"} or not isinstance(raw.get("source"), str) \
+            or not raw["source"].strip():
+        raise ConfigError(f"{path}: [calendar] takes one key, source = \"calendar.ics\" (a file next to the "
+                          "profile) or the https URL of the calendar the school publishes")
+    return raw["source"].strip()
+
+
 def load_school_profile(path: Path) -> SchoolProfile:
     """Read and validate a school profile; errors name the file and the key."""
     try:
@@ -583,5 +596,6 @@ def load_school_profile(path: Path) -> SchoolProfile:
         slack=_load_slack(path, raw.get("slack")),
         email=_load_email(path, raw.get("email")),
         retention=_load_retention(path, raw.get("retention")),
+        calendar_source=_load_calendar(path, raw.get("calendar")),
         absences=_load_absences(path, raw.get("absences")),
     )

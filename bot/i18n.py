@@ -8,6 +8,7 @@ fuzzy (its English source changed) is not curated: callers get None and fall bac
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any, Mapping
@@ -66,7 +67,7 @@ class Locales:
     def text(self, lang: str, msgid: str, values: Mapping[str, Any] | None = None) -> str:
         """A UI string in `lang` (English when not curated), with {placeholders} filled."""
         template = self.lookup(lang, msgid) or msgid
-        return fill(template, values or {})
+        return fill_in(lang, template, values or {})
 
     def reload(self) -> None:
         with self._lock:
@@ -94,3 +95,36 @@ def fill(template: str, values: Mapping[str, Any]) -> str:
         return template.format_map(_Missing(values))
     except (ValueError, IndexError):
         return template
+
+
+# Chinese sets no spaces between its own words. Next to an inserted value, a space in a template
+# stays when the value is all Latin text or numbers (a name, a phone number, an address: "与 Mr.
+# Brooks 的", "专线 (951) 555-0143 或") and goes when the value is Chinese ("请在上午8:20之前").
+_PLACEHOLDER = re.compile(r"( ?)\{(\w+)\}( ?)")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def _spaced(value: str, edge: str) -> bool:
+    return not edge.isspace() and (not _HAN.search(value) or (edge.isascii() and edge.isalpha()))
+
+
+def fill_in(lang: str, template: str, values: Mapping[str, Any]) -> str:
+    """`fill` for a sentence in `lang`: in Chinese, spaces around a value follow the value."""
+    if not lang.startswith("zh"):
+        return fill(template, values)
+
+    def respace(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in values:
+            return match.group(0)
+        value = str(values[name])
+        before = template[match.start() - 1] if match.start() > 0 else ""
+        after = template[match.end()] if match.end() < len(template) else ""
+        left, right = match.group(1), match.group(3)
+        if value and _HAN.match(before or " "):
+            left = " " if _spaced(value, value[0]) else ""
+        if value and _HAN.match(after or " "):
+            right = " " if _spaced(value, value[-1]) else ""
+        return left + "{" + name + "}" + right
+
+    return fill(_PLACEHOLDER.sub(respace, template), values)

@@ -40,7 +40,8 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def build_template(catalog: Catalog, source_dir: Path = REPO_ROOT / "bot", signups: Any = None) -> PoCatalog:
+def build_template(catalog: Catalog, source_dir: Path = REPO_ROOT / "bot", signups: Any = None,
+                   calendar: Any = None) -> PoCatalog:
     """Every translatable message of the code, the intent catalog and the sign-up definitions
     (`bot.signups.definitions.Definitions`: titles, descriptions, places, requirements), with
     where each comes from."""
@@ -64,6 +65,14 @@ def build_template(catalog: Catalog, source_dir: Path = REPO_ROOT / "bot", signu
         for field_name, text in texts:
             if text:
                 template.add(text, locations=[where], auto_comments=[f"Volunteer opportunity {opp.id}: {field_name}"])
+    for teacher in getattr(signups, "teachers", ()):
+        where = _where(teacher.where)
+        for field_name, text in (("class", teacher.class_name), ("room", teacher.room)):
+            if text:
+                template.add(text, locations=[where], auto_comments=[f"Conference teacher {teacher.id}: {field_name}"])
+    for name in calendar.summaries() if calendar is not None else ():  # bot.calendar.load.SchoolCalendar
+        template.add(name, locations=[(_display(Path(calendar.where)), 0)],
+                     auto_comments=["An event of the school calendar (holiday, break, early release, event)"])
     return template
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 import sys
+from pathlib import Path
 
 
 class _SecretFilter(logging.Filter):
@@ -33,16 +35,25 @@ class _JsonFormatter(logging.Formatter):
 
 
 def setup(level: str = "INFO", fmt: str = "kv", secrets: list[str] | None = None,
-          stream=None) -> None:
-    """Configure the root logger once. Message text is logged only at DEBUG (privacy)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+          stream=None, path: Path | None = None, also: tuple[logging.Handler, ...] = ()) -> None:
+    """Configure the root logger once. Message text is logged only at DEBUG (privacy).
+    With `path`, lines go to that file (kept to 3 × 5 MB) instead of stderr — the terminal chat,
+    where they would land between the messages; `also` are handlers beside it."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=5_000_000, backupCount=2, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"))
     handler.addFilter(_SecretFilter(secrets or []))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for extra in also:
+        extra.addFilter(_SecretFilter(secrets or []))
+    root.handlers[:] = [handler, *also]
     root.setLevel(level)
     for noisy in ("httpx", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar, Union
 
-from bot.core.messages import REPLY_KIND, Choice, Media, Outgoing, choices_from
+from bot.core.messages import (REPLY_KIND, Attachment, Choice, Media, Outgoing, attachment_from, attachment_payload,
+                               choices_from)
 
 
 def _optional(default: Any = None) -> Any:
@@ -135,9 +136,12 @@ class FamilyMessage:
     signup: SignupText | None = None
     then: FollowUp | None = None
     if_undeliverable: FollowUp | None = None
+    attachment: Attachment | None = None  # e.g. the calendar file of a seat the family moved up to
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"text": self.text, "language": self.language}
+        if self.attachment is not None:
+            payload["attachment"] = attachment_payload(self.attachment)
         if self.machine is not None:
             payload["machine"] = self.machine
         payload["from"] = self.sender
@@ -157,11 +161,11 @@ class FamilyMessage:
         return cls(str(payload.get("text") or ""), str(payload.get("language") or "en"),
                    str(payload.get("from") or "bot"), None if machine is None else bool(machine),
                    SignupText.from_payload(payload) if "event" in payload else None,
-                   follow("then"), follow("if_undeliverable"))
+                   follow("then"), follow("if_undeliverable"), attachment_from(payload.get("attachment")))
 
     def outgoing(self, channel: str, chat_id: str) -> Outgoing:
         choices = self.signup.choices if self.signup is not None else ()
-        return Outgoing(channel, chat_id, self.text, choices, language=self.language,
+        return Outgoing(channel, chat_id, self.text, choices, self.attachment, language=self.language,
                         machine_translated=bool(self.machine))
 
 

@@ -98,10 +98,45 @@ def test_missing_answer(tmp_path):
     assert "a.yaml:2:" in problem and "missing English 'answer'" in problem
 
 
-def test_unknown_placeholder(tmp_path):
+def test_unknown_placeholder_is_reported_where_it_is_written(tmp_path):
     folder = write(tmp_path, "a.yaml", GOOD.replace("{start_time}", "{start_tme}"))
     [problem] = problems(folder)
-    assert "a.yaml:2:" in problem and "unknown placeholder {start_tme}" in problem
+    assert "a.yaml:7:30: " in problem  # the answer's line and column
+    assert "unknown placeholder {start_tme}" in problem
+    # in a block answer, the line of the placeholder itself, not the intent's or the answer's first
+    block = GOOD.replace("    answer: School starts at {start_time}.\n",
+                         "    answer: >\n      School starts at {start_time}.\n      Doors open at {doors_opne}.\n")
+    [problem] = problems(write(tmp_path, "a.yaml", block))
+    assert "a.yaml:9:21: " in problem and "{doors_opne}" in problem
+
+
+def test_unterminated_quote_is_reported_where_it_opens(tmp_path):
+    """The quote on line 8 is noticed only at the end of the file: the report names line 8."""
+    lines = (GOOD + GOOD.replace("school_hours", "school_calendar").replace("when does", "wen does")
+             .replace("what time", "wat time").replace("a que hora", "cuando").replace("intents:\n", "")).splitlines()
+    lines[7] = '  - id: "bus_times'
+    [problem] = problems(write(tmp_path, "meals.yaml", "\n".join(lines) + "\n"))
+    assert "meals.yaml:8:9: YAML error:" in problem, problem
+    assert "closing quote" in problem and "end of stream" in problem
+
+
+def test_a_broken_file_causes_no_knock_on_errors_in_other_files(tmp_path):
+    menu = GOOD.replace("school_hours", "lunch_menu").replace("when does school start", "lunch today") \
+        .replace("what time is dismissal", "menu").replace("a que hora empieza la escuela", "almuerzo") \
+        .replace('title: Hours', 'title: "Lunch')  # never closed
+    write(tmp_path, "meals.yaml", menu)
+    folder = write(tmp_path, "hours.yaml", GOOD + "    choices: [lunch_menu, no_such_intent]\n")
+    catalog = load_catalog(folder, PROFILE.info)
+    errors = [str(p) for p in catalog.errors]
+    assert len(errors) == 2, errors
+    assert "meals.yaml:3:12: YAML error" in errors[1] or "meals.yaml:3:12: YAML error" in errors[0]
+    assert any("hours.yaml:8: intent 'school_hours': choice 'no_such_intent' is not an intent id" in p
+               for p in errors), errors  # on the choices' line; an id the broken file does not define
+    assert not any("'lunch_menu' is not an intent id" in p for p in errors), errors
+    [note] = [str(p) for p in catalog.problems if p.severity == "warning"]
+    assert "meals.yaml:3:12: warning: knock-on errors left out: 1 choice(s) in other files" in note
+    report = catalog.report()
+    assert report.index("YAML error") < report.index("knock-on")  # the cause first
 
 
 def test_duplicate_id_across_files(tmp_path):

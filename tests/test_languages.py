@@ -177,3 +177,71 @@ def test_arabic_is_isolated_right_to_left_in_the_terminal():
     assert f"\u2067{text}\u2069" in out  # whole, in an RTL isolate; our prefix stays outside
     assert out.startswith("Homeroom: ")
     assert render(Outgoing("terminal", "c", "hello", language="en")) == "Homeroom: hello"
+
+
+# English as parents text it: lingua alone reads several of these as Spanish or Portuguese.
+ENGLISH_TEXTING = [
+    "my kid is sik tmrw wont b in", "r u open tmrw", "pls call me asap", "wat time is pickup 2day",
+    "no school 2morow?", "kid sick 2day wont b in", "hw due tmrw?", "can u call me back pls",
+    "my son has dr appt 2day", "is there skool tmrw", "thx 4 the info", "she wont b at schl 2day",
+    "r the buses late", "im gonna pick him up early", "do u have lunch menu", "ok thx", "idk his teacher name",
+]
+# Short messages in other languages that must still be recognised (and so still offer a switch).
+SHORT_OTHER = [
+    ("es", "gracias"), ("es", "mi hijo esta enfermo"), ("es", "el camion no llego"), ("es", "mi hija no va hoy"),
+    ("es", "dónde está la oficina"), ("ht", "pitit mwen malad"), ("ht", "Kilè otobis la ap pase?"),
+    ("so", "wiilkaygu wuu jiran yahay"), ("pt", "meu filho esta doente"), ("vi", "con tôi bị ốm"),
+    ("ru", "сын болеет"), ("zh", "孩子生病了"), ("ar", "ابني مريض"),
+]
+
+
+@pytest.mark.parametrize("text", ENGLISH_TEXTING)
+def test_english_texting_is_not_another_language(detector, text):
+    assert detector.detect(text).language in ("en", None)
+
+
+@pytest.mark.parametrize("lang,text", SHORT_OTHER)
+def test_short_messages_in_other_languages_are_still_recognised(detector, lang, text):
+    assert detector.detect(text).language == lang
+
+
+@pytest.mark.parametrize("text", ENGLISH_TEXTING)
+async def test_english_texting_gets_no_offer_to_switch(engine, text):
+    await engine.handle(msg("/start"))
+    replies = await engine.handle(msg(text))
+    assert all(r.language == "en" for r in replies)
+    assert not any(c.payload.startswith("lang:") for r in replies for c in r.choices), [r.text for r in replies]
+
+
+@pytest.mark.parametrize("lang,text", [x for x in SHORT_OTHER if x[1] != "gracias"])
+async def test_short_messages_in_other_languages_still_offer_a_switch(engine, lang, text):
+    await engine.handle(msg("/start"))
+    replies = await engine.handle(msg(text))
+    assert any(c.payload == f"lang:{lang}" for r in replies for c in r.choices) or replies[0].language == lang
+
+
+async def test_creole_settles_on_the_second_creole_message(app, engine):
+    await engine.handle(msg("/start"))
+    first = await engine.handle(msg("Kilè otobis la ap pase?"))
+    assert any(c.payload == "lang:ht" for r in first for c in r.choices)  # asked once, in Creole
+    [second, *_] = await engine.handle(msg("pitit mwen malad jodi a"))
+    assert second.language == "ht"  # writing Creole again settles it, no second English answer
+    fam = await app.db.run(families.find, "test", "p1")
+    assert (fam.language, fam.language_source) == ("ht", "detected")
+    [third, *_] = await engine.handle(msg("ki lè lekòl la fèmen jodi a"))
+    assert third.language == "ht"
+
+
+async def test_declining_a_language_is_not_overridden_by_writing_it_again(app, engine):
+    await engine.handle(msg("/start"))
+    await engine.handle(msg("el camion no llego"))
+    await engine.handle(msg(payload="keeplang:es"))
+    replies = await engine.handle(msg("el camion no llego"))
+    assert replies[0].language == "en"
+
+
+async def test_spanish_offer_names_the_language_in_lowercase(engine):
+    await engine.handle(msg("/start"))
+    replies = await engine.handle(msg("el camion no llego"))
+    assert "¿Quiere que le responda en español?" in replies[-1].text
+

@@ -8,6 +8,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot import locale_files
+from bot.calendar.load import load_calendar
 from bot.config import REPO_ROOT, load_school_profile
 from bot.i18n import Locales
 from bot.signups.definitions import load_definitions
@@ -16,7 +17,9 @@ from bot.understanding.catalog import load_catalog
 LOCALES = REPO_ROOT / "locales"
 PROFILE = load_school_profile(REPO_ROOT / "sample_school" / "school.toml")
 SIGNUPS = load_definitions(REPO_ROOT / "sample_school" / "signups", PROFILE.timezone)
-TEMPLATE = locale_files.build_template(load_catalog(REPO_ROOT / "intents", PROFILE.info), signups=SIGNUPS)
+CALENDAR = load_calendar(PROFILE.calendar_source, PROFILE.path.parent, REPO_ROOT / "data", PROFILE.tz)
+TEMPLATE = locale_files.build_template(load_catalog(REPO_ROOT / "intents", PROFILE.info), signups=SIGNUPS,
+                                       calendar=CALENDAR)
 TOP_ANSWERS = ["greeting", "report_absence", "school_hours", "transportation_bus", "lunch_menu",
                "school_calendar", "school_closure", "parent_portal", "contact_teacher", "conference_signup"]
 

@@ -99,3 +99,78 @@ def test_joined_parts_keep_braces_and_nothing_joins_to_nothing():
     assert Localizer(Locales(Path("/nonexistent"))).render_now(joined(["a {x}", Text("b")], " {;} ", "["), "en").text \
         == "[a {x} {;} b"
     assert Localizer(Locales(Path("/nonexistent"))).render_now(joined([], prefix="\n"), "xx").text == ""
+
+
+# -- dates a family reads ------------------------------------------------------------------
+from datetime import datetime as _dt  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+import pytest  # noqa: E402
+
+from bot import dates  # noqa: E402
+from bot.signups import text as signup_text  # noqa: E402
+
+_MONDAY = _dt(2026, 12, 7, 7, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
+_CURATED = ["es", "ht", "so", "ru", "vi", "zh", "ar", "pt"]
+_ENGLISH_WORDS = ("Mon", "Monday", "Dec", "December", "M12")
+
+
+@pytest.mark.parametrize("lang", _CURATED)
+def test_dates_use_the_languages_own_words_never_english_or_placeholders(lang):
+    shown = [dates.day(_MONDAY, lang), dates.weekday_time(_MONDAY, lang), dates.long_date(_MONDAY, lang),
+             signup_text.when(_MONDAY, _MONDAY.replace(hour=9), lang)]
+    for text in shown:
+        assert not any(word in text.replace(",", " ").split() for word in _ENGLISH_WORDS), (lang, text)
+        assert "M12" not in text and "AM" not in text.split(), (lang, text)
+
+
+def test_haitian_creole_dates_come_from_curated_words():
+    assert dates.day(_MONDAY, "ht") == "len 7 des"
+    assert dates.weekday_time(_MONDAY, "ht") == "lendi 7:30"
+    assert dates.long_date(_dt(2027, 1, 12), "ht") == "12 jan 2027"
+    assert signup_text.when(_MONDAY, _MONDAY.replace(hour=9), "ht") == "len 7 des, 7:30 – 9:30"
+
+
+def test_somali_writes_the_day_before_the_month():
+    assert dates.day(_MONDAY, "so") == "Isn, 7 Dis"
+    assert dates.weekday_time(_MONDAY.replace(hour=15), "so") == "Isniin 3:30 GD"
+
+
+def test_chinese_joins_date_and_time_without_a_latin_comma():
+    assert signup_text.when(_MONDAY, _MONDAY.replace(hour=9), "zh") == "12月7日周一 07:30 – 09:30"
+
+
+def test_every_date_words_file_is_complete():
+    for path in sorted(dates.LOCALES_DIR.glob("*/dates.toml")):
+        words = dates.words(path.parent.name)
+        assert words is not None and words.render(words.day, _MONDAY)
+
+
+# -- words a family reads inside translated sentences --------------------------------------
+from bot.i18n import fill_in  # noqa: E402
+from bot.understanding.language import language_in_text  # noqa: E402
+
+
+def test_language_names_in_running_text_follow_each_languages_capitalisation():
+    assert language_in_text("es", "es") == "español"
+    assert language_in_text("pt", "pt") == "português"
+    assert language_in_text("vi", "vi") == "tiếng Việt"
+    assert language_in_text("ht", "ht") == "kreyòl ayisyen"
+    assert language_in_text("en", "en") == "English"
+    assert language_in_text("so", "so") == "Soomaali"
+
+
+def test_chinese_spaces_around_values_follow_the_value():
+    template = "请在 {tardy_time} 之前致电 {phone} 或与 {teacher} 联系"
+    values = {"tardy_time": "上午8:20", "phone": "(951) 555-0143", "teacher": "Mr. Daniel Brooks"}
+    assert fill_in("zh", template, values) == "请在上午8:20之前致电 (951) 555-0143 或与 Mr. Daniel Brooks 联系"
+    assert fill_in("es", "a las {t} hoy", {"t": "8:20"}) == "a las 8:20 hoy"  # only Chinese is respaced
+
+
+def test_no_curated_text_hedges_a_known_persons_gender():
+    """The profile names the principal and the counselor: no 'director(a)' or 'consejero(a)'."""
+    import re
+
+    for po in sorted(Path(__file__).resolve().parent.parent.glob("locales/*/LC_MESSAGES/bot.po")):
+        hedged = re.findall(r"\w+\((?:a|o|as|os)\)", po.read_text(encoding="utf-8"))
+        assert not [h for h in hedged if not h.startswith("Obrigado")], (po, hedged)

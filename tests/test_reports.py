@@ -167,6 +167,7 @@ async def test_report_numbers_match_hand_count(filled, understanding):
                           TopicCount("safety", 2, 0, 2), TopicCount("other", 1, 1, 0),
                           TopicCount("student_services", 1, 0, 1), TopicCount("transportation", 1, 1, 0))
     assert r.by_language == (LanguageCount("es", 5), LanguageCount("en", 3), LanguageCount("vi", 2))
+    assert r.families_by_language == (LanguageCount("es", 2), LanguageCount("en", 1), LanguageCount("vi", 1))
     assert (r.tickets, r.tickets_urgent, r.tickets_responded) == (4, 2, 3)
     assert r.median_first_response_minutes == 30  # of 10, 30 and 200 minutes
     assert r.replies_untranslated == 1
@@ -221,7 +222,10 @@ async def test_csv_round_trips(filled, understanding, tmp_path):
     assert got[("summary", "all", "questions")] == "10"
     assert {k[1]: int(v) for k, v in got.items() if k[0] == "topic" and k[2] == "handed_off"} == \
         {t.topic: t.handed_off for t in report.by_topic}
-    assert {k[1]: int(v) for k, v in got.items() if k[0] == "language"} == {"es": 5, "en": 3, "vi": 2}
+    assert {k[1]: int(v) for k, v in got.items() if k[0] == "language" and k[2] == "questions"} == \
+        {"es": 5, "en": 3, "vi": 2}
+    assert {k[1]: int(v) for k, v in got.items() if k[0] == "language" and k[2] == "families"} == \
+        {"es": 2, "en": 1, "vi": 1}
     assert float(got[("tickets", "all", "median_first_response_minutes")]) == 30.0
     assert got[("tickets", "all", "replies_untranslated")] == "1"
     assert got[("signups", "book_fair", "confirmed")] == "4" and got[("signups", "book_fair", "capacity")] == "5"
@@ -326,6 +330,7 @@ async def test_slack_message(filled, understanding):
     assert blocks[0]["type"] == "header" and SCHOOL in blocks[0]["text"]["text"]
     body = "\n".join(section_texts(blocks))
     assert "• Safety: 2 / 0 / 2" in body and "• Spanish (es): 5" in body and "Book Fair: 4 of 5" in body
+    assert "Families by language" in body and "• Vietnamese (vi): 1" in body
 
 
 def test_slack_message_escapes_data_and_keeps_slack_limits():
@@ -436,3 +441,38 @@ async def test_weekly_loop_waits_until_stopped(filled, understanding):
     finally:
         await db.close()
     assert post.posts == []
+
+
+async def test_families_count_in_the_language_they_settled_on(settings, understanding):
+    """A Creole family whose first message was logged while it was still English counts as Creole."""
+    def creole(conn) -> None:
+        conn.execute("INSERT INTO families (id, channel, channel_user_id, chat_id, language, language_source,"
+                     " created_at, last_seen_at) VALUES (7, 'telegram', 'u7', 'c7', 'ht', 'detected', ?, ?)",
+                     (at(1, 8), at(1, 8)))
+        for stamp, lang in ((at(1, 8), "en"), (at(1, 9), "ht"), (at(2, 9), "ht")):
+            conn.execute("INSERT INTO messages (family_id, direction, text, language, intent, created_at)"
+                         " VALUES (7, 'in', 'words', ?, 'school_hours', ?)", (lang, stamp))
+
+    db = await Database(settings.db_path).open()
+    try:
+        await db.transact(creole)
+    finally:
+        await db.close()
+    report = await report_for(settings.db_path, understanding[1])
+    assert report.families_by_language == (LanguageCount("ht", 1),)
+    text = render.render_text(report)
+    families = text.split("Families by language\n", 1)[1].splitlines()[0].split()
+    assert families == ["Haitian", "Creole", "(ht)", "1", "100%"]
+
+
+async def test_status_counts_families_by_their_language(filled, settings):
+    from bot.ops.status import gather_status
+
+    db = await Database(filled).open(migrate=False)
+    try:
+        status = await gather_status(db, settings)
+    finally:
+        await db.close()
+    assert status.families_by_language == {"es": 2, "en": 1, "vi": 1}
+    assert "families:     Spanish 2, English 1, Vietnamese 1" in status.render()
+    assert status.as_json()["families"] == {"by_language": {"es": 2, "en": 1, "vi": 1}}

@@ -256,9 +256,8 @@ async def test_change_moves_a_volunteer_booking_and_frees_the_old_seat(small):
     await ana.tap(ana.button("mysignups:change:"))
     assert "Pick a new time for Tiny shift" in ana.text
     assert "you are signed up" in next(c.label for c in ana.replies[-1].choices if "9:00 AM" in c.label)
-    await ana.tap(ana.button("volunteer:shift:", "10:00 AM –"))
-    await ana.tap("volunteer:name")
-    assert "This replaces your sign-up" in ana.text
+    await ana.tap(ana.button("volunteer:shift:", "10:00 AM –"))  # no name step: the name stays
+    assert "This replaces your sign-up" in ana.text and "👤 Ana" in ana.text
     await ana.tap(ana.button("volunteer:confirm:"))
     assert "Your sign-up was moved" in ana.text
     got = await rows(small, "SELECT name, shift_id, status FROM signup_bookings ORDER BY id")
@@ -333,10 +332,11 @@ async def test_back_and_cancel_at_every_step_hold_no_seat(small):
     # the conference flow: back from the confirm step down to the teacher list, then cancel
     await p.say("/conference")
     await p.tap("conference:t:rivera")
-    await p.tap(p.button("conference:d:"))
+    assert "Which child" in p.text
+    await p.say("Sam Lee")  # the teacher has one day: straight to its times
     await p.tap(p.button("conference:s:"))
     assert "Please check your conference" in p.text
-    for expected in ("Pick one", "Pick a day", "Which teacher"):
+    for expected in ("Pick one", "Which child", "Which teacher"):
         await p.tap("conference:back")
         assert expected in p.text
     await p.tap("conference:quit")
@@ -426,6 +426,8 @@ async def test_conference_booking_reschedule_and_interpreter(sample):
     await lan.say("/conference")
     assert "conference:t:rivera" in lan.payloads()
     await lan.tap("conference:t:rivera")
+    assert lan.replies[-1].language == "vi" and "Buổi họp với Mr. Carlos Rivera này là cho con nào" in lan.text
+    await lan.say("Minh Nguyen")
     days = [c.payload for c in lan.replies[-1].choices if c.payload.startswith("conference:d:")]
     assert days == ["conference:d:2027-01-12", "conference:d:2027-01-13"]
     await lan.tap("conference:d:2027-01-12")
@@ -439,6 +441,8 @@ async def test_conference_booking_reschedule_and_interpreter(sample):
     assert "đã được đặt" in lan.text
     cal = icalendar.Calendar.from_ical(lan.replies[-1].attachment.content)
     [event] = cal.walk("VEVENT")
+    uid = str(event["UID"])
+    assert "Minh Nguyen" in str(event["DESCRIPTION"]) and int(event["SEQUENCE"]) == 0
     assert event.decoded("DTSTART") == datetime(2027, 1, 12, 13, 0, tzinfo=LA)
     assert event["DTSTART"].params["TZID"] == "America/Los_Angeles"
     assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(minutes=20)
@@ -453,9 +457,11 @@ async def test_conference_booking_reschedule_and_interpreter(sample):
     await lan.tap(lan.button("conference:s:"))
     assert "Việc này sẽ đổi buổi họp của quý vị từ" in lan.text  # "This moves your conference from"
     await lan.tap(lan.button("conference:confirm:"))
-    assert lan.replies[-1].language == "vi" and "Mr. Carlos Rivera" in lan.text
-    got = await rows(sample, "SELECT teacher_id, status, language FROM signup_bookings ORDER BY id")
-    assert got == [("rivera", "cancelled", "vi"), ("rivera", "confirmed", "vi")]
+    assert lan.replies[-1].language == "vi" and "Mr. Carlos Rivera" in lan.text and "Minh Nguyen" in lan.text
+    [moved] = icalendar.Calendar.from_ical(lan.replies[-1].attachment.content).walk("VEVENT")
+    assert str(moved["UID"]) == uid and int(moved["SEQUENCE"]) == 1  # the same event, updated
+    got = await rows(sample, "SELECT teacher_id, status, language, child_name FROM signup_bookings ORDER BY id")
+    assert got == [("rivera", "cancelled", "vi", "Minh Nguyen"), ("rivera", "confirmed", "vi", "Minh Nguyen")]
     # the old slot is free again, in the list other families see
     free = await sample.db.run(store.free_slots, "rivera", store.iso(NOW))
     assert free[0].starts_at == datetime(2027, 1, 12, 13, 0, tzinfo=LA)
@@ -463,6 +469,7 @@ async def test_conference_booking_reschedule_and_interpreter(sample):
     # the teacher's list (the staff export) shows the interpreter; a teacher who speaks it: none
     await lan.say("/conference")
     await lan.tap("conference:t:tran")
+    await lan.tap(lan.button("conference:c:", "Minh Nguyen"))  # the child remembered from the first booking
     await lan.tap(lan.button("conference:d:"))
     await lan.tap(lan.button("conference:s:"))
     assert "interpreter" not in lan.text
@@ -473,7 +480,7 @@ async def test_conference_booking_reschedule_and_interpreter(sample):
     assert code == 0
     roster = out.getvalue()
     rivera_line = next(line for line in roster.splitlines() if "Lan Nguyen" in line and "interpreter" in line)
-    assert "interpreter: Vietnamese" in rivera_line
+    assert "interpreter: Vietnamese" in rivera_line and "Minh Nguyen — guardian: Lan Nguyen" in rivera_line
     assert roster.count("interpreter: Vietnamese") == 1
     await lan.say("/mysignups")
     assert "Họp với Mr. Carlos Rivera" in lan.text and "Họp với Ms. Linh Tran" in lan.text  # curated Vietnamese
@@ -487,7 +494,10 @@ async def test_a_time_button_from_an_ended_conference_flow_still_books_that_time
     slot = ana.button("conference:s:")
     await ana.say("/menu")                      # the flow ends; the old message keeps its buttons
     await ana.tap(slot)
-    assert "expired" not in ana.text and ana.button("conference:confirm:")
+    assert "expired" not in ana.text and "Which child" in ana.text  # whose conference, then that time
+    await ana.say("Pablo Ruiz")
+    assert "Please check your conference" in ana.text and "🧒 Pablo Ruiz" in ana.text
+    assert ana.button("conference:confirm:")
     await ana.say("/menu")
     await ana.tap("conference:confirm:stale")   # a step that needs the flow in progress
     assert "expired" in ana.text
@@ -498,7 +508,7 @@ async def test_one_conference_per_family_per_teacher_and_a_slot_holds_one_family
     for p in (a, b):
         await p.say("/conference")
         await p.tap("conference:t:rivera")
-        await p.tap("conference:d:2026-12-15")
+        await p.say(f"Child {p.user}")  # one day: its times come next
         await p.tap(p.button("conference:s:", "1:00 PM"))
     await a.tap(a.button("conference:confirm:"))
     assert "booked" in a.text
@@ -777,9 +787,10 @@ async def test_flows_start_from_intents_commands_and_deep_links(sample):
     await p.say("I want to book the parent teacher conference")
     assert "Which teacher" in p.text
     await p.say("rivera")  # a typed name (or class) picks the teacher
-    assert "Conferences with Mr. Carlos Rivera (Kindergarten)" in p.text
+    assert "Which child is this conference with Mr. Carlos Rivera for" in p.text
     await p.say("/conference")
     await p.say("5th grade")
+    await p.say("Sam Lee")
     assert "Conferences with Mr. Daniel Brooks" in p.text
     await p.tap(p.button("conference:d:"))
     await p.tap(p.button("conference:s:"))
@@ -795,13 +806,15 @@ async def test_every_payload_fits_telegram_and_export_csv(sample):
     p = Parent(sample, "p1", name="A" * 100)
     seen: set[str] = set()
     for step in ("/volunteer", "volunteer:opp:science-center-trip", "shift", "volunteer:name", "confirm",
-                 "/conference", "conference:t:tran", "day", "conference:sp:1", "slot", "conference:confirm"):
+                 "/conference", "conference:t:tran", "child", "day", "conference:sp:1", "slot", "conference:confirm"):
         if step.startswith("/"):
             await p.say(step)
         elif step == "shift":
             await p.tap(p.button("volunteer:shift:"))
         elif step == "confirm":
             await p.tap(p.button("volunteer:confirm:"))
+        elif step == "child":
+            await p.say("Anna-Maria " + "B" * 48)  # the longest name a child may have (60)
         elif step == "day":
             await p.tap(p.button("conference:d:"))
         elif step == "slot":
@@ -818,8 +831,10 @@ async def test_every_payload_fits_telegram_and_export_csv(sample):
                                        argparse.Namespace(action="export", csv=True))
     assert code == 0
     lines = out.getvalue().splitlines()
-    assert lines[0] == "kind,id,title,date,start,end,place,name,language,interpreter,status,position,booked_at"
+    assert lines[0] == ("kind,id,title,date,start,end,place,name,language,interpreter,status,position,booked_at,"
+                        "child,class")
     assert len(lines) == 3 and lines[1].startswith("volunteer,science-center-trip,")
+    assert lines[2].startswith("conference,tran,") and lines[2].endswith(",Anna-Maria " + "B" * 48 + ",")
 
 
 async def test_prompts_and_reminders_are_translated(tmp_path):

@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import office_hours
+from bot import dates, office_hours
 from bot.config import SchoolProfile
 from bot.core.dialog import Effect, Turn
 from bot.core.localize import Localizer, Text
@@ -38,7 +38,7 @@ from bot.handoff import STAFF_CHANNEL, staff_target
 from bot.staff_alerts import StaffAlerts
 from bot.storage import conversations, families, message_log, outbox, tickets
 from bot.understanding.catalog import OUT_OF_SCOPE
-from bot.understanding.language import ENGLISH_NAMES, language_from_hint, language_name
+from bot.understanding.language import ENGLISH_NAMES, language_from_hint, language_in_text, language_name
 from bot.understanding.matcher import Classification
 from bot.understanding.normalize import clean_text, normalize
 from bot.understanding.snapshot import LiveUnderstanding, UnderstandingSnapshot
@@ -69,13 +69,16 @@ MEDIA_TEXT = N_("I can only read text messages for now. Please type your questio
 # A message switches the family's language on its own only when it is this long and this sure;
 # a shorter or less certain one in another language gets a question instead.
 SWITCH_MIN_WORDS, SWITCH_CONFIDENCE, ASK_CONFIDENCE = 6, 0.95, 0.5
+# Two likeliest readings with one answer hook answer at once when together at least this likely.
+SHARED_ANSWER_CONFIDENCE = 0.5
 
 
 class Engine:
     def __init__(self, db: Database, understanding: LiveUnderstanding, profile: SchoolProfile,
                  locales: Locales, clock: Callable[[], datetime] = utcnow, cache_size: int = 10_000,
                  translator: Any | None = None, flows: dict[str, Any] | None = None,
-                 alerts: StaffAlerts | None = None) -> None:
+                 alerts: StaffAlerts | None = None,
+                 answers: dict[str, Callable[[Turn, Text], Awaitable[Text]]] | None = None) -> None:
         self.db = db
         # who an urgent ticket alerts (none: the family is told to call instead)
         self.alerts = alerts or StaffAlerts()
@@ -92,6 +95,8 @@ class Engine:
         self.cache_size = cache_size
         self.on_outbox: Callable[[], None] | None = None  # e.g. Delivery.wake: rows are waiting
         self.flows: dict[str, Any] = dict(flows or {})  # name -> bot.flows.Flow (sign-ups)
+        # intent id -> fn(turn, catalog answer) -> the answer to give (bot.calendar: the day asked about)
+        self.answers = dict(answers or {})
         self._outbox_written = False
 
     # -- entry point ---------------------------------------------------------------------
@@ -360,7 +365,8 @@ class Engine:
     async def _tap_keep_language(self, turn: Turn, payload: Payload) -> None:
         turn.decision = "language_kept"
         turn.state.data["declined_lang"] = payload.action
-        turn.say(Text(N_("OK, I will keep writing in {language}."), {"language": language_name(turn.lang)}),
+        turn.say(Text(N_("OK, I will keep writing in {language}."),
+                      {"language": language_in_text(turn.lang, turn.lang)}),
                  self._menu_choices(turn))
 
     async def _tap_person(self, turn: Turn, payload: Payload) -> None:
@@ -415,6 +421,8 @@ class Engine:
                 second = await matcher.aclassify(translated.text, "en")
                 if second.decision == "answer" or second.confidence > result.confidence:
                     result = second
+        if result.decision != "answer" and not result.out_of_scope:
+            result = self._one_answer_for_both(turn, text, result)
         turn.confidence = result.confidence
         turn.decision = result.decision
         if result.decision == "answer" and result.intent:
@@ -432,6 +440,20 @@ class Engine:
             self._dont_know(turn, result)
         self._maybe_ask_language(turn, detected)
 
+    def _one_answer_for_both(self, turn: Turn, text: str, result: Classification) -> Classification:
+        """"is there school tomorrow": unsure between two intents that one answer hook answers
+        alike (bot.calendar: the calendar and closures, when the message names a day) — answer
+        it instead of asking which. Never when an urgent reading is among the candidates."""
+        ids = result.candidate_ids[:2]
+        hook = self.answers.get(ids[0]) if ids else None
+        catalog = turn.understanding.catalog
+        if len(ids) < 2 or hook is None or self.answers.get(ids[1]) is not hook \
+                or sum(p for _, p in result.candidates[:2]) < SHARED_ANSWER_CONFIDENCE \
+                or any(catalog[i].urgent for i in result.candidate_ids if i in catalog) \
+                or not getattr(hook, "claims", lambda _turn, _text: False)(turn, text):
+            return result
+        return replace(result, decision="answer", intent=ids[0])
+
     # -- language ------------------------------------------------------------------------
     def _settle_language(self, turn: Turn, text: str) -> str | None:
         """Detect the message's language; switch the family to it only when sure. Returns the
@@ -439,8 +461,12 @@ class Engine:
         found = turn.understanding.detector.detect(text)
         if found.language is None or found.language not in self.profile.languages:
             return None
-        if found.language != turn.lang and turn.family.language_source != "explicit" \
-                and found.confidence >= SWITCH_CONFIDENCE and found.words >= SWITCH_MIN_WORDS:
+        sure = found.confidence >= SWITCH_CONFIDENCE and found.words >= SWITCH_MIN_WORDS
+        # asked about this language last time and the family wrote in it again instead of
+        # answering: that settles it (a Creole parent should not get English twice)
+        again = found.language == turn.state.data.get("asked_lang") != turn.state.data.get("declined_lang") \
+            and found.confidence >= ASK_CONFIDENCE
+        if found.language != turn.lang and turn.family.language_source != "explicit" and (sure or again):
             self._store_language(turn, found.language, "detected")
         elif found.confidence < ASK_CONFIDENCE:
             return None
@@ -455,10 +481,12 @@ class Engine:
         turn.state.data["asked_lang"] = detected
         question = self.locales.lookup(detected, N_("Would you like me to answer in {language}?"))
         yes = self.locales.lookup(detected, N_("Yes, in {language}"))
-        values = {"language": language_name(detected)}
+        # the question is in `detected` when curated: the name as that language writes it mid-sentence
+        values = {"language": language_in_text(detected, detected) if question else language_name(detected)}
         turn.say(Text(question or N_("Would you like me to answer in {language}?"), values, kind="fixed"),
                  [(Text(yes or N_("Yes, in {language}"), values, kind="fixed"), payloads.language(detected)),
-                  (Text(N_("No, keep {language}"), {"language": language_name(turn.lang)}), payloads.keep_language(detected))])
+                  (Text(N_("No, keep {language}"), {"language": language_in_text(turn.lang, turn.lang)}),
+                   payloads.keep_language(detected))])
 
     def _store_language(self, turn: Turn, code: str, source: str) -> None:
         turn.lang = code
@@ -483,7 +511,7 @@ class Engine:
         turn.state.flow = None
         turn.decision = "language_set"
         turn.say(Text(N_("Done! I will write to you in {language} from now on."),
-                      {"language": language_name(code)}), self._menu_choices(turn))
+                      {"language": language_in_text(code, code)}), self._menu_choices(turn))
 
     # -- replies -------------------------------------------------------------------------
     def _menu_choices(self, turn: Turn) -> list[tuple[str, Payload]]:
@@ -533,7 +561,10 @@ class Engine:
                                               for c in intent.choices if c in catalog]
         if choices:
             choices.append((MENU_TEXT, payloads.MENU))
-        turn.say(self._answer_text(turn, intent_id), choices)
+        answer = self._answer_text(turn, intent_id)
+        if intent_id in self.answers:
+            answer = await self.answers[intent_id](turn, answer)
+        turn.say(answer, choices)
 
     def _dont_know(self, turn: Turn, result: Classification) -> None:
         turn.state.misses += 1
@@ -681,15 +712,8 @@ class Engine:
 
 
 def _format_when(moment, lang: str) -> str:
-    """'Monday 7:30 AM' in the family's language where Babel knows it, else English."""
-    from babel.core import UnknownLocaleError
-    from babel.dates import format_datetime
-
-    try:
-        return format_datetime(moment, "EEEE H:mm" if lang != "en" else "EEEE h:mm a", tzinfo=moment.tzinfo,
-                               locale=lang)
-    except (UnknownLocaleError, ValueError):
-        return format_datetime(moment, "EEEE h:mm a", tzinfo=moment.tzinfo, locale="en")
+    """'Monday 7:30 AM' in the family's language (curated date words where Babel has none)."""
+    return dates.weekday_time(moment, lang)
 
 
 def _mask(user_id: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from bot.core.messages import Attachment, Choice, Outgoing
-from bot.i18n import N_, Locales, fill
+from bot.i18n import N_, Locales, fill, fill_in
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class Localizer:
         curated = self.locales.lookup(lang, text.msgid)
         if curated is not None:
             values, machine = self._nested(text.values, lang, done, wanted)
-            return Rendered(fill(curated, self.values_in(values, lang, curated)), "curated", machine)
+            return Rendered(fill_in(lang, curated, self.values_in(values, lang, curated)), "curated", machine)
         english = self._render(text, "en", done, wanted).text
         if english.strip() and self.can_machine_translate("en", lang):
             if english not in done:

@@ -88,6 +88,20 @@ class Incoming:
     media: Media | None = None      # a photo, file, location…; `text` is then its caption
 
 
+def attachment_payload(attachment: Attachment) -> dict[str, str]:
+    """An attachment as JSON for an outbox row."""
+    return {"filename": attachment.filename, "mime_type": attachment.mime_type,
+            "content_b64": base64.b64encode(attachment.content).decode("ascii")}
+
+
+def attachment_from(raw: Any) -> Attachment | None:
+    """The reverse of `attachment_payload` (None for a row without one)."""
+    if not isinstance(raw, dict) or raw.get("content_b64") is None:
+        return None
+    return Attachment(str(raw.get("filename") or "file"), base64.b64decode(raw["content_b64"]),
+                      str(raw.get("mime_type") or "application/octet-stream"))
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One reply for a chat. `choices` become buttons (or numbered options in the terminal)."""
@@ -106,18 +120,13 @@ class Outgoing:
         payload: dict[str, Any] = {"text": self.text, "language": self.language, "machine": self.machine_translated,
                                    "choices": [c.as_dict() for c in self.choices]}
         if self.attachment is not None:
-            payload["attachment"] = {"filename": self.attachment.filename, "mime_type": self.attachment.mime_type,
-                                     "content_b64": base64.b64encode(self.attachment.content).decode("ascii")}
+            payload["attachment"] = attachment_payload(self.attachment)
         return payload
 
     @classmethod
     def from_payload(cls, channel: str, chat_id: str, payload: dict[str, Any]) -> "Outgoing":
         """The reverse of `to_payload`, tolerant of rows written by older versions."""
         choices = choices_from(payload.get("choices"))
-        raw = payload.get("attachment")
-        attachment = None
-        if isinstance(raw, dict) and raw.get("content_b64") is not None:
-            attachment = Attachment(str(raw.get("filename") or "file"), base64.b64decode(raw["content_b64"]),
-                                    str(raw.get("mime_type") or "application/octet-stream"))
+        attachment = attachment_from(payload.get("attachment"))
         return cls(channel, chat_id, str(payload.get("text") or ""), choices, attachment,
                    language=str(payload.get("language") or "en"), machine_translated=bool(payload.get("machine")))

@@ -1,5 +1,8 @@
-"""Parent–teacher conference booking, with buttons only (never a typed date): teacher → day →
-free time (pages of buttons) → confirm → confirmation with a calendar file.
+"""Parent–teacher conference booking, with buttons only (never a typed date): teacher → child
+(typed once, then a button: the family's children are remembered) → class (only where the
+teacher has several) → day (skipped when the teacher has one) → free time (pages of buttons) →
+confirm → confirmation with a calendar file. The teacher's lists, the export and the
+confirmation show the child with the guardian; a move keeps the booking's child.
 
 One booking per family per teacher: picking a teacher the family already has a conference
 with offers to move it, and the move frees the old slot in the same transaction as it takes
@@ -7,12 +10,14 @@ the new one (`booking.book_slot(reschedule=True)`). The family's language is rec
 booking; when the teacher does not speak it, the family is told an interpreter will be
 arranged and staff lists show "interpreter: <language>".
 
-State: `turn.state.step` is teachers | has_booking | days | slots | confirm; the picks live in
-`turn.state.data["conference"]` (teacher, day, slot, token, resched, page, tpage).
+State: `turn.state.step` is teachers | has_booking | child | class | days | slots | confirm; the
+picks live in `turn.state.data["conference"]` (teacher, child, child_class, day, one_day, slot,
+token, resched, page, tpage).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from bot.core.payloads import Payload
@@ -57,6 +62,20 @@ MOVED = N_("Your conference has been moved. ✅\n\n👩‍🏫 {teacher} ({class
 ALREADY = N_("That is already your conference time.")
 SUMMARY = N_("Parent–teacher conference with {teacher}")
 ICS_DETAILS = N_("Class: {class_name}\nName: {name}\nLanguage: {language}")
+CHILD = N_("Which child is this conference with {teacher} for? Please type your child's name.")
+CHILD_KNOWN = N_("Which child is this conference with {teacher} for? Pick a name, or type another name.")
+CHILD_AGAIN = N_("Please type just your child's name (for example: Maria Lopez).")
+CLASS = N_("{teacher} has several classes. Which one is {child} in?")
+CHECK_CHILD = N_("Please check your conference:\n\n👩‍🏫 {teacher} ({class_name})\n🧒 {child}\n🗓 {when}\n📍 {place}"
+                 "\n👤 {name}\n🌐 {language}{note}")
+DONE_CHILD = N_("Your conference is booked! ✅\n\n👩‍🏫 {teacher} ({class_name})\n🧒 {child}\n🗓 {when}\n📍 {place}"
+                "{note}\n\nA calendar file is attached. To change or cancel, type /mysignups.")
+MOVED_CHILD = N_("Your conference has been moved. ✅\n\n👩‍🏫 {teacher} ({class_name})\n🧒 {child}\n🗓 {when}\n"
+                 "📍 {place}{note}\n\nA calendar file is attached. To change or cancel, type /mysignups.")
+ICS_CHILD = N_("Child: {child}")
+MAX_CHILD = 60
+NAME_WORDS = 3  # a typed text this short at the child step is the name; a longer one may be a question
+_NOT_A_NAME = re.compile(r"[0-9?@#/\\:;<>{}\[\]|=+*_~^$%!]")
 
 
 class ConferenceFlow:
@@ -92,6 +111,14 @@ class ConferenceFlow:
             await self._back(turn)
         elif turn.state.step == "teachers" and (teacher_id := await self._teacher_named(turn, text)):
             await self._pick_teacher(turn, teacher_id)
+        elif turn.state.step == "child" and (name := child_name(text)) and len(name.split()) <= NAME_WORDS:
+            await self._take_child(turn, name)  # short: a name (the matcher reads "Hoa" as "hola")
+        elif turn.state.step == "child" and not await kit.new_question(turn, text):
+            if name := child_name(text):  # longer, and not a question ("when is the conference")
+                await self._take_child(turn, name)
+            else:
+                turn.say(CHILD_AGAIN)
+                await self._ask_child(turn)
         elif await kit.new_question(turn, text):
             kit.leave(turn, KEY)  # nothing is held: the engine answers the new question
             return False
@@ -125,6 +152,10 @@ class ConferenceFlow:
             await self._teachers(turn, kit.as_int(value) or 0)
         elif action == "t":
             await self._pick_teacher(turn, value)
+        elif action == "c":
+            await self._pick_child(turn, kit.as_int(value))
+        elif action == "k":
+            await self._pick_class(turn, kit.as_int(value))
         elif action == "resched":
             self._data(turn)["resched"] = True
             await self._days(turn)
@@ -176,6 +207,10 @@ class ConferenceFlow:
         step, data = turn.state.step, self._data(turn)
         if step == "has_booking":
             await self._pick_teacher(turn, data.get("teacher", ""))
+        elif step == "child":
+            await self._ask_child(turn)
+        elif step == "class":
+            await self._classes(turn)
         elif step == "days":
             await self._days(turn)
         elif step == "slots":
@@ -193,14 +228,15 @@ class ConferenceFlow:
             turn.say(NO_TEACHERS, kit.after_choices())
             return
         data = self._data(turn)
-        for key in ("teacher", "day", "slot", "token", "resched", "from_mine", "page"):
+        for key in ("teacher", "child", "child_class", "day", "one_day", "slot", "token", "resched", "from_mine",
+                    "page"):
             data.pop(key, None)
         items, number, earlier, later = kit.page(rows, number, PER_PAGE)
         data["tpage"] = number
         turn.state.flow, turn.state.step = self.name, "teachers"
         choices: list = []
         for teacher, free in items:
-            values = {"teacher": teacher.name, "class_name": teacher.class_name or teacher.place}
+            values = {"teacher": teacher.name, "class_name": _class_or_place(teacher)}
             label = TEACHER_MINE if teacher.id in mine else TEACHER_LABEL
             choices.append((Text(label, values), Payload("conference", "t", teacher.id)))
         choices += kit.paging(self.name, "tpage", number, earlier, later)
@@ -226,7 +262,77 @@ class ConferenceFlow:
                                         "when": fmt.when(item.starts_at, item.ends_at, turn.lang)}),
                      [(MOVE, Payload("conference", "resched")), (KEEP, Payload("conference", "keep")), *kit.nav(self.name)])
             return
-        await self._days(turn, view)
+        if data.get("resched"):  # a move keeps the booking's child and class
+            await self._days(turn, view)
+        else:
+            await self._ask_child(turn, teacher)
+
+    # -- whose conference: the child (remembered), and the class where the teacher has several ----
+    async def _ask_child(self, turn: Turn, teacher: store.Teacher | None = None) -> None:
+        data = self._data(turn)
+        teacher = teacher or await self._db.run(store.get_teacher, data.get("teacher", ""))
+        if teacher is None or not teacher.active:
+            turn.say(TEACHER_GONE)
+            await self._teachers(turn)
+            return
+        data.pop("child", None)
+        data.pop("child_class", None)
+        known = await self._db.run(store.children, turn.family.id)
+        turn.state.flow, turn.state.step = self.name, "child"
+        choices: list = [(Text(c.name, kind="fixed"), Payload("conference", "c", c.id)) for c in known[:PER_PAGE]]
+        choices += kit.nav(self.name)
+        turn.say(Text(CHILD_KNOWN if known else CHILD, {"teacher": teacher.name}), choices)
+
+    async def _pick_child(self, turn: Turn, child_id: int | None) -> None:
+        known = {c.id: c for c in await self._db.run(store.children, turn.family.id)}
+        child = known.get(child_id or 0)
+        if child is None or turn.state.step != "child":
+            await self._show(turn)
+            return
+        await self._take_child(turn, child.name, child)
+
+    async def _take_child(self, turn: Turn, name: str, known: store.Child | None = None) -> None:
+        data = self._data(turn)
+        data["child"] = name
+        teacher = await self._db.run(store.get_teacher, data.get("teacher", ""))
+        if teacher is not None and teacher.classes:
+            # the class this child was in with this teacher last time is not asked again
+            if known and known.teacher_id == teacher.id and known.class_name in teacher.classes:
+                data["child_class"] = known.class_name
+            else:
+                await self._classes(turn, teacher)
+                return
+        await self._after_child(turn)
+
+    async def _after_child(self, turn: Turn) -> None:
+        """The days next, or straight to the check when a time was picked before the child."""
+        data = self._data(turn)
+        if data.get("slot"):
+            await self._pick_slot(turn, data["slot"])
+        else:
+            await self._days(turn)
+
+    async def _classes(self, turn: Turn, teacher: store.Teacher | None = None) -> None:
+        data = self._data(turn)
+        teacher = teacher or await self._db.run(store.get_teacher, data.get("teacher", ""))
+        if teacher is None or not teacher.classes:
+            await self._days(turn)
+            return
+        data.pop("child_class", None)
+        turn.state.flow, turn.state.step = self.name, "class"
+        choices: list = [(Text(name, kind="fixed"), Payload("conference", "k", n))
+                         for n, name in enumerate(teacher.classes)]
+        choices += kit.nav(self.name)
+        turn.say(Text(CLASS, {"teacher": teacher.name, "child": data.get("child", "")}), choices)
+
+    async def _pick_class(self, turn: Turn, number: int | None) -> None:
+        data = self._data(turn)
+        teacher = await self._db.run(store.get_teacher, data.get("teacher", ""))
+        if turn.state.step != "class" or teacher is None or number is None or not 0 <= number < len(teacher.classes):
+            await self._show(turn)
+            return
+        data["child_class"] = teacher.classes[number]
+        await self._after_child(turn)
 
     async def _keep(self, turn: Turn) -> None:
         view = await self._view(turn, self._data(turn).get("teacher", ""))
@@ -255,16 +361,20 @@ class ConferenceFlow:
             else:
                 await self._teachers(turn)
             return
-        for key in ("day", "slot", "token", "page"):
+        for key in ("day", "one_day", "slot", "token", "page"):
             data.pop(key, None)
         days: dict[date, int] = {}
         for slot in slots:
             days[slot.starts_at.date()] = days.get(slot.starts_at.date(), 0) + 1
+        if len(days) == 1:  # one day: nothing to pick, straight to its times
+            data["day"], data["one_day"] = next(iter(days)).isoformat(), True
+            await self._slots(turn)
+            return
         turn.state.flow, turn.state.step = self.name, "days"
         choices: list = [(Text(DAY_LABEL, {"day": fmt.day(d, turn.lang), "count": n}), Payload("conference", "d", d.isoformat()))
                          for d, n in sorted(days.items())]
         choices += kit.nav(self.name)
-        turn.say(Text(DAYS, {"teacher": teacher.name, "class_name": teacher.class_name or teacher.place}), choices)
+        turn.say(Text(DAYS, {"teacher": teacher.name, "class_name": _class_or_place(teacher)}), choices)
 
     async def _pick_day(self, turn: Turn, value: str) -> None:
         try:
@@ -314,12 +424,16 @@ class ConferenceFlow:
             await self._slots(turn, data.get("page", 0), SLOT_TAKEN)
             return
         data["slot"] = slot.id
+        if not data.get("child") and not data.get("resched"):  # e.g. a time button from an earlier flow
+            await self._ask_child(turn, view.teacher)
+            return
         await self._check(turn, view)
 
     def _note_interpreter(self, turn: Turn, teacher: store.Teacher) -> Text | None:
         if turn.lang in teacher.languages:
             return None
-        return Text(NOTE_INTERPRETER, {"teacher": teacher.name, "language": fmt.language_label(turn.lang)})
+        return Text(NOTE_INTERPRETER, {"teacher": teacher.name,
+                                       "language": fmt.language_in_sentence(turn.lang, turn.lang)})
 
     async def _check(self, turn: Turn, view: store.SlotView | None = None) -> None:
         data = self._data(turn)
@@ -336,10 +450,22 @@ class ConferenceFlow:
                 notes.append(Text(NOTE_MOVE, {"when": fmt.when(old.starts_at, old.ends_at, lang)}))
         data["token"] = kit.token()
         turn.state.step = "confirm"
-        values = {"teacher": teacher.name, "class_name": teacher.class_name, "place": teacher.place,
+        child, child_class = self._child(data, view.existing)
+        values = {"teacher": teacher.name, "class_name": _class(teacher, child_class), "place": _place(teacher),
                   "when": fmt.when(slot.starts_at, slot.ends_at, lang), "name": self._name(turn),
                   "language": fmt.language_label(lang), "note": joined(notes, "\n\n", prefix="\n\n")}
-        turn.say(Text(CHECK, values), [(CONFIRM, Payload("conference", "confirm", data['token'])), *kit.nav(self.name)])
+        if child:
+            values["child"] = child
+        turn.say(Text(CHECK_CHILD if child else CHECK, values),
+                 [(CONFIRM, Payload("conference", "confirm", data['token'])), *kit.nav(self.name)])
+
+    def _child(self, data: dict, existing: store.Item | None) -> tuple[str | None, str | None]:
+        """The child (and class) picked, or on a move the booking's own."""
+        if data.get("child"):
+            return data["child"], data.get("child_class")
+        if data.get("resched") and existing is not None:
+            return existing.booking.child_name, existing.booking.child_class
+        return None, None
 
     def _name(self, turn: Turn) -> str:
         return kit.name_for(turn) or f"Family {turn.family.id}"
@@ -352,7 +478,7 @@ class ConferenceFlow:
             return
         key = f"{turn.family.id}:{token}"
         args = (turn.family.id, data["slot"], self._name(turn), turn.lang, key, kit.now_iso(turn),
-                bool(data.get("resched")))
+                bool(data.get("resched")), data.get("child"), data.get("child_class"))
 
         def book(conn):  # the booking, and what the reply shows about it, in one trip
             result = booking.book_slot(conn, *args)
@@ -387,18 +513,23 @@ class ConferenceFlow:
         assert result.booking is not None
         item, teacher = view.existing, view.teacher
         lang = turn.lang
-        body = MOVED if result.previous is not None else DONE
+        b = result.booking
+        child, class_name = b.child_name, _class(teacher, b.child_class)
+        moved = result.previous is not None
+        body = (MOVED_CHILD if moved else DONE_CHILD) if child else (MOVED if moved else DONE)
         note = self._note_interpreter(turn, teacher)
-        values = {"teacher": teacher.name, "class_name": teacher.class_name, "place": teacher.place,
+        values = {"teacher": teacher.name, "class_name": class_name, "place": _place(teacher),
                   "when": fmt.when(item.starts_at, item.ends_at, lang), "note": joined([note] if note else [], prefix="\n\n")}
-        details = Text(ICS_DETAILS, {"class_name": teacher.class_name, "name": result.booking.name,
-                                     "language": fmt.language_label(lang)})
+        if child:
+            values["child"] = child
+        details = [*([Text(ICS_CHILD, {"child": child})] if child else []),
+                   Text(ICS_DETAILS, {"class_name": class_name, "name": b.name, "language": fmt.language_label(lang)})]
         # the calendar file is made before the reply is localized, so its words are rendered here
         summary, description = await self.s.render(lang, Text(SUMMARY, {"teacher": teacher.name}),
-                                                   joined([details, *([note] if note else [])]))
-        content = ics.calendar(f"homeroom-booking-{result.booking.id}@{self.s.uid_domain}", item.starts_at,
-                               item.ends_at, summary, teacher.place, description, turn.now,
-                               url=teacher.video_link)
+                                                   joined([*details, *([note] if note else [])]))
+        content = ics.calendar(f"{b.uid}@{self.s.uid_domain}", item.starts_at, item.ends_at, summary, teacher.place,
+                               description, turn.now, url=teacher.video_link, sequence=b.calendar_sequence,
+                               organizer=self.s.organizer)
         filename = f"conference-{item.starts_at:%Y-%m-%d}.ics"
         turn.say(Text(body, values), kit.after_choices(), attachment=ics.attachment(filename, content))
 
@@ -406,14 +537,55 @@ class ConferenceFlow:
         step, data = turn.state.step, self._data(turn)
         if step == "confirm":
             await self._slots(turn, data.get("page", 0))
-        elif step == "slots":
+        elif step == "slots" and not data.get("one_day"):
             await self._days(turn)
-        elif step == "has_booking" or (step == "days" and not data.get("from_mine")):
+        elif step in ("slots", "days"):
+            await self._before_days(turn)
+        elif step == "class":
+            await self._ask_child(turn)
+        elif step in ("has_booking", "child"):
             await self._teachers(turn, data.get("tpage", 0))
-        else:  # the teacher list, or the days of a change started from /mysignups
+        else:  # the teacher list
             self._quit(turn)
+
+    async def _before_days(self, turn: Turn) -> None:
+        """Back from the days (or the times of a teacher's one day): the step before them."""
+        data = self._data(turn)
+        if data.get("from_mine"):  # a change started from /mysignups
+            self._quit(turn)
+        elif data.get("resched"):
+            await self._teachers(turn, data.get("tpage", 0))
+        elif data.get("child_class"):
+            await self._classes(turn)
+        else:
+            await self._ask_child(turn)
 
     def _quit(self, turn: Turn) -> None:
         changing = bool(self._data(turn).get("resched"))
         kit.leave(turn, KEY)
         turn.say(UNCHANGED if changing else STOPPED, kit.after_choices())
+
+
+def child_name(text: str) -> str | None:
+    """A typed child's name ('mai nguyen' → 'Mai Nguyen'), or None when it does not look like one
+    (a question, a number, a long sentence)."""
+    name = " ".join(text.split()).strip(" .,")
+    if not name or len(name) > MAX_CHILD or len(name.split()) > 4 or _NOT_A_NAME.search(name) \
+            or not any(ch.isalpha() for ch in name) or kit.word(name):
+        return None
+    return name.title() if name == name.lower() and name.isascii() else name
+
+
+# The school's words for a class and a room ("5th grade", "Room 8") go into replies as staff
+# texts, curated or machine translated like other staff words; a video link stays as written.
+def _class(teacher, picked: str | None = None) -> Text:
+    """The teacher's class, or the one of the teacher's classes the family picked."""
+    return fmt.staff(picked or teacher.class_name)
+
+
+def _place(teacher) -> Text | str:
+    return fmt.staff(teacher.room) if teacher.room else teacher.place
+
+
+def _class_or_place(teacher) -> Text | str:
+    return _class(teacher) if teacher.class_name else _place(teacher)

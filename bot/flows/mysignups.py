@@ -18,6 +18,8 @@ from bot.signups import flowkit as kit
 from bot.signups import text as fmt
 
 LIST = N_("Your sign-ups:\n\n{items}")
+# {n} is the item's letter (A, B, …), never a number: the terminal numbers the buttons, and "1"
+# must not mean both the first sign-up and the first button ("Change A")
 NONE = N_("You have no upcoming sign-ups.")
 LINE_VOLUNTEER = N_("{n}. {title}: {when} ({status})")
 LINE_CONFERENCE = N_("{n}. Conference with {teacher}: {when} ({status})")
@@ -100,7 +102,7 @@ class MySignupsFlow:
             turn.say(NONE, starts)
             return
         lines, choices = [], []
-        for n, item in enumerate(items, 1):
+        for n, item in zip(_letters(), items):
             title, when = self._label(turn, item)
             b = item.booking
             status = [Text(CONFIRMED) if b.status == "confirmed" else Text(WAITLIST, {"position": b.position})]
@@ -128,12 +130,24 @@ class MySignupsFlow:
         if result.status != "cancelled":
             await self._list(turn, ALREADY_CANCELLED if result.status == "already_cancelled" else NOT_FOUND)
             return
-        self._cancelled(turn, item)
+        self._cancelled(turn, item, await self.s.cancel_file(turn.lang, item, result.booking, turn.now))
 
-    def _cancelled(self, turn: Turn, item: store.Item) -> None:
+    def _cancelled(self, turn: Turn, item: store.Item, file=None) -> None:
         for key in ("volunteer", "conference"):
             turn.state.data.pop(key, None)
         if turn.state.flow in ("volunteer", "conference"):
             turn.state.flow, turn.state.step = None, None
         title, when = self._label(turn, item)
-        turn.say(Text(CANCELLED, {"title": title, "when": when}), kit.after_choices())
+        turn.say(Text(CANCELLED, {"title": title, "when": when}), kit.after_choices(), attachment=file)
+
+
+def _letters():
+    """A, B, … Z, AA, AB, …: the marks of the list's items."""
+    n = 0
+    while True:
+        n += 1
+        mark, rest = "", n
+        while rest:
+            rest, digit = divmod(rest - 1, 26)
+            mark = chr(ord("A") + digit) + mark
+        yield mark

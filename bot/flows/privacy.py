@@ -23,9 +23,8 @@ import secrets
 from datetime import datetime
 from typing import Any, Callable
 
-from babel.core import UnknownLocaleError
-from babel.dates import format_skeleton
 
+from bot import dates
 from bot.core import payloads
 from bot.core.payloads import Payload
 from bot.config import SchoolProfile
@@ -239,8 +238,4 @@ class ForgetMeFlow:
 
 def _date(stored: str, lang: str, profile: SchoolProfile) -> str:
     """'Mar 5, 2026' in the family's language, in the school's time zone."""
-    moment = datetime.fromisoformat(stored).astimezone(profile.tz)
-    try:
-        return format_skeleton("yMMMd", moment, locale=lang if lang != "en" else "en_US").replace("\u202f", " ")
-    except (UnknownLocaleError, ValueError):
-        return format_skeleton("yMMMd", moment, locale="en_US")
+    return dates.long_date(datetime.fromisoformat(stored).astimezone(profile.tz), lang)

@@ -7,7 +7,8 @@ checked again against the store when it arrives, so a shift that filled, started
 removed meanwhile gets a clear message and the current choices again.
 
 State: `turn.state.step` is opportunities | shifts | name | confirm; the picks live in
-`turn.state.data["volunteer"]` (opp, shift, name, token, waitlist, replace).
+`turn.state.data["volunteer"]` (opp, shift, name, token, waitlist, replace, and when changing a
+sign-up, `kept_name`: the name already on the list, used again instead of asking).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ class VolunteerFlow:
     async def change(self, turn: Turn, item: store.Item) -> None:
         """Move an existing booking to another shift of the same opportunity (from /mysignups)."""
         turn.state.flow = self.name
-        turn.state.data[KEY] = {"opp": item.opportunity_id, "replace": item.booking.id}
+        turn.state.data[KEY] = {"opp": item.opportunity_id, "replace": item.booking.id,
+                                "kept_name": item.booking.name}
         await self._shifts(turn)
 
     async def on_text(self, turn: Turn, text: str) -> bool:
@@ -276,6 +278,9 @@ class VolunteerFlow:
             return
         data["shift"] = shift.id
         data["waitlist"] = shift.seats_left == 0
+        if data.get("replace") and data.get("kept_name"):  # a move keeps the name already given
+            await self._set_name(turn, data["kept_name"])
+            return
         await self._ask_name(turn)
 
     async def _ask_name(self, turn: Turn) -> None:
@@ -381,15 +386,18 @@ class VolunteerFlow:
                               Text(ICS_NAME, {"name": result.booking.name})])
         # the calendar file is made before the reply is localized, so its words are rendered here
         title_s, location_s, description_s = await self.s.render(lang, title, location, description)
-        content = ics.calendar(f"homeroom-booking-{result.booking.id}@{self.s.uid_domain}", item.starts_at,
-                               item.ends_at, title_s, location_s, description_s, turn.now)
+        content = ics.calendar(f"{result.booking.uid}@{self.s.uid_domain}", item.starts_at, item.ends_at, title_s,
+                               location_s, description_s, turn.now, sequence=result.booking.calendar_sequence,
+                               organizer=self.s.organizer)
         filename = f"volunteer-{item.starts_at:%Y-%m-%d}.ics"
         turn.say(Text(body, values), kit.after_choices(), attachment=ics.attachment(filename, content))
 
     async def _back(self, turn: Turn) -> None:
         step = turn.state.step
         data = self._data(turn)
-        if step == "confirm":
+        if step == "confirm" and data.get("replace") and data.get("kept_name"):
+            await self._shifts(turn, data.get("page", 0))  # no name step when moving a sign-up
+        elif step == "confirm":
             await self._ask_name(turn)
         elif step == "name":
             await self._shifts(turn, data.get("page", 0))
@@ -410,7 +418,9 @@ class VolunteerFlow:
         if result.promoted:
             self.s.wake()
         if result.status == "cancelled":
-            turn.say(DECLINED, kit.after_choices())
+            item = await self._db.run(store.item, result.booking.id)
+            file = await self.s.cancel_file(turn.lang, item, result.booking, turn.now) if item else None
+            turn.say(DECLINED, kit.after_choices(), attachment=file)
         elif result.status == "already_cancelled":
             turn.say(ALREADY_CANCELLED, kit.after_choices())
         else:

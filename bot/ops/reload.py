@@ -86,6 +86,8 @@ async def reload(homeroom) -> ReloadResult:
         return ReloadResult(False, catalog.report(), at=stamp)
     homeroom.understanding.current = snapshot  # the next turn takes it; turns under way keep theirs
     homeroom.engine.locales.adopt(locales)
+    if getattr(homeroom, "calendar", None) is not None:  # the school's calendar (a URL: fetched again)
+        await homeroom.calendar.refresh()
     examples = sum(len(i.examples) for i in catalog.intents.values())
     languages = tuple(sorted(lang for lang, n in counts.items() if n))
     log.info("reload.done intents=%d examples=%d locales=%s", len(catalog.intents), examples,

@@ -28,6 +28,7 @@ from typing import Any
 from bot.config import Settings
 from bot.core.messages import utcnow
 from bot.ops.backup import backup_dir, last_backup
+from bot.understanding.language import ENGLISH_NAMES
 
 OUTBOX_MAX_AGE = timedelta(minutes=15)
 URGENT_UNCLAIMED_MAX = timedelta(minutes=30)
@@ -98,6 +99,7 @@ class Status:
     last_backup: datetime | None = None
     backup_dir: str = ""
     reasons: list[str] = field(default_factory=list)
+    families_by_language: dict[str, int] = field(default_factory=dict)  # code ("?" unknown) -> families
 
     @property
     def ok(self) -> bool:
@@ -121,6 +123,7 @@ class Status:
             "staff_channels": None if self.staff_channels is None else list(self.staff_channels),
             "translation": {"pairs": self.translation, "note": self.translation_note},
             "understanding": self.understanding,
+            "families": {"by_language": self.families_by_language},
             "backups": {"on": self.backups_on, "dir": self.backup_dir,
                         "last": self.last_backup.isoformat() if self.last_backup else None},
         }
@@ -150,6 +153,10 @@ class Status:
             lines.append(f"              {self.replies_untranslated} staff repl{'y' if self.replies_untranslated == 1 else 'ies'} "
                          f"sent in English only (no translation model) in the last {DEAD_WINDOW.days} days: "
                          "those families need an interpreter")
+        if self.families_by_language:
+            lines.append("families:     " + ", ".join(
+                f"{ENGLISH_NAMES.get(code, 'unknown' if code == '?' else code)} {n}"
+                for code, n in self.families_by_language.items()))
         if self.staff_channels is not None:
             lines.append("staff alerts: " + (", ".join(self.staff_channels) or
                                              "NONE (no Slack, no email): urgent reports alert nobody"))
@@ -222,6 +229,10 @@ def read_store(conn: sqlite3.Connection, now: datetime) -> dict[str, Any]:
                     break
             if status == "open" and priority == "urgent" and (out["urgent_age"] is None or age > out["urgent_age"]):
                 out["urgent_age"] = age
+    out["families"] = {}
+    if "families" in tables:  # by the language each family has now (settled by detection or chosen)
+        out["families"] = {code or "?": int(n) for code, n in conn.execute(
+            "SELECT language, COUNT(*) AS n FROM families GROUP BY language ORDER BY n DESC, language")}
     out["untranslated"] = 0
     if "ticket_events" in tables:
         out["untranslated"] = conn.execute("SELECT COUNT(*) FROM ticket_events WHERE kind = 'untranslated'"
@@ -267,7 +278,7 @@ async def gather_status(db, settings: Settings, *, channels: ChannelHealth | Non
                     outbox=store["outbox"], dead=store["dead"], dead_total=store["dead_total"],
                     tickets_open=store["open"], tickets_claimed=store["claimed"], tickets_by_age=store["by_age"],
                     urgent_unclaimed_age=store["urgent_age"], backups_on=settings.backup_keep > 0,
-                    replies_untranslated=int(store["untranslated"]),
+                    replies_untranslated=int(store["untranslated"]), families_by_language=store["families"],
                     staff_channels=staff_channels if staff_channels is not None else _staff_channels(settings),
                     backup_dir=str(backup_dir(settings)))
     if settings.translation == "off":

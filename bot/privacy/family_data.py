@@ -101,7 +101,10 @@ def export_family(conn: sqlite3.Connection, family_id: int) -> dict[str, Any]:
                         "starts_at": store.iso(item.starts_at), "ends_at": store.iso(item.ends_at),
                         "name": b.name, "language": b.language, "status": b.status,
                         "waitlist_position": b.position, "signed_up_at": b.created_at,
-                        "cancelled_at": b.cancelled_at})
+                        "cancelled_at": b.cancelled_at, "child": b.child_name, "class": b.child_class})
+    children = [{"name": name, "class": class_name, "remembered_at": at} for name, class_name, at in conn.execute(
+        "SELECT name, class_name, created_at FROM family_children WHERE family_id = ? ORDER BY created_at, name",
+        (family_id,))]
     return {
         "family": family,
         "language": family["language"],
@@ -110,6 +113,7 @@ def export_family(conn: sqlite3.Connection, family_id: int) -> dict[str, Any]:
         "messages": messages,
         "tickets": tickets,
         "signups": signups,
+        "children": children,  # remembered for conference bookings
     }
 
 
@@ -165,6 +169,7 @@ def delete_family(conn: sqlite3.Connection, family_id: int, actor: str, now: str
         ("tickets", "DELETE FROM tickets WHERE family_id = :family"),
         ("signup_reminders", f"DELETE FROM signup_reminders WHERE booking_id IN ({bookings_of})"),
         ("signup_bookings", "DELETE FROM signup_bookings WHERE family_id = :family"),
+        ("family_children", "DELETE FROM family_children WHERE family_id = :family"),
         ("absences", "DELETE FROM absences WHERE family_id = :family"),
         # handled updates only: a pending one (the update being answered now) is finished as usual
         ("inbox", "DELETE FROM inbox WHERE channel = :channel AND chat_id = :chat AND handled_at IS NOT NULL"),

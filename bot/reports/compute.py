@@ -14,6 +14,9 @@ What each number means (the definitions a principal can quote):
   So `answered_by_bot + handed_off == questions`, per topic and overall.
 - **topic**: `catalog[intent].topic`; an intent no longer in the catalog counts as "other".
 - **language**: the family's language when it asked (`messages.language`).
+- **families by language**: the families who wrote in the period, by the language they have now
+  (`families.language`): a family whose language was settled after a first message or two
+  counts once, in its own language.
 - **tickets**: tickets created in the period; **first staff response**: the median of
   `first_response_at - created_at` over those with a response (wall-clock minutes, nights and
   weekends included), however late the response came. **replies in English only**: staff replies
@@ -92,6 +95,7 @@ class Report:
     handed_off: int = 0
     by_topic: tuple[TopicCount, ...] = ()
     by_language: tuple[LanguageCount, ...] = ()
+    families_by_language: tuple[LanguageCount, ...] = ()  # `questions` holds the number of families
     tickets: int = 0
     tickets_urgent: int = 0
     tickets_responded: int = 0
@@ -110,6 +114,10 @@ def _stamp(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("report periods need time-zone-aware datetimes")
     return moment.astimezone(UTC).isoformat()
+
+
+def _ranked(counts: Counter[str]) -> tuple[LanguageCount, ...]:
+    return tuple(LanguageCount(code, n) for code, n in sorted(counts.items(), key=lambda x: (-x[1], x[0])))
 
 
 def _ticket_intents(catalog: Catalog) -> set[str]:
@@ -142,6 +150,9 @@ def compute(conn: sqlite3.Connection, catalog: Catalog, start: datetime, end: da
         counts[0] += 1
         counts[2 if handed else 1] += 1
         languages[language or "?"] += 1
+    family_languages = Counter({code or "?": n for code, n in conn.execute(
+        "SELECT f.language, COUNT(*) FROM families f WHERE f.id IN (SELECT family_id FROM messages"
+        " WHERE direction = 'in' AND created_at >= ? AND created_at < ?) GROUP BY f.language", (lo, hi))})
     by_topic = tuple(sorted((TopicCount(t, *c) for t, c in topics.items()), key=lambda t: (-t.questions, t.topic)))
     waits = [(datetime.fromisoformat(first) - datetime.fromisoformat(created)).total_seconds() / 60
              for _, created, first, _ in made if first]
@@ -154,7 +165,8 @@ def compute(conn: sqlite3.Connection, catalog: Catalog, start: datetime, end: da
         answered_by_bot=sum(t.answered_by_bot for t in by_topic),
         handed_off=sum(t.handed_off for t in by_topic),
         by_topic=by_topic,
-        by_language=tuple(LanguageCount(code, n) for code, n in sorted(languages.items(), key=lambda x: (-x[1], x[0]))),
+        by_language=_ranked(languages),
+        families_by_language=_ranked(family_languages),
         tickets=len(made), tickets_urgent=sum(1 for row in made if row[3] == "urgent"),
         tickets_responded=len(waits),
         median_first_response_minutes=statistics.median(waits) if waits else None,

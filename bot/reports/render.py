@@ -108,6 +108,12 @@ def language_rows(report: Report) -> list[str]:
             for x in report.by_language]
 
 
+def family_language_rows(report: Report) -> list[str]:
+    width = max([len(language_label(x.language)) for x in report.families_by_language] + [20])
+    return [f"  {language_label(x.language):<{width}}  {x.questions:>5}  {_share(x.questions, report.families):>4}"
+            for x in report.families_by_language]
+
+
 def signup_lines(report: Report) -> list[str]:
     lines = []
     for o in report.signups:
@@ -135,6 +141,8 @@ def render_text(report: Report) -> str:
         out += ["", "Questions by topic"] + topic_rows(report)
     if report.by_language:
         out += ["", "Questions by language"] + language_rows(report)
+    if report.families_by_language:
+        out += ["", "Families by language"] + family_language_rows(report)
     out += ["", "Volunteer sign-ups (shifts in this period and upcoming, as of now)"]
     out += signup_lines(report) or ["  none"]
     out += [conference_line(report)]
@@ -158,6 +166,7 @@ def csv_rows(report: Report) -> list[tuple[str, str, str, str]]:
         rows += [("topic", t.topic, "questions", t.questions), ("topic", t.topic, "answered_by_bot", t.answered_by_bot),
                  ("topic", t.topic, "handed_off", t.handed_off)]
     rows += [("language", x.language, "questions", x.questions) for x in r.by_language]
+    rows += [("language", x.language, "families", x.questions) for x in r.families_by_language]
     median = r.median_first_response_minutes
     rows += [("tickets", "all", "created", r.tickets), ("tickets", "all", "urgent", r.tickets_urgent),
              ("tickets", "all", "responded", r.tickets_responded),

@@ -89,6 +89,9 @@ def slack_message(report: Report) -> tuple[str, list[dict[str, Any]]]:
     if report.by_language:
         body += safe_sections("\n".join(f"• {render.language_label(x.language)}: {x.questions}"
                                         for x in report.by_language), "Questions by language")
+    if report.families_by_language:
+        body += safe_sections("\n".join(f"• {render.language_label(x.language)}: {x.questions}"
+                                        for x in report.families_by_language), "Families by language")
     signups = [line.strip() for line in render.signup_lines(report)]
     body += safe_sections("\n".join([f"• {line}" for line in signups or ["none"]] + [render.conference_line(report)]),
                           "Volunteer sign-ups (this week's and upcoming shifts)")

@@ -17,7 +17,7 @@ from bot.config import SchoolProfile
 from bot.core.localize import Localizer, Text
 from bot.core.messages import utcnow
 from bot.i18n import Locales
-from bot.signups import booking, store
+from bot.signups import booking, ics, store
 from bot.signups.definitions import DefinitionError, Definitions, load_definitions
 from bot.storage import Database
 
@@ -26,16 +26,21 @@ log = logging.getLogger("bot.signups")
 __all__ = ["Signups", "DefinitionError", "Definitions", "load_definitions", "start_signups"]
 
 
+def uid_domain(profile: SchoolProfile) -> str:
+    """The domain of the calendar UIDs: the school's website, so they are unique worldwide."""
+    return urlparse(str(profile.info.get("website", ""))).hostname or "homeroom.invalid"
+
+
 class Signups:
     """The sign-up service the flows, the CLI and the reminder loop share."""
 
     def __init__(self, db: Database, profile: SchoolProfile, locales: Locales,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self.profile, self.locales, self.clock = db, profile, locales, clock
-        self.notifier = booking.Notifier(locales)
+        self.uid_domain = uid_domain(profile)
+        self.organizer = ics.organizer(profile, self.uid_domain)
+        self.notifier = booking.Notifier(locales, self.uid_domain, self.organizer)
         self.on_outbox: Callable[[], None] | None = None  # e.g. Delivery.wake: a message waits
-        website = urlparse(str(profile.info.get("website", ""))).hostname
-        self.uid_domain = website or "homeroom.invalid"
         self.localizer: Localizer | None = None  # the engine's (bot.app.start), for `render`
 
     async def render(self, lang: str, *texts: Text) -> list[str]:
@@ -44,6 +49,18 @@ class Signups:
         file carries no "automatic translation" note; the reply beside it does when it needs one)."""
         localizer = self.localizer or Localizer(self.locales)
         return [rendered.text for rendered in await localizer.render_all(list(texts), lang)]
+
+    async def cancel_file(self, lang: str, item: store.Item, booking: store.Booking, now: datetime):
+        """The calendar file that takes a cancelled booking out of the family's calendar: METHOD:CANCEL,
+        the booking's UID, its raised SEQUENCE (`bot.signups.ics`)."""
+        from bot.flows.conference import SUMMARY
+        from bot.signups import text as fmt
+
+        summary = Text(SUMMARY, {"teacher": item.title}) if booking.kind == "conference" else fmt.staff(item.title)
+        [rendered] = await self.render(lang, summary)
+        content = ics.calendar(f"{booking.uid}@{self.uid_domain}", item.starts_at, item.ends_at, rendered, item.place,
+                               "", now, sequence=booking.calendar_sequence, cancelled=True, organizer=self.organizer)
+        return ics.attachment(f"{booking.kind}-{item.starts_at:%Y-%m-%d}-cancelled.ics", content)
 
     @property
     def tz(self):

@@ -10,6 +10,9 @@ slot, and the partial UNIQUE indexes of migration 7 guard the same rules once mo
   writes the promoted family an outbox message with a Decline button (declining is a cancel:
   it passes the seat on). Cancelling a waitlist place moves those behind it up.
 - A conference reschedule frees the old slot in the same transaction as it takes the new one.
+- A booking's calendar event keeps one UID: a move (a conference reschedule, a changed shift)
+  hands the old booking's UID to the new one with a higher SEQUENCE; a cancel and a promotion
+  raise the SEQUENCE too (the family gets a file for each: `bot.signups.ics`).
 
 A change to an event that starts within 24 hours also writes a staff alert in the same
 transaction (`bot.signups.staff.alert`).
@@ -24,12 +27,13 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from bot.core.messages import Choice
+from bot.core.messages import Attachment, Choice
 from bot.core.payloads import Payload
 from bot.i18n import N_, Locales, fill
 from bot.outbox_messages import FamilyMessage, SignupText
-from bot.signups import staff, store, text
+from bot.signups import ics, staff, store, text
 from bot.signups.store import Booking
 from bot.storage import families, outbox
 
@@ -58,10 +62,12 @@ class Result:
 
 
 class Notifier:
-    """Writes the messages a booking change owes other families, in their language."""
+    """Writes the messages a booking change owes other families, in their language (a
+    promotion with the seat's calendar file)."""
 
-    def __init__(self, locales: Locales) -> None:
-        self.locales = locales
+    def __init__(self, locales: Locales, uid_domain: str = "homeroom.invalid",
+                 organizer: tuple[str, str] | None = None) -> None:
+        self.locales, self.uid_domain, self.organizer = locales, uid_domain, organizer
 
     def promoted(self, conn: sqlite3.Connection, booking: Booking, now: str) -> int | None:
         family = families.get(conn, booking.family_id)
@@ -73,12 +79,18 @@ class Notifier:
                   "when": text.when(info.starts_at, info.ends_at, lang),
                   "place": text.curated(self.locales, lang, info.place)}
         choices = [(DECLINE, Payload("volunteer", "decline", booking.id)), (MY_SIGNUPS, Payload("mysignups", "list"))]
-        return send(conn, self.locales, family, lang, PROMOTED, values, choices, now, "signup_promoted")
+        content = ics.calendar(f"{booking.uid}@{self.uid_domain}", info.starts_at, info.ends_at, values["title"],
+                               values["place"], "", datetime.fromisoformat(now), sequence=booking.calendar_sequence,
+                               organizer=self.organizer)
+        file = ics.attachment(f"volunteer-{info.starts_at:%Y-%m-%d}.ics", content)
+        return send(conn, self.locales, family, lang, PROMOTED, values, choices, now, "signup_promoted",
+                    attachment=file)
 
 
 def send(conn: sqlite3.Connection, locales: Locales, family: families.Family, lang: str, msgid: str,
          values: dict, choices: list[tuple[str, Payload]], now: str, event: str,
-         rendered_text: str | None = None, labels: list[str] | None = None) -> int:
+         rendered_text: str | None = None, labels: list[str] | None = None,
+         attachment: Attachment | None = None) -> int:
     """One outbox message to a family (kind "message", like a staff reply) with buttons. The
     buttons' payloads are added to the family's offered choices, so a tap on them is accepted
     by the engine (until the family's next reply with buttons replaces them).
@@ -95,7 +107,8 @@ def send(conn: sqlite3.Connection, locales: Locales, family: families.Family, la
     signup = SignupText(event, buttons, msgid, values, rendered)
     # the engine hands sign-up buttons to the flows whatever was offered last (they check
     # ownership and status), so the family's conversation state is left alone here
-    return outbox.add(conn, family.channel, family.chat_id, FamilyMessage(body, lang, signup=signup), now)
+    return outbox.add(conn, family.channel, family.chat_id,
+                      FamilyMessage(body, lang, signup=signup, attachment=attachment), now)
 
 
 def _replayed(conn: sqlite3.Connection, key: str) -> Result | None:
@@ -138,11 +151,13 @@ def book_shift(conn: sqlite3.Connection, family_id: int, shift_id: int, name: st
         status = "waitlisted"
         position = conn.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM signup_bookings"
                                 " WHERE shift_id = ? AND status = 'waitlisted'", (shift_id,)).fetchone()[0]
+    uid, sequence = _carried(replaced.previous if replace_id is not None else None)  # as it was before the cancel
     try:
         cur = conn.execute(
             "INSERT INTO signup_bookings (family_id, kind, shift_id, name, language, status, position, created_at,"
-            " updated_at, idempotency_key) VALUES (?, 'volunteer', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (family_id, shift_id, name, language, status, position, now, now, key))
+            " updated_at, idempotency_key, calendar_uid, calendar_sequence) VALUES (?, 'volunteer', ?, ?, ?, ?, ?, ?,"
+            " ?, ?, ?, ?)",
+            (family_id, shift_id, name, language, status, position, now, now, key, uid, sequence))
     except sqlite3.IntegrityError:  # the UNIQUE indexes: cannot happen after the checks above
         return Result("already", store.active_for_shift(conn, family_id, shift_id))
     staff.alert(conn, cur.lastrowid, "booked" if status == "confirmed" else "waitlisted", now)
@@ -162,7 +177,7 @@ def promote(conn: sqlite3.Connection, shift_id: int, now: str, notifier: Notifie
         if row is None:
             break
         conn.execute("UPDATE signup_bookings SET status = 'confirmed', position = NULL, promoted_at = ?,"
-                     " updated_at = ? WHERE id = ?", (now, now, row[0]))
+                     " updated_at = ?, calendar_sequence = calendar_sequence + 1 WHERE id = ?", (now, now, row[0]))
         conn.execute("UPDATE signup_bookings SET position = position - 1, updated_at = ? WHERE shift_id = ?"
                      " AND status = 'waitlisted' AND position > ?", (now, shift_id, row[1]))
         booking = store.get_booking(conn, row[0])
@@ -178,9 +193,10 @@ def promote(conn: sqlite3.Connection, shift_id: int, now: str, notifier: Notifie
 # -- conference slots -------------------------------------------------------------------------
 
 def book_slot(conn: sqlite3.Connection, family_id: int, slot_id: int, name: str, language: str, key: str,
-              now: str, reschedule: bool = False) -> Result:
+              now: str, reschedule: bool = False, child: str | None = None, child_class: str | None = None) -> Result:
     """Take a conference slot. One booking per family per teacher: with one already, the
-    answer is `has_booking` unless `reschedule`, which moves it here in this transaction."""
+    answer is `has_booking` unless `reschedule`, which moves it here in this transaction (with
+    its child, unless another is given). The child is remembered for the family's next booking."""
     if (seen := _replayed(conn, key)) is not None:
         return seen
     slot = store.get_slot(conn, slot_id)
@@ -199,18 +215,31 @@ def book_slot(conn: sqlite3.Connection, family_id: int, slot_id: int, name: str,
             return Result("has_booking", previous=existing)
         conn.execute("UPDATE signup_bookings SET status = 'cancelled', cancelled_at = ?, updated_at = ? WHERE id = ?",
                      (now, now, existing.id))
+    if existing is not None and not child:
+        child, child_class = existing.child_name, existing.child_class
+    uid, sequence = _carried(existing)
     try:
         cur = conn.execute(
             "INSERT INTO signup_bookings (family_id, kind, slot_id, teacher_id, name, language, status, created_at,"
-            " updated_at, idempotency_key) VALUES (?, 'conference', ?, ?, ?, ?, 'confirmed', ?, ?, ?)",
-            (family_id, slot_id, teacher.id, name, language, now, now, key))
+            " updated_at, idempotency_key, child_name, child_class, calendar_uid, calendar_sequence)"
+            " VALUES (?, 'conference', ?, ?, ?, ?, 'confirmed', ?, ?, ?, ?, ?, ?, ?)",
+            (family_id, slot_id, teacher.id, name, language, now, now, key, child, child_class, uid, sequence))
     except sqlite3.IntegrityError:  # belt and braces: the UNIQUE indexes
         raise SlotTaken() from None
+    if child:
+        store.remember_child(conn, family_id, child, child_class, teacher.id, now)
     if existing is not None:
         staff.alert(conn, existing.id, "rescheduled", now)
     staff.alert(conn, cur.lastrowid, "booked", now)
     return Result("confirmed", store.get_booking(conn, cur.lastrowid),
                   previous=store.get_booking(conn, existing.id) if existing else None)
+
+
+def _carried(previous: Booking | None) -> tuple[str | None, int]:
+    """The calendar UID and SEQUENCE a booking that replaces `previous` starts with."""
+    if previous is None:
+        return None, 0
+    return previous.uid, previous.calendar_sequence + 1
 
 
 class SlotTaken(Exception):
@@ -228,7 +257,7 @@ def cancel(conn: sqlite3.Connection, family_id: int, booking_id: int, now: str,
     if booking.status == "cancelled":
         return Result("already_cancelled", booking)
     conn.execute("UPDATE signup_bookings SET status = 'cancelled', position = NULL, cancelled_at = ?,"
-                 " updated_at = ? WHERE id = ?", (now, now, booking_id))
+                 " updated_at = ?, calendar_sequence = calendar_sequence + 1 WHERE id = ?", (now, now, booking_id))
     event = "left_waitlist" if booking.status == "waitlisted" else "declined" if booking.promoted_at else "cancelled"
     staff.alert(conn, booking_id, event, now)  # before the alert for whoever moves up
     promoted: list[Booking] = []

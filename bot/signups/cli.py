@@ -145,7 +145,10 @@ async def _import(settings: Settings, path: Path) -> int:
         from bot.core.messages import utcnow
         from bot.i18n import Locales
 
-        notifier = booking.Notifier(Locales(settings.locales_dir))
+        from bot.signups import ics, uid_domain
+
+        domain = uid_domain(profile)
+        notifier = booking.Notifier(Locales(settings.locales_dir), domain, ics.organizer(profile, domain))
         now = store.iso(utcnow())
 
         def apply(conn):

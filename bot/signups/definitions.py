@@ -26,6 +26,7 @@ YAML shape (both top-level keys are optional; any number of files):
       - id: tran                         # optional: made from the name
         teacher: Ms. Linh Tran
         class: 2nd grade, Room 8
+        # classes: [Period 2 Algebra, Period 5 Geometry]   # several: the family is asked which one
         room: Room 8                     # or video_link: https://...
         languages: [en, vi]
         windows:
@@ -64,7 +65,7 @@ MAX_TEXT = {"title": 120, "location": 200, "description": 2000, "who_may_sign_up
 OPPORTUNITY_KEYS = {"id", "title", "description", "location", "requirements", "who_may_sign_up", "bring",
                     "shifts"}
 SHIFT_KEYS = {"start", "end", "date", "capacity"}
-TEACHER_KEYS = {"id", "teacher", "class", "room", "video_link", "languages", "windows"}
+TEACHER_KEYS = {"id", "teacher", "class", "classes", "room", "video_link", "languages", "windows"}
 WINDOW_KEYS = {"date", "start", "end", "slot_minutes", "breaks"}
 CSV_COLUMNS = ["kind", "id", "title", "description", "location", "requirements", "requirements_link",
                "who_may_sign_up", "bring", "teacher", "class", "room", "video_link", "languages",
@@ -148,6 +149,7 @@ class TeacherDef:
     languages: tuple[str, ...] = ("en",)
     windows: tuple[WindowDef, ...] = ()
     where: str = ""
+    classes: tuple[str, ...] = ()  # several classes (e.g. periods): the family is asked which one
 
     def slots(self, tz: ZoneInfo) -> list[SlotDef]:
         return [slot for window in self.windows for slot in window.slots(tz)]
@@ -520,6 +522,15 @@ class _Builder:
         if teacher_id is not None and not ID_RE.match(teacher_id):
             self.problem(raw.at("id"), f"id '{teacher_id}': use lowercase letters, digits, '-' or '_' (at most 32)")
         class_name = self._text(raw, "class") or ""
+        classes: list[str] = []
+        if raw.get("classes") is not None:
+            listed = raw.get("classes")
+            if not isinstance(listed, list) or not all(isinstance(_unwrap(c), str) and _unwrap(c).strip()
+                                                       and len(_unwrap(c)) <= MAX_TEXT["class"] for c in listed):
+                self.problem(raw.at("classes"), "'classes' must be a list of class names, e.g. [Period 2, Period 5]")
+            else:
+                classes = list(dict.fromkeys(" ".join(_unwrap(c).split()) for c in listed))
+                class_name = class_name or ", ".join(classes)
         room = self._text(raw, "room")
         video = self._text(raw, "video_link")
         if video is not None and not re.match(r"^https?://\S+$", video):
@@ -552,7 +563,8 @@ class _Builder:
         if len(self.problems) > before or name is None or teacher_id is None:
             return None
         teacher = TeacherDef(teacher_id, name, class_name, room, video, tuple(dict.fromkeys(codes)),
-                             tuple(sorted(windows, key=lambda w: (w.day, w.start))), raw.where)
+                             tuple(sorted(windows, key=lambda w: (w.day, w.start))), raw.where,
+                             tuple(classes) if len(classes) > 1 else ())
         keys: dict[str, WindowDef] = {}
         for window in teacher.windows:
             for slot in window.slots(self.tz):
@@ -721,6 +733,8 @@ def _teacher_dict(t: TeacherDef) -> dict[str, Any]:
     out: dict[str, Any] = {"id": t.id, "teacher": t.name}
     if t.class_name:
         out["class"] = t.class_name
+    if t.classes:
+        out["classes"] = list(t.classes)
     if t.room:
         out["room"] = t.room
     if t.video_link:

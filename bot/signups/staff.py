@@ -56,7 +56,7 @@ ALERT_WINDOW = timedelta(hours=24)
 DIGEST_SOURCE = "signups-digest"  # processed_events source; event_id = the school-local date
 DEFAULT_DIGEST_TIME = time(16, 0)
 EXPORT_COLUMNS = ["kind", "id", "title", "date", "start", "end", "place", "name", "language", "interpreter",
-                  "status", "position", "booked_at"]
+                  "status", "position", "booked_at", "child", "class"]  # name: who signed up (the guardian)
 
 
 # -- list ---------------------------------------------------------------------------------------
@@ -106,7 +106,8 @@ def export_row(item: store.Item, tz: ZoneInfo | None = None) -> dict[str, str]:
     return {"kind": b.kind, "id": scope_of(item), "title": item.title,
             "date": f"{start:%Y-%m-%d}", "start": f"{start:%H:%M}", "end": f"{end:%H:%M}",
             "place": item.place, "name": b.name, "language": b.language, "interpreter": interpreter(item),
-            "status": b.status, "position": str(b.position or ""), "booked_at": b.created_at}
+            "status": b.status, "position": str(b.position or ""), "booked_at": b.created_at,
+            "child": b.child_name or "", "class": b.child_class or ""}
 
 
 def write_csv(items: Iterable[store.Item], out, tz: ZoneInfo | None = None) -> None:
@@ -144,7 +145,7 @@ def roster_lines(items: list[store.Item], tz: ZoneInfo | None = None) -> list[st
                          + (f" ({row['place']})" if row["place"] else ""))
         status = f"waitlist #{row['position']}" if row["status"] == "waitlisted" else row["status"]
         flag = f"  interpreter: {row['interpreter']}" if row["interpreter"] else ""
-        lines.append(f"  {status:12} {row['name']}  [{row['language']}]{flag}")
+        lines.append(f"  {status:12} {item.booking.who}  [{row['language']}]{flag}")
     return lines
 
 
@@ -215,7 +216,7 @@ def alert(conn: sqlite3.Connection, booking_id: int, event: str, now: str,
         return None
     b = item.booking
     phrase = _PHRASES.get((b.kind, event)) or "{name}: " + event + " — {title}, {when}"
-    text = "Within 24 hours: " + phrase.format(name=b.name, title=item.title, position=b.position or "?",
+    text = "Within 24 hours: " + phrase.format(name=b.who, title=item.title, position=b.position or "?",
                                                when=when(item.starts_at, item.ends_at, "en"))
     fill = ""
     if b.kind == "volunteer" and b.shift_id is not None:
@@ -301,7 +302,7 @@ def _digest_label(item: store.Item, tz: ZoneInfo) -> str:
     extra = [english_language(b.language)]
     if interpreter(item):
         extra.append(f"interpreter: {interpreter(item)}")
-    return f"{b.name} — {when(item.starts_at.astimezone(tz), item.ends_at.astimezone(tz), 'en')} ({'; '.join(extra)})"
+    return f"{b.who} — {when(item.starts_at.astimezone(tz), item.ends_at.astimezone(tz), 'en')} ({'; '.join(extra)})"
 
 
 def digest_text(sections: list[DigestSection], day: str) -> str:

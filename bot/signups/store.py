@@ -79,6 +79,7 @@ class Teacher:
     video_link: str | None
     languages: list[str]
     active: bool
+    classes: list[str] = field(default_factory=list)  # where the teacher has several: the family picks one
 
     @property
     def place(self) -> str:
@@ -114,14 +115,33 @@ class Booking:
     promoted_at: str | None
     cancelled_at: str | None
     idempotency_key: str | None
+    child_name: str | None = None
+    child_class: str | None = None
+    calendar_uid: str | None = None   # kept across moves; None: made from the id (`uid`)
+    calendar_sequence: int = 0        # raised on each change the family is sent a file for
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
+    @property
+    def uid(self) -> str:
+        """The calendar event's UID before the '@domain': one per booking, the same after a move."""
+        return self.calendar_uid or f"homeroom-booking-{self.id}"
+
+    @property
+    def who(self) -> str:
+        """Child and guardian for staff ('Mai Nguyen (2B) — guardian: Lan Nguyen'), or the name alone."""
+        if not self.child_name:
+            return self.name
+        child = self.child_name + (f" ({self.child_class})" if self.child_class else "")
+        return f"{child} — guardian: {self.name}"
+
 
 _BOOKING = ("id, family_id, kind, shift_id, slot_id, teacher_id, name, language, status, position, created_at,"
-            " updated_at, promoted_at, cancelled_at, idempotency_key")
+            " updated_at, promoted_at, cancelled_at, idempotency_key, child_name, child_class, calendar_uid,"
+            " calendar_sequence")
+_NB = len(_BOOKING.split(", "))
 _SHIFT = "s.id, s.opportunity_id, s.key, s.starts_at, s.ends_at, s.tz, s.capacity, s.active"
 _COUNTS = ("(SELECT COUNT(*) FROM signup_bookings b WHERE b.shift_id = s.id AND b.status = 'confirmed'),"
            " (SELECT COUNT(*) FROM signup_bookings b WHERE b.shift_id = s.id AND b.status = 'waitlisted')")
@@ -155,11 +175,12 @@ def _opportunity(row: Any) -> Opportunity:
 
 
 def _teacher(row: Any) -> Teacher:
-    return Teacher(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), bool(row[6]))
+    return Teacher(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), bool(row[6]),
+                   json.loads(row[7]) if len(row) > 7 and row[7] else [])
 
 
 _OPP = "id, title, description, location, requirements, who_may_sign_up, bring, active"
-_TEACHER = "id, name, class_name, room, video_link, languages, active"
+_TEACHER = "id, name, class_name, room, video_link, languages, active, classes"
 
 
 # -- sync from definitions ----------------------------------------------------------------
@@ -238,11 +259,13 @@ def sync(conn: sqlite3.Connection, defs: Definitions, now: str,
     for teacher in defs.teachers:
         conn.execute(
             "INSERT INTO conference_teachers (id, name, class_name, room, video_link, languages, source, active,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
-            " class_name = excluded.class_name, room = excluded.room, video_link = excluded.video_link,"
-            " languages = excluded.languages, source = excluded.source, active = 1, updated_at = excluded.updated_at",
+            " updated_at, classes) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " name = excluded.name, class_name = excluded.class_name, room = excluded.room,"
+            " video_link = excluded.video_link, languages = excluded.languages, source = excluded.source, active = 1,"
+            " updated_at = excluded.updated_at, classes = excluded.classes",
             (teacher.id, teacher.name, teacher.class_name, teacher.room, teacher.video_link,
-             json.dumps(list(teacher.languages)), teacher.where, now))
+             json.dumps(list(teacher.languages)), teacher.where, now,
+             json.dumps(list(teacher.classes), ensure_ascii=False)))
         existing = {row[1]: row for row in conn.execute(
             "SELECT id, key, active, starts_at FROM conference_slots WHERE teacher_id = ?", (teacher.id,))}
         for slot in teacher.slots(tz):
@@ -333,7 +356,7 @@ def teachers(conn: sqlite3.Connection, now: str) -> list[tuple[Teacher, int]]:
         " (SELECT COUNT(*) FROM conference_slots s WHERE s.teacher_id = t.id AND s.active = 1 AND s.starts_at > ?"
         "   AND NOT EXISTS (SELECT 1 FROM signup_bookings b WHERE b.slot_id = s.id AND b.status != 'cancelled'))"
         " FROM conference_teachers t WHERE t.active = 1 ORDER BY t.name, t.id", (now,)).fetchall()
-    return [(_teacher(r[:7]), r[7]) for r in rows]
+    return [(_teacher(r[:8]), r[8]) for r in rows]
 
 
 def get_teacher(conn: sqlite3.Connection, teacher_id: str) -> Teacher | None:
@@ -411,11 +434,12 @@ _ITEM_SQL = (
 
 
 def _item(row: Any) -> Item:
-    booking = _booking(row[:15])
-    tz = row[20]
-    reqs = [Requirement(r.get("text", ""), r.get("link")) for r in json.loads(row[23])] if row[23] else []
-    return Item(booking, row[15], row[16] or "", row[17] or "", parse(row[18], tz), parse(row[19], tz),
-                row[21], json.loads(row[22]) if row[22] else [], reqs, row[24], row[25] or "")
+    booking = _booking(row[:_NB])
+    r = row[_NB:]
+    tz = r[5]
+    reqs = [Requirement(x.get("text", ""), x.get("link")) for x in json.loads(r[8])] if r[8] else []
+    return Item(booking, r[0], r[1] or "", r[2] or "", parse(r[3], tz), parse(r[4], tz),
+                r[6], json.loads(r[7]) if r[7] else [], reqs, r[9], r[10] or "")
 
 
 def item(conn: sqlite3.Connection, booking_id: int) -> Item | None:
@@ -516,3 +540,41 @@ def opportunity_view(conn: sqlite3.Connection, opp_id: str, now: str,
                      family_id: int) -> tuple[Opportunity | None, list[Shift]]:
     opp = get_opportunity(conn, opp_id)
     return opp, (shifts_for(conn, opp_id, now, family_id) if opp else [])
+
+
+# -- the children a family has booked for (remembered, offered as buttons next time) -----------
+
+@dataclass(slots=True)
+class Child:
+    id: int                  # the row's rowid: what a button names
+    name: str
+    class_name: str | None
+    teacher_id: str | None
+
+
+def children(conn: sqlite3.Connection, family_id: int) -> list[Child]:
+    """The family's remembered children, the one booked for most recently first."""
+    return [Child(*r) for r in conn.execute(
+        "SELECT rowid, name, class_name, teacher_id FROM family_children WHERE family_id = ?"
+        " ORDER BY last_used_at DESC, name", (family_id,))]
+
+
+def remember_child(conn: sqlite3.Connection, family_id: int, name: str, class_name: str | None,
+                   teacher_id: str | None, now: str) -> None:
+    """Keep the child's name for next time (the same name, whatever its case, is one child)."""
+    row = conn.execute("SELECT name FROM family_children WHERE family_id = ? AND lower(name) = lower(?)",
+                       (family_id, name)).fetchone()
+    if row is not None:
+        conn.execute("UPDATE family_children SET name = ?, class_name = COALESCE(?, class_name), teacher_id = ?,"
+                     " last_used_at = ? WHERE family_id = ? AND name = ?",
+                     (name, class_name, teacher_id, now, family_id, row[0]))
+    else:
+        conn.execute("INSERT INTO family_children (family_id, name, class_name, teacher_id, created_at,"
+                     " last_used_at) VALUES (?, ?, ?, ?, ?, ?)", (family_id, name, class_name, teacher_id, now, now))
+
+
+def bump_sequence(conn: sqlite3.Connection, booking_id: int, now: str) -> int:
+    """Raise the booking's calendar SEQUENCE (a change the family gets a new file for); the new value."""
+    conn.execute("UPDATE signup_bookings SET calendar_sequence = calendar_sequence + 1, updated_at = ?"
+                 " WHERE id = ?", (now, booking_id))
+    return conn.execute("SELECT calendar_sequence FROM signup_bookings WHERE id = ?", (booking_id,)).fetchone()[0]

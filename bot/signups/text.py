@@ -1,52 +1,34 @@
 """Dates, times and catalog text for sign-ups, in the family's language.
 
-Dates and times go through Babel with the family's locale (English patterns for English,
-CLDR's for the rest); spaces Babel puts in as narrow no-break spaces become plain spaces so
-every channel (and terminal) shows them alike. Staff-written titles go into replies as `staff`
-Texts: curated like any UI string (`homeroom locales extract` can add them), else machine
+Dates and times come from bot/dates.py (Babel's CLDR data, or a language's curated date
+words). Staff-written titles go into replies as `staff` Texts: curated like any UI string (`homeroom locales extract` can add them), else machine
 translated, else as written.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from functools import lru_cache
+from datetime import datetime
 
-from babel.core import UnknownLocaleError
-from babel.dates import format_skeleton, format_time
-
+from bot import dates
 from bot.core.localize import Text
 from bot.i18n import Locales
-from bot.understanding.language import ENGLISH_NAMES, language_name
+from bot.understanding.language import ENGLISH_NAMES, language_in_text, language_name
 
 
-def _clean(text: str) -> str:
-    return text.replace("\u202f", " ").replace("\u2009", " ").replace("\u00a0", " ")
+day, clock = dates.day, dates.clock  # 'Mon, Dec 7' / '8:00 AM' in the family's language
 
 
-@lru_cache(maxsize=8192)
-def day(moment: date | datetime, lang: str) -> str:
-    """'Mon, Dec 7' (or the language's own short weekday + date)."""
-    try:
-        return _clean(format_skeleton("MMMEd", moment, locale=lang if lang != "en" else "en_US"))
-    except (UnknownLocaleError, ValueError):
-        return _clean(format_skeleton("MMMEd", moment, locale="en_US"))
-
-
-@lru_cache(maxsize=8192)
-def clock(moment: datetime, lang: str) -> str:
-    """'8:00 AM' / '08:00' as the language writes a short time."""
-    try:
-        return _clean(format_time(moment, "h:mm a" if lang == "en" else "short", locale=lang if lang != "en" else "en_US"))
-    except (UnknownLocaleError, ValueError):
-        return _clean(format_time(moment, "h:mm a", locale="en_US"))
+# How a language joins a date to its time: Chinese with a space (no Latin comma), Arabic with
+# its own comma.
+_DATE_TIME_JOIN = {"zh": " ", "ar": "، "}
 
 
 def when(start: datetime, end: datetime, lang: str) -> str:
     """'Mon, Dec 7, 8:00 AM – 10:00 AM' in the event's own time zone."""
+    join = _DATE_TIME_JOIN.get(lang, ", ")
     if start.date() == end.date():
-        return f"{day(start, lang)}, {clock(start, lang)} – {clock(end, lang)}"
-    return f"{day(start, lang)}, {clock(start, lang)} – {day(end, lang)}, {clock(end, lang)}"
+        return f"{day(start, lang)}{join}{clock(start, lang)} – {clock(end, lang)}"
+    return f"{day(start, lang)}{join}{clock(start, lang)} – {day(end, lang)}{join}{clock(end, lang)}"
 
 
 def curated(locales: Locales, lang: str, text: str) -> str:
@@ -67,6 +49,11 @@ def staff(text: str | None) -> Text:
 def language_label(code: str) -> str:
     """The language's own name ('Tiếng Việt')."""
     return language_name(code)
+
+
+def language_in_sentence(code: str, lang: str) -> str:
+    """The language's name inside a sentence in `lang` ('español' in Spanish)."""
+    return language_in_text(code, lang)
 
 
 def english_language(code: str) -> str:

@@ -233,6 +233,30 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             kept_at     TEXT NOT NULL
         );
     """),
+    (11, "closures announced on the day (homeroom closure add): answered before the school calendar", """
+        CREATE TABLE closures (
+            day         TEXT PRIMARY KEY,      -- YYYY-MM-DD, the school's date
+            reason      TEXT NOT NULL,         -- what staff wrote ("Snow day"), shown to families
+            added_by    TEXT NOT NULL,
+            added_at    TEXT NOT NULL
+        );
+    """),
+    (12, "conferences know the child; a booking keeps one calendar UID and a SEQUENCE (bot/signups/ics.py)", """
+        CREATE TABLE family_children (
+            family_id    INTEGER NOT NULL REFERENCES families(id) ON DELETE CASCADE,
+            name         TEXT NOT NULL,
+            class_name   TEXT,                -- the class picked last, where a teacher has several
+            teacher_id   TEXT,                -- the teacher booked last for this child
+            created_at   TEXT NOT NULL,
+            last_used_at TEXT NOT NULL,
+            PRIMARY KEY (family_id, name)
+        );
+        ALTER TABLE signup_bookings ADD COLUMN child_name TEXT;
+        ALTER TABLE signup_bookings ADD COLUMN child_class TEXT;
+        ALTER TABLE signup_bookings ADD COLUMN calendar_uid TEXT;      -- NULL: made from the booking's id
+        ALTER TABLE signup_bookings ADD COLUMN calendar_sequence INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE conference_teachers ADD COLUMN classes TEXT NOT NULL DEFAULT '[]';
+    """),
     (13, "absences families report in the chat (bot/absences): one row per confirmed report", """
         CREATE TABLE absences (
             id          INTEGER PRIMARY KEY,

@@ -65,6 +65,11 @@ class Intent:
     handoff: str | None = None
     file: str = ""
     line: int = 0
+    # where the answer is written, and each {placeholder} in it: (name, line, column); each
+    # choice's line — so a problem is reported where the author has to change it
+    answer_at: tuple[int, int] = (0, 0)
+    placeholder_at: tuple[tuple[str, int, int], ...] = ()
+    choice_lines: tuple[int, ...] = ()
 
     def examples_in(self, language: str) -> list[str]:
         return [e.text for e in self.examples if e.language == language]
@@ -143,9 +148,10 @@ def load_catalog(directory: Path, info: Mapping[str, str] | None = None) -> Cata
         catalog.problems.append(Problem(str(directory), 0, "no intent files (*.yaml) found"))
     seen_examples: dict[tuple[str, str], tuple[str, Example]] = {}
     first_seen: dict[str, Intent] = {}
+    unreadable: dict[str, set[str]] = {}  # a file YAML could not read -> the ids it seems to define
     for path in files:
         catalog.files.append(path)
-        for intent in _load_file(path, catalog.problems):
+        for intent in _load_file(path, catalog.problems, unreadable):
             if intent.id in first_seen:
                 other = first_seen[intent.id]
                 catalog.problems.append(Problem(
@@ -178,7 +184,7 @@ def load_catalog(directory: Path, info: Mapping[str, str] | None = None) -> Cata
                 seen_examples[key] = (OUT_OF_SCOPE, ex)
                 bank.append(ex)
     catalog.out_of_domain = tuple(bank)
-    _check_references(catalog, info)
+    _check_references(catalog, info, unreadable)
     return catalog
 
 
@@ -188,7 +194,7 @@ OUT_OF_DOMAIN_DIR = "out_of_domain"
 def _load_bank(path: Path, problems: list[Problem]) -> list[Example]:
     """One language's everyday requests: `language: xx` and `examples:` (a list of strings)."""
     name = _display(path)
-    root = _compose(path, name, problems)
+    root, _ = _compose(path, name, problems)
     if root is None:
         return []
     mapping = isinstance(root, yaml.MappingNode)
@@ -216,25 +222,46 @@ def _example_key(text: str) -> str:
     return normalize(text)
 
 
-def _check_references(catalog: Catalog, info: Mapping[str, str] | None) -> None:
+def _check_references(catalog: Catalog, info: Mapping[str, str] | None,
+                      unreadable: Mapping[str, set[str]] | None = None) -> None:
+    """Choices name intents, answers name profile values. A choice naming an id that a file YAML
+    could not read seems to define is not reported: that is the broken file's error, once."""
+    maybe = {i: name for name, ids in (unreadable or {}).items() for i in ids}
+    unchecked: dict[str, int] = {}
     for intent in catalog.intents.values():
-        for choice in intent.choices:
-            if choice not in catalog.intents:
-                catalog.problems.append(Problem(
-                    intent.file, intent.line, f"intent '{intent.id}': choice '{choice}' is not an intent id"))
+        for n, choice in enumerate(intent.choices):
+            if choice in catalog.intents:
+                continue
+            if choice in maybe:
+                unchecked[maybe[choice]] = unchecked.get(maybe[choice], 0) + 1
+                continue
+            line = intent.choice_lines[n] if n < len(intent.choice_lines) else intent.line
+            catalog.problems.append(Problem(
+                intent.file, line, f"intent '{intent.id}': choice '{choice}' is not an intent id"))
         if info is not None and intent.answer:
+            line, column = intent.answer_at if intent.answer_at[0] else (intent.line, 0)
             try:
                 names = placeholders(intent.answer)
             except ValueError as exc:
-                catalog.problems.append(Problem(intent.file, intent.line,
-                                                f"intent '{intent.id}': answer has a stray brace ({exc})"))
+                catalog.problems.append(Problem(intent.file, line,
+                                                f"intent '{intent.id}': answer has a stray brace ({exc})",
+                                                column=column))
                 continue
+            where = {name: (at_line, at_column) for name, at_line, at_column in reversed(intent.placeholder_at)}
             for name in names:
                 if name not in info:
+                    at_line, at_column = where.get(name, (line, column))
                     catalog.problems.append(Problem(
-                        intent.file, intent.line,
+                        intent.file, at_line,
                         f"intent '{intent.id}': unknown placeholder {{{name}}} in answer "
-                        "(add it to the school profile's [info] table or fix the name)"))
+                        "(add it to the school profile's [info] table or fix the name)", column=at_column))
+    for name, count in unchecked.items():
+        broken = next((p for p in catalog.problems if p.file == name and p.severity == "error"), None)
+        catalog.problems.append(Problem(
+            name, broken.line if broken else 0,
+            f"knock-on errors left out: {count} choice(s) in other files name intents this file seems "
+            "to define; they are checked once it reads without YAML errors", severity="warning",
+            column=broken.column if broken else 0))
 
 
 def _display(path: Path) -> str:
@@ -245,26 +272,70 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _compose(path: Path, name: str, problems: list[Problem]) -> yaml.Node | None:
-    """The file's YAML node tree, or None with the problem (file, line and column) recorded."""
+def _compose(path: Path, name: str, problems: list[Problem],
+             unreadable: dict[str, set[str]] | None = None) -> tuple[yaml.Node | None, str]:
+    """The file's YAML node tree and text, or None with the problem (file, line and column)
+    recorded. A file YAML cannot read goes into `unreadable` with the ids it seems to define."""
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        problems.append(Problem(name, line, f"YAML error: {exc.problem or exc}", column=column))
-        return None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(name, 0, f"cannot read: {exc}"))
-        return None
+        if unreadable is not None:
+            unreadable[name] = _ids_in(path.read_bytes().decode("utf-8", errors="replace")) if path.is_file() else set()
+        return None, ""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        line, column, message = _yaml_error(exc, text)
+        problems.append(Problem(name, line, f"YAML error: {message}", column=column))
+        if unreadable is not None:
+            unreadable[name] = _ids_in(text)
+        return None, text
+    except yaml.YAMLError as exc:
+        problems.append(Problem(name, 0, f"cannot read: {exc}"))
+        if unreadable is not None:
+            unreadable[name] = _ids_in(text)
+        return None, text
     if root is None:
         problems.append(Problem(name, 1, "file is empty"))
-    return root
+    return root, text
 
 
-def _load_file(path: Path, problems: list[Problem]) -> list[Intent]:
+# Where YAML noticed the mistake is not always where it is: an unclosed quote or bracket is
+# noticed at the end of the file (or at the next quote), but it opened at the context mark.
+_OPENED_THERE = ("quoted scalar", "flow sequence", "flow mapping")
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str]:
+    """(line, column, message) for a YAML error, 1-based, at the place the author must fix."""
+    problem, context = exc.problem or str(exc), exc.context
+    p, c = exc.problem_mark, exc.context_mark
+    at_end = p is not None and (p.index >= len(text) - 1 or "end of stream" in problem)
+    if c is not None and context and (at_end or any(k in context for k in _OPENED_THERE)):
+        hint = ""
+        if "quoted scalar" in context:
+            hint = " (is its closing quote missing?)"
+        elif "flow" in context:
+            hint = " (is its closing bracket missing?)"
+        where = f" at line {p.line + 1}, column {p.column + 1}" if p is not None else ""
+        return c.line + 1, c.column + 1, f"{context} that starts here{hint}: {problem}{where}"
+    if p is None:
+        return (c.line + 1, c.column + 1, problem) if c is not None else (0, 0, problem)
+    extra = f" ({context} at line {c.line + 1}, column {c.column + 1})" if c is not None and context else ""
+    return p.line + 1, p.column + 1, f"{problem}{extra}"
+
+
+_ID_LINE = re.compile(r"^[ \t-]*id[ \t]*:[ \t]*[\"']?([a-z][a-z0-9_]*)", re.MULTILINE)
+
+
+def _ids_in(text: str) -> set[str]:
+    """The intent ids a file seems to define, read from its `- id:` lines (without YAML)."""
+    return set(_ID_LINE.findall(text))
+
+
+def _load_file(path: Path, problems: list[Problem], unreadable: dict[str, set[str]] | None = None) -> list[Intent]:
     name = _display(path)
-    root = _compose(path, name, problems)
+    root, text = _compose(path, name, problems, unreadable)
     if root is None:
         return []
     if not isinstance(root, yaml.MappingNode) or _get(root, "intents") is None:
@@ -276,13 +347,13 @@ def _load_file(path: Path, problems: list[Problem]) -> list[Intent]:
         return []
     out = []
     for node in seq.value:
-        intent = _parse_intent(name, node, problems)
+        intent = _parse_intent(name, node, problems, text)
         if intent is not None:
             out.append(intent)
     return out
 
 
-def _parse_intent(name: str, node: yaml.Node, problems: list[Problem]) -> Intent | None:
+def _parse_intent(name: str, node: yaml.Node, problems: list[Problem], source: str = "") -> Intent | None:
     line = _line(node)
     if not isinstance(node, yaml.MappingNode):
         problems.append(Problem(name, line, "each intent must be a mapping with id, title, examples, answer"))
@@ -337,15 +408,18 @@ def _parse_intent(name: str, node: yaml.Node, problems: list[Problem]) -> Intent
             if lang not in have:
                 problems.append(Problem(name, _line(ex_node), f"{label}: no examples in '{lang}' (required)"))
 
-    answer = _scalar(keys.get("answer", (None, None))[1])
+    answer_node = keys.get("answer", (None, None))[1]
+    answer = _scalar(answer_node)
     if intent_id != OUT_OF_SCOPE and not (answer and answer.strip()):
         problems.append(Problem(name, line, f"{label}: missing English 'answer'"))
 
     choices: list[str] = []
+    choice_lines: tuple[int, ...] = ()
     ch_node = keys.get("choices", (None, None))[1]
     if ch_node is not None:
         if isinstance(ch_node, yaml.SequenceNode):
             choices = [str(_scalar(c)) for c in ch_node.value]
+            choice_lines = tuple(_line(c) for c in ch_node.value)
         else:
             problems.append(Problem(name, _line(ch_node), f"{label}: 'choices' must be a list of intent ids"))
 
@@ -371,7 +445,27 @@ def _parse_intent(name: str, node: yaml.Node, problems: list[Problem]) -> Intent
                                       for p in problems[before:]):
         return None
     return Intent(intent_id, title, topic, tuple(examples), reflow(answer) if answer else None,
-                  tuple(choices), flow, handoff, name, line)
+                  tuple(choices), flow, handoff, name, line,
+                  answer_at=(_line(answer_node), _column(answer_node)) if answer_node is not None else (0, 0),
+                  placeholder_at=_placeholders_at(answer_node, source), choice_lines=choice_lines)
+
+
+def _placeholders_at(node: Any, text: str) -> tuple[tuple[str, int, int], ...]:
+    """Each `{name}` written in a scalar's source, with its line and column (1-based)."""
+    if not isinstance(node, yaml.ScalarNode) or not text:
+        return ()
+    lines = text.split("\n")
+    start = sum(len(x) + 1 for x in lines[:node.start_mark.line]) + node.start_mark.column
+    end = sum(len(x) + 1 for x in lines[:node.end_mark.line]) + node.end_mark.column
+    out = []
+    for match in _PLACEHOLDER.finditer(text, start, end):
+        offset = match.start()
+        line = text.count("\n", 0, offset) + 1
+        out.append((match.group(1), line, offset - (text.rfind("\n", 0, offset) + 1) + 1))
+    return tuple(out)
+
+
+_PLACEHOLDER = re.compile(r"(?<!\{)\{([^{}!:]*)[}!:]")
 
 
 def _get(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:

@@ -7,7 +7,9 @@ keeps the bot within its memory budget. lingua has no Haitian Creole, so languag
 are recognised from the catalog's own example words. A detection is only "confident" when
 lingua's best language is well ahead of the next one, and only counts at all when at least
 one word of the message is a word parents used in our examples of that language (which
-keeps keyboard mashing from being taken for Somali).
+keeps keyboard mashing from being taken for Somali), and only when the message has more words
+of that language than of English: English with texting forms ("my kid is sik tmrw wont b in")
+reads to lingua like Spanish, but its words are the catalog's English ones plus TEXTING.
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ _LINGUA = {"en": "ENGLISH", "es": "SPANISH", "zh": "CHINESE", "vi": "VIETNAMESE"
            "so": "SOMALI", "pt": "PORTUGUESE", "ru": "RUSSIAN", "fr": "FRENCH", "ko": "KOREAN",
            "tl": "TAGALOG", "uk": "UKRAINIAN", "fa": "PERSIAN", "ja": "JAPANESE", "hi": "HINDI",
            "sw": "SWAHILI"}
+# English texting forms parents write (they are in no catalog example, and lingua reads them
+# as another language): they count as English words when weighing a detection.
+TEXTING = frozenset("""
+tmrw tmr tmrow tmro 2moro 2morow 2morrow 2mrw 2day tdy 2nite tonite nite b u r ur ya yall pls plz
+plez thx thnx thanx tx ty tysm wont dont cant didnt doesnt isnt im ive id ill idk asap sik skool
+wat wut wht gonna wanna gotta kk lol bc cuz coz abt w wo msg txt ppl hw yr yrs pic 4 2 n nd
+smth sth rn btw fyi pm am hr hrs min mins bday prob probs sry sorry gd nxt wk wknd cya dr appt
+""".split())
 
 
 def language_from_hint(hint: str | None, offered: tuple[str, ...] | list[str]) -> str | None:
@@ -50,7 +60,33 @@ def language_from_hint(hint: str | None, offered: tuple[str, ...] | list[str]) -
 
 
 def language_name(code: str) -> str:
+    """The language's own name as a label or button ('Español', 'Tiếng Việt')."""
     return LANGUAGE_NAMES.get(code, code)
+
+
+# Language names inside a Haitian Creole sentence (Babel has none): lowercase, as Creole writes them.
+_CREOLE_NAMES = {"en": "angle", "es": "panyòl", "ht": "kreyòl ayisyen", "so": "somali", "ru": "ris",
+                 "vi": "vyetnamyen", "zh": "chinwa", "ar": "arab", "pt": "pòtigè", "fr": "franse"}
+
+
+def language_in_text(code: str, lang: str) -> str:
+    """The name of language `code` inside a sentence written in `lang`, capitalised as `lang`
+    writes it there: 'español' in Spanish, 'tiếng Việt' in Vietnamese, 'English' in English
+    (CLDR's display names; curated for Haitian Creole)."""
+    if lang == "ht":
+        return _CREOLE_NAMES.get(code, language_name(code))
+    from babel import Locale
+    from babel.core import UnknownLocaleError
+
+    try:
+        name = Locale.parse(lang).languages.get(code)
+    except (UnknownLocaleError, ValueError):
+        name = None
+    if not name:
+        return language_name(code)
+    if lang == "vi" and name.startswith("Tiếng "):
+        name = "tiếng " + name[len("Tiếng "):]  # 'tiếng Việt' mid-sentence
+    return name
 
 
 @dataclass(frozen=True)
@@ -122,4 +158,15 @@ class LanguageDetector:
             # not one word a parent of that language used in our examples: gibberish, a name,
             # a typo — too little to act on
             return Detection(None, 0.0, len(words))
+        if code != "en" and self._reads_as_english(words, code):
+            return Detection("en", best.value - runner_up, len(words))
         return Detection(code, best.value - runner_up if len(values) > 1 else best.value, len(words))
+
+    def _reads_as_english(self, words: list[str], code: str) -> bool:
+        """More of the message's words are English (the catalog's English examples, or texting
+        forms) than words of `code` that English examples do not use."""
+        english = self._vocabulary.get("en", set()) | TEXTING
+        other = self._vocabulary.get(code, set())
+        english_only = sum(1 for w in words if w in english and w not in other)
+        other_only = sum(1 for w in words if w in other and w not in english)
+        return english_only > other_only

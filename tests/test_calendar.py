@@ -1,0 +1,260 @@
+"""The school's calendar answers date questions: the sample .ics parsed (a weekly early release
+and a monthly PTA meeting expanded by recurring-ical-events), date words in the school's
+languages at a fixed clock, and the engine's answers for a holiday, a break, a school day, a
+weekend, an early release and a closure staff announced with `homeroom closure add`."""
+
+from __future__ import annotations
+
+import http.server
+import subprocess
+import threading
+from datetime import date, datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.calendar.dates import find_date
+from bot.calendar.load import CACHE_NAME, CLOSED, EARLY, EVENT, CalendarError, load_calendar
+from bot.core.messages import Incoming
+from conftest import PYTHON, ROOT, cli_env
+
+TZ = ZoneInfo("America/Los_Angeles")
+SAMPLE = ROOT / "sample_school"
+TUESDAY = date(2026, 12, 1)
+NOW = datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)  # Tuesday, Dec 1, 2026, 9:00 AM at the school
+
+
+@pytest.fixture(scope="module")
+def calendar():
+    return load_calendar("calendar.ics", SAMPLE, Path("/nonexistent"), TZ)
+
+
+def kinds(calendar, day):
+    return [(e.kind, e.summary) for e in calendar.on(day)]
+
+
+def test_the_sample_calendar_has_the_profiles_holidays_and_breaks(calendar):
+    from bot.config import load_school_profile
+
+    holidays = load_school_profile(SAMPLE / "school.toml").holidays
+    school_holidays = [d for d in holidays if d.weekday() < 5 and d != date(2026, 11, 26) and d != date(2026, 11, 27)]
+    for day in school_holidays:
+        assert any(e.kind == CLOSED for e in calendar.on(day)), day
+    assert kinds(calendar, date(2027, 1, 18)) == [(CLOSED, "Martin Luther King Jr. Day")]
+    assert calendar.year_start == date(2026, 8, 12) and calendar.year_end == date(2027, 6, 3)
+    winter = calendar.on(date(2026, 12, 30))[0]
+    assert (winter.summary, winter.first, winter.last) == ("Winter break", date(2026, 12, 21), date(2027, 1, 1))
+
+
+def test_repeating_events_are_expanded_with_their_exceptions(calendar):
+    wednesdays = [date(2026, 12, 2), date(2026, 12, 9), date(2026, 12, 16), date(2027, 1, 6)]
+    for day in wednesdays:
+        assert kinds(calendar, day) == [(EARLY, "Early release Wednesday: dismissal at 1:20 PM")], day
+    # EXDATE: no weekly early release during winter break or a conference week (its own minimum days)
+    assert (EARLY, "Early release Wednesday: dismissal at 1:20 PM") not in kinds(calendar, date(2026, 12, 23))
+    assert kinds(calendar, date(2026, 11, 18)) == [
+        (EARLY, "Parent-teacher conference week: minimum days, dismissal at 12:30 PM")]
+    # the first Tuesday of each month, at 6 PM school time
+    pta = [e for e in calendar.on(TUESDAY) if e.summary == "PTA meeting"]
+    assert pta and pta[0].kind == EVENT and pta[0].starts.hour == 18
+    assert [e.summary for e in calendar.on(date(2027, 1, 5))] == ["PTA meeting"]
+    assert calendar.on(date(2026, 12, 8)) == ()
+
+
+@pytest.mark.parametrize("text,lang,expected", [
+    ("is there school on monday", "en", date(2026, 12, 7)),
+    ("no school 2morow?", "en", date(2026, 12, 2)),
+    ("is school closed today", "en", TUESDAY),
+    ("Is there school on Monday the 21st?", "en", date(2026, 12, 21)),
+    ("is school open jan 18th", "en", date(2027, 1, 18)),
+    ("school on 1/18?", "en", date(2027, 1, 18)),
+    ("next tuesday?", "en", date(2026, 12, 8)),
+    ("¿hay clases el lunes?", "es", date(2026, 12, 7)),
+    ("hay clases mañana", "es", date(2026, 12, 2)),
+    ("pasado mañana hay escuela?", "es", date(2026, 12, 3)),
+    ("hay clases el 8 de diciembre", "es", date(2026, 12, 8)),
+    ("hay clases el 8/12", "es", date(2026, 12, 8)),
+    ("明天有课吗", "zh", date(2026, 12, 2)),
+    ("下周一上学吗", "zh", date(2026, 12, 7)),
+    ("下周二上学吗", "zh", date(2026, 12, 8)),
+    ("12月21日有课吗", "zh", date(2026, 12, 21)),
+    ("ngày mai có đi học không", "vi", date(2026, 12, 2)),
+    ("thứ hai tuần sau có học không", "vi", date(2026, 12, 7)),
+    ("tem aula amanhã?", "pt", date(2026, 12, 2)),
+    ("tem aula na sexta-feira?", "pt", date(2026, 12, 4)),
+    ("завтра есть занятия?", "ru", date(2026, 12, 2)),
+    ("в следующий вторник есть школа?", "ru", date(2026, 12, 8)),
+    ("هل توجد مدرسة غداً؟", "ar", date(2026, 12, 2)),
+    ("هل توجد دراسة يوم الاثنين القادم", "ar", date(2026, 12, 7)),
+    ("èske gen lekòl demen", "ht", date(2026, 12, 2)),
+    ("gen lekòl lendi?", "ht", date(2026, 12, 7)),
+    ("berri dugsi ma jiraa", "so", date(2026, 12, 2)),
+    ("Isniinta soo socota dugsi ma jiraa", "so", date(2026, 12, 7)),
+])
+def test_date_words_in_the_schools_languages(text, lang, expected):
+    found = find_date(text, TUESDAY, lang)
+    assert found is not None and found.day == expected, (text, found)
+
+
+@pytest.mark.parametrize("text", ["when is winter break", "school calendar", "may i ask about the holidays",
+                                  "cuándo son las vacaciones", "寒假是什么时候"])
+def test_no_date_in_the_message(text):
+    assert find_date(text, TUESDAY, "en") is None
+
+
+async def ask(engine, text, user="cal-parent", lang=None):
+    replies = await engine.handle(Incoming("test", user, user, text, language_hint=lang, message_id=text))
+    return "\n".join(r.text for r in replies)
+
+
+@pytest.fixture
+def school(app):
+    app.engine.clock = lambda: NOW
+    return app.engine
+
+
+async def test_a_holiday_names_it_and_when_school_reopens(school):
+    said = await ask(school, "is there school on january 18")
+    assert "No — Mon, Jan 18 is Martin Luther King Jr. Day. School reopens Tue, Jan 19." in said, said
+
+
+async def test_a_break_gives_its_days_and_the_first_day_back(school):
+    said = await ask(school, "is there school on december 23?")
+    assert "No — Wed, Dec 23 is during Winter break (Mon, Dec 21 to Fri, Jan 1)" in said, said
+    assert "School reopens Mon, Jan 4." in said, said
+
+
+async def test_a_regular_school_day(school):
+    said = await ask(school, "is there school on december 8")
+    assert "Yes, Tue, Dec 8 is a regular school day." in said, said
+
+
+async def test_a_weekend(school):
+    said = await ask(school, "is there school saturday")
+    assert "No — Sat, Dec 5 is on a weekend. The next school day is Mon, Dec 7." in said, said
+
+
+async def test_an_early_release_and_todays_event(school):
+    said = await ask(school, "is there school on december 16")
+    assert "Yes, Wed, Dec 16 is a school day, but students go home early (Early release Wednesday: dismissal at " \
+        "1:20 PM)." in said, said
+    said = await ask(school, "is school closed today", user="other")
+    assert "Yes, Tue, Dec 1 is a regular school day. Also that day: PTA meeting (6:00 PM)." in said, said
+
+
+async def test_no_date_keeps_the_catalog_answer(school):
+    said = await ask(school, "when is winter break")
+    assert "https://maplegrove.example.org/calendar" in said, said
+
+
+async def test_in_spanish_with_the_dates_in_spanish(school):
+    said = await ask(school, "¿hay clases el lunes 18 de enero?", lang="es")
+    assert "18 ene" in said and "Martin Luther King" in said and "No" in said, said
+
+
+async def test_a_closure_added_on_the_command_line_is_answered_first(app, school, tmp_path):
+    env = cli_env(tmp_path, HOMEROOM_DB=str(app.settings.db_path))
+
+    def homeroom(*args):
+        return subprocess.run([PYTHON, "-m", "bot", "closure", *args, "--as", "Principal"] if args[0] != "list"
+                              else [PYTHON, "-m", "bot", "closure", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    added = homeroom("add", "--date", "2026-12-02", "--reason", "Snow day: all district schools are closed")
+    assert added.returncode == 0, added.stderr
+    listed = homeroom("list", "--all")  # the story clock is in the past of the real one
+    assert "2026-12-02  Snow day: all district schools are closed" in listed.stdout, listed.stdout
+    said = await ask(school, "no school 2morow?")
+    assert "No — there is no school on Wed, Dec 2: Snow day: all district schools are closed." in said, said
+    assert "School reopens Thu, Dec 3." in said, said
+    # the Wednesday's early release is not mentioned: the closure comes first
+    assert "Early release" not in said
+    assert (await ask(school, "snow day?", user="third")).startswith("No — there is no school") is False
+    removed = homeroom("remove", "--date", "2026-12-02")
+    assert removed.returncode == 0, removed.stderr
+    said = await ask(school, "is there school tomorrow", user="fourth")
+    assert "students go home early" in said, said
+    assert homeroom("remove", "--date", "2026-12-02").returncode == 1
+
+
+def test_a_calendar_url_is_fetched_and_its_last_good_copy_kept(tmp_path):
+    body = (SAMPLE / "calendar.ics").read_bytes()
+    state = {"ok": True}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if state["ok"]:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/calendar")
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.send_error(503)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/calendar.ics"
+        with pytest.raises(CalendarError):  # down, and nothing saved yet
+            state["ok"] = False
+            load_calendar(url, SAMPLE, tmp_path, TZ)
+        state["ok"] = True
+        first = load_calendar(url, SAMPLE, tmp_path, TZ)
+        assert (tmp_path / CACHE_NAME).read_bytes() == body
+        state["ok"] = False
+        again = load_calendar(url, SAMPLE, tmp_path, TZ)  # the school's server is down: the saved copy
+        assert kinds(again, date(2027, 1, 18)) == kinds(first, date(2027, 1, 18)) == [
+            (CLOSED, "Martin Luther King Jr. Day")]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_calendar_that_cannot_be_read_does_not_stop_the_bot(tmp_path, caplog):
+    from bot.app import start
+    from bot.config import Settings
+
+    profile = tmp_path / "school.toml"  # a copy without the calendar file next to it
+    profile.write_text((SAMPLE / "school.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    homeroom = await start(Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"),
+                                              "HOMEROOM_SCHOOL_PROFILE": str(profile)}))
+    try:
+        homeroom.engine.clock = lambda: NOW
+        assert "calendar.unavailable" in caplog.text and "calendar.ics" in caplog.text
+        said = await ask(homeroom.engine, "is there school on january 18")
+        assert "https://maplegrove.example.org/calendar" in said, said  # the catalog's answer meanwhile
+    finally:
+        await homeroom.close()
+
+
+async def test_unsure_between_calendar_and_closure_a_dated_question_is_answered(school, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="bot.engine")
+    said = await ask(school, "is there school tomorrow")  # the matcher alone: "Did you mean" these two
+    assert "I want to be sure I understand" not in said and "Wed, Dec 2 is a school day" in said, said
+    handled = [r.getMessage() for r in caplog.records if r.getMessage().startswith("message.handled")][-1]
+    assert "intent=school_closure" in handled and "decision=answer" in handled, handled
+
+
+async def test_reload_reads_the_calendar_again(app, tmp_path):
+    from bot.ops.reload import reload
+
+    before = app.calendar.calendar
+    result = await reload(app)
+    assert result.ok and app.calendar.calendar is not before
+    assert kinds(app.calendar.calendar, date(2027, 1, 18)) == [(CLOSED, "Martin Luther King Jr. Day")]
+
+
+async def test_a_closure_today_answers_a_closure_question_that_names_no_day(app, school):
+    from bot.calendar import closures
+
+    assert "https://riversideusd.example.org/alerts" in await ask(school, "snow day?", user="before")
+    await app.db.transact(closures.add, TUESDAY, "Snow day", "office", NOW.isoformat())
+    said = await ask(school, "snow day?", user="after")
+    assert said.startswith("No — there is no school on Tue, Dec 1: Snow day. School reopens Wed, Dec 2."), said
