@@ -123,7 +123,12 @@ async def start(settings: Settings, translator=None) -> Homeroom:
 
     delivery = Delivery(db)
     alerts = staff_alerts(settings, profile, db, delivery, translator)
-    flows = {**signups.flows(), **privacy_flows(db, profile, signups.notifier, signups.wake, alerts)}
+    from bot.absences.notice import Office
+    from bot.flows.absence import absence_flows
+
+    office = Office(slack=alerts.slack, email=profile.email if alerts.email is not None else None, school=profile.name)
+    flows = {**signups.flows(), **privacy_flows(db, profile, signups.notifier, signups.wake, alerts),
+             **absence_flows(db, profile, office, delivery.wake)}
     engine = Engine(db, understanding, profile, locales, translator=translator, flows=flows, alerts=alerts,
                     answers=calendar.hooks())
     signups.localizer = engine.localizer  # staff-written sign-up texts: curated, else machine translated

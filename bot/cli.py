@@ -14,7 +14,8 @@ from bot.config import ConfigError, Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 # Modules with `register(subparsers) -> {command: handler}`; they import heavy things lazily.
-PLUGINS = ("bot.ops.cli", "bot.ops.outbox_cli", "bot.privacy.cli", "bot.reports.cli", "bot.calendar.cli")
+PLUGINS = ("bot.ops.cli", "bot.ops.outbox_cli", "bot.privacy.cli", "bot.reports.cli", "bot.calendar.cli",
+           "bot.absences.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

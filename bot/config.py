@@ -108,6 +108,16 @@ class RetentionPolicy:
 
 
 @dataclass(frozen=True)
+class AbsencePolicy:
+    """The profile's [absences] table: whether families report absences in the chat (off: the
+    bot gives the attendance line, as before) and the school's rules said at the end of a report."""
+
+    enabled: bool = True
+    note_after_days: int = 3        # a doctor's note is needed after this many school days in a row (0: never)
+    call_before: time | None = time(8, 30)  # same-day absences are due before this time (None: no deadline)
+
+
+@dataclass(frozen=True)
 class SchoolProfile:
     """What the bot knows about the school: answer placeholders, languages, office hours."""
 
@@ -124,6 +134,7 @@ class SchoolProfile:
     slack: SlackProfile | None = None  # None: the profile has no [slack] table
     email: EmailProfile | None = None  # None: the profile has no [email] table
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    absences: AbsencePolicy = field(default_factory=AbsencePolicy)
     # [info.es] …: the school's own wording of [info] values in a language, used in curated
     # answers in that language (else the English value stands in the translated sentence)
     info_translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -437,6 +448,34 @@ def _load_retention(path: Path, raw: object) -> RetentionPolicy:
     return RetentionPolicy(**days)
 
 
+def _load_absences(path: Path, raw: object) -> AbsencePolicy:
+    """The optional [absences] table: enabled (true/false), note_after_days (0 or more),
+    call_before ("HH:MM", or "" for none)."""
+    if raw is None:
+        return AbsencePolicy()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [absences] must be a table")
+    known = ("enabled", "note_after_days", "call_before")
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{path}: [absences] {key}: unknown key; allowed are {', '.join(known)}")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{path}: [absences] enabled = {enabled!r}: write true or false")
+    days = raw.get("note_after_days", AbsencePolicy.note_after_days)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise ConfigError(f"{path}: [absences] note_after_days = {days!r}: write a whole number of days (0: no rule)")
+    call = raw.get("call_before", "08:30")
+    call_before = None
+    if call != "":
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(call))
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ConfigError(f"{path}: [absences] call_before = {call!r}: write a time of day as \"HH:MM\" "
+                              "(24-hour clock, school time), or \"\" for none")
+        call_before = time(int(match[1]), int(match[2]))
+    return AbsencePolicy(enabled=enabled, note_after_days=days, call_before=call_before)
+
+
 def _load_info_translations(path: Path, tables: Mapping[str, Any], info: Mapping[str, Any],
                             languages: list[str]) -> dict[str, dict[str, str]]:
     """`[info.<lang>]` tables: each key must be an [info] key (a typo would silently leave the
@@ -558,4 +597,5 @@ def load_school_profile(path: Path) -> SchoolProfile:
         email=_load_email(path, raw.get("email")),
         retention=_load_retention(path, raw.get("retention")),
         calendar_source=_load_calendar(path, raw.get("calendar")),
+        absences=_load_absences(path, raw.get("absences")),
     )

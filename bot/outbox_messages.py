@@ -297,6 +297,19 @@ class SignupsDigest(_Flat):
         return replace(digest, sections=tuple(DigestCount.from_payload(s) for s in payload.get("sections") or ()))
 
 
+# -- to staff, about absences (bot.absences.notice) --------------------------------------------------
+
+@dataclass(frozen=True)
+class AbsenceNotice(_Flat):
+    """An absence a family reported in the chat, for the attendance channel in Slack. `family_id`
+    lets `/forgetme` find the notices that name the family."""
+
+    KIND: ClassVar[str] = "absence_notice"
+    text: str
+    absence_id: int
+    family_id: int
+
+
 # -- to staff, by email (bot.channels.email) -------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -314,10 +327,10 @@ class Email(_Flat):
 
 
 Message = Union[Reply, FamilyMessage, TicketNew, TicketUpdate, TicketThread, TicketContext, TicketReminder,
-                SignupsAlert, SignupsDigest, Email]
+                SignupsAlert, SignupsDigest, AbsenceNotice, Email]
 KINDS: dict[str, type] = {cls.KIND: cls for cls in (Reply, FamilyMessage, TicketNew, TicketUpdate, TicketThread,
                                                     TicketContext, TicketReminder, SignupsAlert, SignupsDigest,
-                                                    Email)}
+                                                    AbsenceNotice, Email)}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ NO_DATABASE_COMMANDS = [
     ["outbox", "list"],
     ["signups", "export", "--csv"],
     ["signups", "list"],
+    ["absences", "export", "--date", "2026-12-01"],
     ["report"],
     ["purge", "--dry-run"],
     ["family", "export", "1"],

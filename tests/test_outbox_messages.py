@@ -13,7 +13,7 @@ import pytest
 
 from bot.core.messages import Attachment, Choice, Media, Outgoing
 from bot.delivery import Delivery
-from bot.outbox_messages import (DigestCount, Email, FamilyMessage, FollowUp, Reply, SignupsAlert, SignupsDigest,
+from bot.outbox_messages import (AbsenceNotice, DigestCount, Email, FamilyMessage, FollowUp, Reply, SignupsAlert, SignupsDigest,
                                  SignupText, TicketContext, TicketNew, TicketReminder, TicketThread, TicketUpdate,
                                  Unreadable, decode, to_family)
 from bot.storage import Database, outbox
@@ -61,6 +61,8 @@ STORED = [
                       '"language": "vi", "interpreter": null, "starts_at": "2026-12-08T15:00:00+00:00"}',
      SignupsAlert("Within 24 hours: Ana signed up", "booked", 4, 2, "volunteer", "tiny", "Tiny shift", "Ana", "vi",
                   None, "2026-12-08T15:00:00+00:00")),
+    ("absence_notice", '{"text": "Absence reported: Bao", "absence_id": 3, "family_id": 2}',
+     AbsenceNotice("Absence reported: Bao", 3, 2)),
     ("signups_digest", '{"text": "Sign-ups digest for 2026-12-07", "day": "2026-12-07", "since": '
                        '"2026-12-06T16:00:00+00:00", "sections": [{"kind": "conference", "id": "t1", "new": 2, '
                        '"cancelled": 1, "promoted": 0}]}',

@@ -30,7 +30,7 @@ CASES = [(path, story) for path in STORIES for story in _stories(path)]
 # Tuesday, Dec 1, 2026, 9:00 AM at the school: the office is open and every sign-up lies ahead
 NOW = datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)
 PARENT = "parent"  # the family a turn without `who:` comes from
-STORY_KEYS = {"story", "name", "xfail", "turns"}
+STORY_KEYS = {"story", "name", "xfail", "turns", "absences"}
 TURN_KEYS = {"parent", "tap", "lang", "who", "answer", "clarify", "first", "out_of_scope", "not_understood",
              "person_first", "says", "not_says", "buttons", "file", "ticket", "staff_see", "signed_up",
              "data_deleted"}
@@ -126,6 +126,14 @@ async def test_story(app, caplog, path, story):
     app.engine.clock = lambda: NOW
     caplog.set_level(logging.INFO, logger="bot.engine")
     assert not set(story) - STORY_KEYS, f"unknown story keys {set(story) - STORY_KEYS} (see README.md)"
+    if story.get("absences") is False:  # the profile's [absences] enabled = false: no absence flows
+        from dataclasses import replace
+
+        from bot.flows.absence import absence_flows
+        profile = replace(app.profile, absences=replace(app.profile.absences, enabled=False))
+        for name in ("absence", "myabsences"):
+            app.engine.flows.pop(name, None)
+        app.engine.flows.update(absence_flows(app.db, profile, None))
     chats: dict[str, Chat] = {}
     for n, turn in enumerate(story["turns"], 1):
         try:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.handoff import STAFF_CHANNEL, staff_target
-from bot.outbox_messages import SignupsAlert, TicketContext
+from bot.outbox_messages import AbsenceNotice, SignupsAlert, TicketContext
 from bot.signups import booking, store
 from bot.storage import audit, families, outbox
 
@@ -161,12 +161,16 @@ def delete_family(conn: sqlite3.Connection, family_id: int, actor: str, now: str
         ("outbox", f"DELETE FROM outbox WHERE ticket_id IN ({tickets_of})"
                    " OR (channel = :channel AND target = :chat)"
                    # staff alerts naming the family (bot.signups.staff.alert), sent or not
-                   f" OR (kind = '{SignupsAlert.KIND}' AND json_extract(payload, '$.family_id') = :family)"),
+                   f" OR (kind = '{SignupsAlert.KIND}' AND json_extract(payload, '$.family_id') = :family)"
+                   # absence notices (bot.absences.notice): Slack's by family_id, email's by target
+                   f" OR (kind = '{AbsenceNotice.KIND}' AND json_extract(payload, '$.family_id') = :family)"
+                   " OR (channel = 'email' AND target LIKE 'absence:' || :family || ':%')"),
         ("ticket_events", f"DELETE FROM ticket_events WHERE ticket_id IN ({tickets_of})"),
         ("tickets", "DELETE FROM tickets WHERE family_id = :family"),
         ("signup_reminders", f"DELETE FROM signup_reminders WHERE booking_id IN ({bookings_of})"),
         ("signup_bookings", "DELETE FROM signup_bookings WHERE family_id = :family"),
         ("family_children", "DELETE FROM family_children WHERE family_id = :family"),
+        ("absences", "DELETE FROM absences WHERE family_id = :family"),
         # handled updates only: a pending one (the update being answered now) is finished as usual
         ("inbox", "DELETE FROM inbox WHERE channel = :channel AND chat_id = :chat AND handled_at IS NOT NULL"),
         ("conversation_state", "DELETE FROM conversation_state WHERE family_id = :family"),

@@ -257,6 +257,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE signup_bookings ADD COLUMN calendar_sequence INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE conference_teachers ADD COLUMN classes TEXT NOT NULL DEFAULT '[]';
     """),
+    (13, "absences families report in the chat (bot/absences): one row per confirmed report", """
+        CREATE TABLE absences (
+            id          INTEGER PRIMARY KEY,
+            family_id   INTEGER NOT NULL REFERENCES families(id) ON DELETE CASCADE,
+            child       TEXT NOT NULL,
+            guardian    TEXT NOT NULL DEFAULT '',
+            language    TEXT NOT NULL,
+            days        TEXT NOT NULL,         -- school days, ISO dates joined by ','
+            first_day   TEXT NOT NULL,
+            last_day    TEXT NOT NULL,
+            reason      TEXT NOT NULL CHECK (reason IN ('sick', 'appointment', 'family', 'other')),
+            note        TEXT NOT NULL DEFAULT '',
+            notified    TEXT NOT NULL DEFAULT '',  -- staff channels told ('slack,email'; '': export only)
+            reported_at TEXT NOT NULL,
+            key         TEXT NOT NULL UNIQUE   -- family:confirm-token: a repeated tap records once
+        );
+        CREATE INDEX absences_by_family ON absences (family_id, id);
+        CREATE INDEX absences_by_day ON absences (first_day, last_day);
+    """),
 ]
 
 MIGRATIONS.sort(key=lambda m: m[0])  # kept in version order whatever order steps were added in

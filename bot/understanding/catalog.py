@@ -20,7 +20,7 @@ except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
 OUT_OF_SCOPE = "out_of_scope"
-FLOWS = ("volunteer", "conference", "language")
+FLOWS = ("volunteer", "conference", "language", "absence")
 HANDOFFS = ("normal", "urgent")
 REQUIRED_LANGUAGES = ("en", "es")
 INTENT_KEYS = {"id", "title", "topic", "examples", "answer", "choices", "action"}

@@ -11,6 +11,8 @@ when the call returns. Kinds (written by the engine, `bot.handoff` and our ticke
 - `ticket_thread`, `ticket_context`, `ticket_reminder` → `chat.postMessage` in the thread.
 - `signups_alert`, `signups_digest` (target "signups", written by `bot.signups.staff`) →
   `chat.postMessage` of their text to `[slack] signups_channel` (default: the default channel).
+- `absence_notice` (target "absences", written by `bot.absences.notice`) → `chat.postMessage` of
+  its text to `[slack.channels] attendance` (default: the default channel).
 
 Errors: no `staff_ref` yet → `RetryLater`; HTTP 429 → `RetryLater(after=Retry-After)` (the client
 already waited out one 429 itself); 5xx, network, timeouts → `RetryLater` and a circuit breaker:
@@ -41,7 +43,7 @@ from bot.config import SlackProfile
 from bot.delivery import RetryLater
 from bot.handoff import reply_promise
 from bot.media import MediaFetchers, MediaUnavailable
-from bot.outbox_messages import (SignupsAlert, SignupsDigest, TicketContext, TicketNew, TicketReminder,
+from bot.outbox_messages import (AbsenceNotice, SignupsAlert, SignupsDigest, TicketContext, TicketNew, TicketReminder,
                                  TicketThread, TicketUpdate, Unreadable)
 from bot.signups import staff as signups_staff
 from bot.storage import Database, families, outbox, tickets
@@ -49,6 +51,7 @@ from bot.understanding.catalog import Catalog
 from bot.understanding.language import ENGLISH_NAMES
 
 log = logging.getLogger("bot.slack")
+ABSENCES_TARGET = "absences"  # bot.absences.notice.TARGET (not imported: it needs no Slack)
 
 TURNS = 6           # earlier messages shown on a new ticket
 HINTS = {"not_in_channel": "invite the Homeroom app to the channel",
@@ -103,7 +106,8 @@ class SlackSender:
         """Delivery asks before each row. While the breaker is open (Slack down) rows are left
         alone — neither sent nor counted as failed attempts — so however long the outage, no
         row uses up its attempts (the outbox gives a row up after 50)."""
-        return (target.startswith("ticket:") or target == signups_staff.TARGET) and not self.breaker_open()
+        return (target.startswith("ticket:") or target in (signups_staff.TARGET, ABSENCES_TARGET)) \
+            and not self.breaker_open()
 
     def breaker_open(self) -> bool:
         return self._probe is not None and not self._probe.done()
@@ -118,6 +122,9 @@ class SlackSender:
         message = item.message
         if isinstance(message, (SignupsAlert, SignupsDigest)):
             await self._post_signups(message)
+            return
+        if isinstance(message, AbsenceNotice):
+            await self._post_absence(message)
             return
         if not isinstance(message, TICKET_MESSAGES):
             why = message.error if isinstance(message, Unreadable) else "not for staff"
@@ -194,6 +201,15 @@ class SlackSender:
         body = blocks.sections(label, rest if label else raw, quote=False)[:blocks.MAX_BLOCKS]
         fallback = blocks.escape(blocks.clip(raw, blocks.MAX_FALLBACK))
         await self._call(channel, "chat_postMessage", channel=channel, text=fallback, blocks=body,
+                         unfurl_links=False, unfurl_media=False)
+
+    async def _post_absence(self, message: AbsenceNotice) -> None:
+        """An absence a family reported (bot.absences.notice): plain text to the attendance
+        channel ([slack.channels] attendance, else the default channel), escaped."""
+        channel = self.slack.channels.get("attendance") or self.slack.default_channel
+        body = blocks.sections("", message.text, quote=False)[:blocks.MAX_BLOCKS]
+        await self._call(channel, "chat_postMessage", channel=channel,
+                         text=blocks.escape(blocks.clip(message.text, blocks.MAX_FALLBACK)), blocks=body,
                          unfurl_links=False, unfurl_media=False)
 
     async def _post_ticket(self, ticket: tickets.Ticket) -> None:
