@@ -23,7 +23,7 @@ from fakes.telegram_api import DEFAULT_TOKEN, FakeBotAPI
 QUESTIONS = (("What time does school start?", "Classes start at 8:10"),
              ("What is for lunch today?", "menus for Maple Grove"),
              ("When is winter break?", "The first day of school is"),
-             ("How do I report an absence?", "report the absence before 8:20"))
+             ("What is the school phone number?", "front office at"))
 PARENTS = tuple(range(7001, 7006))
 
 

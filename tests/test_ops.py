@@ -340,7 +340,7 @@ async def test_reload_keeps_the_running_catalog_when_the_new_one_is_broken(edita
     try:
         meals = editable.intents_dir / "meals.yaml"
         edit(meals, "choices: [meal_assistance, lunch_menu]", "choices: [meal_assistance, no_such_intent]")
-        line = line_of(meals, "id: lunch_account")  # the intent that names the missing choice
+        line = line_of(meals, "choices: [meal_assistance, no_such_intent]")  # the line to fix
         running = app.understanding.current
         result = await reload(app)
         assert not result.ok
@@ -456,7 +456,7 @@ def test_homeroom_reload_without_a_running_bot_or_with_a_broken_catalog(tmp_path
     assert proc.returncode == 1 and "no running bot found" in proc.stderr and "homeroom.pid" in proc.stderr
     shutil.copytree(ROOT / "intents", tmp_path / "intents")
     edit(tmp_path / "intents" / "meals.yaml", "choices: [meal_assistance, lunch_menu]", "choices: [nope]")
-    line = line_of(tmp_path / "intents" / "meals.yaml", "id: lunch_account")
+    line = line_of(tmp_path / "intents" / "meals.yaml", "choices: [nope]")  # the line to fix
     proc = cli(tmp_path, "reload", HOMEROOM_INTENTS_DIR=str(tmp_path / "intents"))
     assert proc.returncode == 1 and f"meals.yaml:{line}:" in proc.stdout and "nothing was reloaded" in proc.stderr
 
