@@ -29,9 +29,9 @@ from bot.signups import text as fmt
 KEY = "absence"
 MAX_NAME, MAX_NOTE = 60, 300
 
-ASK_CHILD_FIRST = N_("I'm sorry to hear that. I can record the absence here and pass it to the attendance "
+ASK_CHILD_FIRST = N_("I can record the absence here and pass it to the attendance "
                      "office. What is your child's full name? Please type it.")
-ASK_CHILD = N_("I'm sorry to hear that. I can record the absence here and pass it to the attendance office. "
+ASK_CHILD = N_("I can record the absence here and pass it to the attendance office. "
                "Which child will be absent? Tap a name, or type another child's name.")
 ASK_OTHER = N_("Please type the child's full name.")
 ANOTHER = N_("Another child")
