@@ -113,7 +113,7 @@ async def test_start_in_spanish_with_keyboard_and_commands(fake, tg_settings, ho
     # the command menu: English by default, Spanish for Spanish apps; only commands the engine knows
     assert [c["command"] for c in fake.commands[(DEFAULT_SCOPE, "")]] == ["start", "help", "language", "human",
                                                                      "volunteer", "conference", "mysignups",
-                                                                     "privacy", "mydata", "forgetme"]
+                                                                     "myabsences", "privacy", "mydata", "forgetme"]
     spanish = fake.commands[(DEFAULT_SCOPE, "es")]
     locales = homeroom.engine.locales
     assert [c["description"] for c in spanish] == [locales.text("es", text) for _, text in COMMANDS]
@@ -634,6 +634,34 @@ async def test_volunteer_sign_up_through_telegram_with_calendar_file(fake, tg_se
     [(name, status)] = await homeroom.db.run(lambda c: c.execute(
         "SELECT name, status FROM signup_bookings").fetchall())
     assert (name, status) == ("Maria", "confirmed")
+
+
+async def test_an_absence_reported_through_telegram_is_recorded_once(fake, tg_settings, homeroom):
+    """The absence report through the real Application: the name typed, then every step a tap on
+    the message that carried it; Confirm tapped twice (a double tap) records one absence."""
+    def last_with(prefix: str) -> tuple[int, str]:
+        for call in reversed(fake.calls("sendMessage", ok=True)):
+            for row in buttons(call.params):
+                for button in row:
+                    if button.get("callback_data", "").startswith(prefix):
+                        return call.response["result"]["message_id"], button["callback_data"]
+        raise AssertionError(f"no button {prefix!r} in {[c.params['text'][:40] for c in fake.calls('sendMessage')]}")
+
+    async with running(tg_settings, homeroom) as channel:
+        fake.push_update(fake.message_update("my son is sick today and won't be in school", first_name="Maria"))
+        await settle(channel, 1)
+        fake.push_update(fake.message_update("Mateo Lopez", first_name="Maria"))
+        await settle(channel, 2)
+        steps = ("absence:days:", "absence:why:sick", "absence:nonote", "absence:confirm:", "absence:confirm:")
+        for step, prefix in enumerate(steps, start=3):
+            message_id, data = last_with(prefix)
+            fake.push_update(fake.callback_update(data, message_id=message_id, first_name="Maria"))
+            await settle(channel, step)
+    texts = [html.unescape(p.get("text") or "") for p in fake.sent(DEFAULT_USER_ID)]
+    assert any("Recorded" in t and "Mateo Lopez" in t for t in texts), texts
+    assert len(fake.calls("answerCallbackQuery")) == 5
+    [(child, reason)] = await homeroom.db.run(lambda c: c.execute("SELECT child, reason FROM absences").fetchall())
+    assert (child, reason) == ("Mateo Lopez", "sick")
 
 
 async def test_replies_keep_their_order_when_a_send_failed_and_the_outbox_took_over(fake, tg_settings, homeroom):

@@ -79,10 +79,13 @@ COMMANDS = (
     ("volunteer", N_("Volunteer sign-up")),
     ("conference", N_("Book a parent–teacher conference")),
     ("mysignups", N_("My sign-ups: change or cancel")),
+    ("myabsences", N_("Absences I reported")),  # only when the school takes absences in the chat
     ("privacy", N_("What we keep about you, and why")),
     ("mydata", N_("See everything we hold about you")),
     ("forgetme", N_("Delete your data")),
 )
+
+FLOW_COMMANDS = frozenset({"myabsences"})  # commands a school can switch off with their flow
 
 Effect = Callable[[Any, str], object]  # runs in the transaction that marks the update handled
 
@@ -247,17 +250,19 @@ class TelegramChannel:
         """The command menu in English (the default) and in every offered language with a
         curated translation; Telegram shows each user the list in their app's language."""
         bot = self.application.bot
-        english = [BotCommand(name, self.locales.text("en", text)) for name, text in COMMANDS]
+        # a flow's command is offered only when the flow is on ([absences] enabled = false: no /myabsences)
+        commands = [(name, text) for name, text in COMMANDS if name not in FLOW_COMMANDS or name in self.engine.flows]
+        english = [BotCommand(name, self.locales.text("en", text)) for name, text in commands]
         try:
             await bot.set_my_commands(english)
             for lang in self.profile.languages:
                 if lang == "en":
                     continue
-                curated = [self.locales.lookup(lang, text) for _, text in COMMANDS]
+                curated = [self.locales.lookup(lang, text) for _, text in commands]
                 if not any(curated):
                     continue  # Telegram falls back to the default list
                 await bot.set_my_commands([BotCommand(name, local or fallback.description)
-                                           for (name, _), local, fallback in zip(COMMANDS, curated, english)],
+                                           for (name, _), local, fallback in zip(commands, curated, english)],
                                           language_code=lang)
         except TelegramError as exc:  # the bot still works without its command menu
             log.warning("telegram.commands_failed error=%s", exc.__class__.__name__)
