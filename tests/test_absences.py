@@ -79,9 +79,13 @@ async def test_a_repeated_confirm_records_one_absence_and_claims_no_alert_withou
     assert absence.days == (date(2026, 12, 1), date(2026, 12, 2)) and absence.guardian == "Maria Lopez"
     assert absence.notified == ()
     assert await rows(home) == []                                      # nothing queued for staff
+    from bot.privacy.family_data import export_family                  # /mydata shows it
+    [family] = await home.db.run(lambda c: [r[0] for r in c.execute("SELECT id FROM families")])
+    [exported] = (await home.db.run(export_family, family))["absences"]
+    assert (exported["child"], exported["days"], exported["reason"]) == ("Mateo Lopez", "2026-12-01,2026-12-02", "sick")
 
     mine = text_of(await parent.say("/myabsences"))
-    assert "1. Mateo Lopez" in mine and "Tue, Dec 1 · Wed, Dec 2" in mine and "Sick" in mine
+    assert "A. Mateo Lopez" in mine and "Tue, Dec 1 · Wed, Dec 2" in mine and "Sick" in mine
 
 
 async def test_the_attendance_office_is_emailed_through_the_real_sender(tmp_path):

@@ -136,12 +136,17 @@ def build_rows(conn: sqlite3.Connection) -> None:
         x("INSERT INTO signup_bookings (id, family_id, kind, shift_id, name, language, status, created_at,"
           " updated_at) VALUES (?, 1, 'volunteer', ?, 'Name', 'en', 'confirmed', ?, ?)", (sid, sid, ago(60), ago(60)))
         x("INSERT INTO signup_reminders (booking_id, sent_at) VALUES (?, ?)", (sid, ago(40)))
+    for aid, last in ((1, ago(181)), (2, ago(10))):  # absences: kept messages_days after the last day absent
+        day = last[:10]
+        x("INSERT INTO absences (id, family_id, child, language, days, first_day, last_day, reason, reported_at, key)"
+          " VALUES (?, 1, 'Child', 'en', ?, ?, ?, 'sick', ?, ?)", (aid, day, day, day, last, f"k{aid}"))
 
 
 async def ids(db: Database) -> dict[str, list]:
     keys = {"messages": "id", "inbox": "update_id", "outbox": "id", "processed_events": "event_id",
             "ticket_events": "ticket_id", "tickets": "id", "signup_reminders": "booking_id",
-            "signup_bookings": "id", "conversation_state": "family_id", "families": "id", "audit_log": "id"}
+            "signup_bookings": "id", "absences": "id", "conversation_state": "family_id", "families": "id",
+            "audit_log": "id"}
     return {t: [r[0] for r in await rows(db, f"SELECT {k} FROM {t} ORDER BY {k}")] for t, k in keys.items()}
 
 
@@ -152,14 +157,15 @@ async def test_purge_removes_exactly_the_expired_rows_and_dry_run_nothing(tmp_pa
         await db.transact(audit.record, "sam", "view", "ticket 1", ago(5000))
         before = await ids(db)
         expected = {"messages": 2, "inbox": 1, "outbox": 3, "processed_events": 1, "ticket_events": 2,
-                    "tickets": 2, "signup_reminders": 1, "signup_bookings": 1, "conversation_state": 1,
-                    "families": 2}
+                    "tickets": 2, "signup_reminders": 1, "signup_bookings": 1, "absences": 1,
+                    "conversation_state": 1, "families": 2}
         assert await retention.run_purge(db, POLICY, NOW, dry_run=True) == expected
         assert await ids(db) == before
         assert await retention.run_purge(db, POLICY, NOW) == expected
         assert await ids(db) == {
             "messages": [2], "inbox": [2, 3], "outbox": [2, 3], "processed_events": ["Ev-new"],
             "ticket_events": [2, 3], "tickets": [2, 3], "signup_reminders": [2, 3], "signup_bookings": [2, 3],
+            "absences": [2],
             # family 2 was idle with nothing left, family 3's last data just expired; 1 is active
             "conversation_state": [], "families": [1], "audit_log": before["audit_log"]}
         assert set(await retention.run_purge(db, POLICY, NOW)) == set(retention.TABLES)

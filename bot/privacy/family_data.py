@@ -3,7 +3,7 @@
 `export_family` is what `/mydata` sends and `homeroom family export` prints: the family row,
 its language, its conversation state, its messages, its tickets with their timelines (staff
 shown as "school staff"; internal staff notes are staff's working notes and are left out, but
-deleted with the rest) and its sign-ups with what, when and their status.
+deleted with the rest), its sign-ups with what, when and their status, and the absences it reported.
 
 `delete_family` is `/forgetme` and `homeroom family delete`, as one unit of work (run it in
 one transaction, e.g. `Database.transact` or a turn's effect):
@@ -105,6 +105,9 @@ def export_family(conn: sqlite3.Connection, family_id: int) -> dict[str, Any]:
     children = [{"name": name, "class": class_name, "remembered_at": at} for name, class_name, at in conn.execute(
         "SELECT name, class_name, created_at FROM family_children WHERE family_id = ? ORDER BY created_at, name",
         (family_id,))]
+    absences = [dict(zip(("child", "days", "reason", "note", "office_notified_by", "reported_at"), r))
+                for r in conn.execute("SELECT child, days, reason, note, notified, reported_at FROM absences"
+                                      " WHERE family_id = ? ORDER BY id", (family_id,))]
     return {
         "family": family,
         "language": family["language"],
@@ -114,6 +117,7 @@ def export_family(conn: sqlite3.Connection, family_id: int) -> dict[str, Any]:
         "tickets": tickets,
         "signups": signups,
         "children": children,  # remembered for conference bookings
+        "absences": absences,  # reported in the chat
     }
 
 

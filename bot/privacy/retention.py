@@ -10,6 +10,7 @@ The policy is the school profile's `[retention]` table (`bot.config.RetentionPol
 | external event ids (Slack dedupe) | `messages_days` | `processed_events` |
 | tickets and their timeline | `tickets_days` (730) after they were resolved; open and claimed tickets are never purged | `tickets`, `ticket_events`, their `outbox` rows |
 | sign-ups | `signups_days` (30) after the event ended (any status) | `signup_bookings`, `signup_reminders` |
+| absences reported in the chat (the school's own attendance system keeps the record) | `messages_days` after the last day absent | `absences` |
 | a family itself (name, chat id, language, conversation state) | once it has been silent for `messages_days` and nothing above is left | `families`, `conversation_state` |
 | the staff-access audit log | never: its triggers refuse DELETE; it holds no names and no text | `audit_log` |
 
@@ -53,7 +54,7 @@ __all__ = ["RetentionPolicy", "purge", "run_purge", "checkpoint", "retention_loo
 DAY = 24 * 60 * 60.0
 # Every table the purge reports on, in the order it deletes (children first).
 TABLES = ("messages", "inbox", "outbox", "processed_events", "ticket_events", "tickets",
-          "signup_reminders", "signup_bookings", "conversation_state", "families")
+          "signup_reminders", "signup_bookings", "absences", "conversation_state", "families")
 
 _EXPIRED_TICKETS = ("SELECT id FROM tickets WHERE status = 'resolved'"
                     " AND COALESCE(resolved_at, updated_at) < :tickets")
@@ -64,7 +65,8 @@ _EXPIRED_BOOKINGS = ("SELECT b.id FROM signup_bookings b"
 _IDLE_FAMILIES = ("SELECT f.id FROM families f WHERE f.last_seen_at < :messages"
                   " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.family_id = f.id)"
                   " AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.family_id = f.id)"
-                  " AND NOT EXISTS (SELECT 1 FROM signup_bookings b WHERE b.family_id = f.id)")
+                  " AND NOT EXISTS (SELECT 1 FROM signup_bookings b WHERE b.family_id = f.id)"
+                  " AND NOT EXISTS (SELECT 1 FROM absences a WHERE a.family_id = f.id)")
 
 # (table, WHERE clause) in deletion order; parameters are the cutoffs by name.
 _RULES: tuple[tuple[str, str], ...] = (
@@ -77,6 +79,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("tickets", f"id IN ({_EXPIRED_TICKETS})"),
     ("signup_reminders", f"booking_id IN ({_EXPIRED_BOOKINGS})"),
     ("signup_bookings", f"id IN ({_EXPIRED_BOOKINGS})"),
+    ("absences", "last_day < substr(:messages, 1, 10)"),  # a school date (YYYY-MM-DD) against the cutoff's day
     ("conversation_state", f"family_id IN ({_IDLE_FAMILIES})"),
     ("families", f"id IN ({_IDLE_FAMILIES})"),
 )
