@@ -71,7 +71,7 @@ REPORT = N_("Report an absence")
 REASONS = {"sick": SICK, "appointment": APPOINTMENT, "family": FAMILY, "other": OTHER}
 
 LIST = N_("Absences you reported:\n\n{items}")
-LINE = N_("{n}. {child}: {days} ({reason})")
+LINE = N_("{n}. {child}: {days} ({reason})")  # {n} is a letter (kit.letters): numbers are for options
 NONE = N_("You have no absences reported from today on.")
 
 
@@ -389,7 +389,7 @@ class MyAbsencesFlow:
             turn.say(NONE, choices)
             return
         lines = [Text(LINE, {"n": n, "child": a.child, "days": day_words(a.days, turn.lang),
-                             "reason": Text(REASONS[a.reason])}) for n, a in enumerate(absences, 1)]
+                             "reason": Text(REASONS[a.reason])}) for n, a in zip(kit.letters(), absences)]
         turn.say(Text(LIST, {"items": joined(lines)}), choices)
 
 

@@ -102,7 +102,7 @@ class MySignupsFlow:
             turn.say(NONE, starts)
             return
         lines, choices = [], []
-        for n, item in zip(_letters(), items):
+        for n, item in zip(kit.letters(), items):
             title, when = self._label(turn, item)
             b = item.booking
             status = [Text(CONFIRMED) if b.status == "confirmed" else Text(WAITLIST, {"position": b.position})]
@@ -140,14 +140,3 @@ class MySignupsFlow:
         title, when = self._label(turn, item)
         turn.say(Text(CANCELLED, {"title": title, "when": when}), kit.after_choices(), attachment=file)
 
-
-def _letters():
-    """A, B, … Z, AA, AB, …: the marks of the list's items."""
-    n = 0
-    while True:
-        n += 1
-        mark, rest = "", n
-        while rest:
-            rest, digit = divmod(rest - 1, 26)
-            mark = chr(ord("A") + digit) + mark
-        yield mark

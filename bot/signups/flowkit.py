@@ -7,6 +7,7 @@ Payloads are `<flow>:<action>[:<value>]`, well under Telegram's 64 bytes of call
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from typing import Sequence, TypeVar
 
 from bot.core import payloads
@@ -107,3 +108,16 @@ def name_for(turn: Turn) -> str:
     """The name the channel gave us (prefill for the list), at most 100 characters."""
     name = (turn.family.display_name or turn.incoming.display_name or "").strip()
     return " ".join(name.split())[:100]
+
+
+def letters() -> Iterator[str]:
+    """A, B, … Z, AA, AB, …: marks for a list's items, so that the only numbers shown are options
+    (the terminal numbers buttons, and a typed "1" must pick the first button, not the first item)."""
+    n = 0
+    while True:
+        n += 1
+        mark, rest = "", n
+        while rest:
+            rest, digit = divmod(rest - 1, 26)
+            mark = chr(ord("A") + digit) + mark
+        yield mark
