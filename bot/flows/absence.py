@@ -52,7 +52,7 @@ OTHER = N_("Other")
 ASK_NOTE = N_("Would you like to add a short note for the attendance office? Type it, or tap “No note”.")
 NO_NOTE = N_("No note")
 BAD_NOTE = N_("Please keep the note under {max} characters.")
-CHECK = N_("Please check the absence:\n\n👧 {child}\n🗓 {days}\n📝 {reason}{note}")
+CHECK = N_("Please check the absence:\n\n🧒 {child}\n🗓 {days}\n📝 {reason}{note}")
 NOTE_LINE = N_("Note: {note}")
 DONE_NOTIFIED = N_("Recorded ✅ {child} is absent on {days}, and the attendance office has been notified. "
                    "To see your reports, type /myabsences.")
