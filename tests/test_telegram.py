@@ -88,6 +88,16 @@ def buttons(params: dict) -> list[list[dict]]:
     return params.get("reply_markup", {}).get("inline_keyboard", [])
 
 
+def last_button(fake: FakeBotAPI, prefix: str) -> tuple[int, str]:
+    """(message id, callback data) of the newest sent button whose data starts with `prefix`."""
+    for call in reversed(fake.calls("sendMessage", ok=True)):
+        for row in buttons(call.params):
+            for button in row:
+                if button.get("callback_data", "").startswith(prefix):
+                    return call.response["result"]["message_id"], button["callback_data"]
+    raise AssertionError(f"no button {prefix!r} in {[c.params['text'][:40] for c in fake.calls('sendMessage')]}")
+
+
 def reply_with(homeroom, monkeypatch, *replies: Outgoing | str) -> None:
     """Make the engine answer every message with these replies (to drive the sender)."""
     async def handle(incoming, **_):
@@ -608,20 +618,12 @@ async def test_a_photo_in_a_handoff_is_kept_by_file_id_and_fetched_through_the_b
 async def test_volunteer_sign_up_through_telegram_with_calendar_file(fake, tg_settings, homeroom):
     """A whole sign-up with taps, through the real Application: the buttons are inline keyboards,
     every tap a callback query on the message that carried it, and the .ics is a document."""
-    def last_with(prefix: str) -> tuple[int, str]:
-        for call in reversed(fake.calls("sendMessage", ok=True)):
-            for row in buttons(call.params):
-                for button in row:
-                    if button.get("callback_data", "").startswith(prefix):
-                        return call.response["result"]["message_id"], button["callback_data"]
-        raise AssertionError(f"no button {prefix!r} in {[c.params['text'][:40] for c in fake.calls('sendMessage')]}")
-
     async with running(tg_settings, homeroom) as channel:
         fake.push_update(fake.message_update("/volunteer", first_name="Maria"))
         await settle(channel, 1)
         for step, prefix in enumerate(("volunteer:opp:winter-book-fair", "volunteer:shift:", "volunteer:name",
                                        "volunteer:confirm:"), start=2):
-            message_id, data = last_with(prefix)
+            message_id, data = last_button(fake, prefix)
             fake.push_update(fake.callback_update(data, message_id=message_id, first_name="Maria"))
             await settle(channel, step)
         await fake.wait_for("sendDocument")
@@ -639,14 +641,6 @@ async def test_volunteer_sign_up_through_telegram_with_calendar_file(fake, tg_se
 async def test_an_absence_reported_through_telegram_is_recorded_once(fake, tg_settings, homeroom):
     """The absence report through the real Application: the name typed, then every step a tap on
     the message that carried it; Confirm tapped twice (a double tap) records one absence."""
-    def last_with(prefix: str) -> tuple[int, str]:
-        for call in reversed(fake.calls("sendMessage", ok=True)):
-            for row in buttons(call.params):
-                for button in row:
-                    if button.get("callback_data", "").startswith(prefix):
-                        return call.response["result"]["message_id"], button["callback_data"]
-        raise AssertionError(f"no button {prefix!r} in {[c.params['text'][:40] for c in fake.calls('sendMessage')]}")
-
     async with running(tg_settings, homeroom) as channel:
         fake.push_update(fake.message_update("my son is sick today and won't be in school", first_name="Maria"))
         await settle(channel, 1)
@@ -654,7 +648,7 @@ async def test_an_absence_reported_through_telegram_is_recorded_once(fake, tg_se
         await settle(channel, 2)
         steps = ("absence:days:", "absence:why:sick", "absence:nonote", "absence:confirm:", "absence:confirm:")
         for step, prefix in enumerate(steps, start=3):
-            message_id, data = last_with(prefix)
+            message_id, data = last_button(fake, prefix)
             fake.push_update(fake.callback_update(data, message_id=message_id, first_name="Maria"))
             await settle(channel, step)
     texts = [html.unescape(p.get("text") or "") for p in fake.sent(DEFAULT_USER_ID)]
