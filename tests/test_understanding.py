@@ -122,10 +122,55 @@ def test_a_restart_neither_embeds_nor_trains_and_an_edit_embeds_only_the_new_exa
     counting.texts.clear()
     again = build_semantic(tiny_catalog(tmp_path / "a"), counting, cache_dir)
     assert counting.texts == [] and again.fitted.digest == built.fitted.digest
-    assert list(cache_dir.glob("classifier-*.joblib"))
+    assert list(cache_dir.glob("classifier-*.npz"))
 
     edited = build_semantic(tiny_catalog(tmp_path / "b", extra="play some music, "), counting, cache_dir)
     assert counting.texts == ["play some music"] and edited.fitted.digest != built.fitted.digest
+
+
+def test_run_time_applies_scikit_learns_weights_exactly(e5, tmp_path):
+    """linear.LinearModel replaces predict_proba and the isotonic predict at run time: the same
+    probabilities and confidences, for catalog lines and for unseen, odd and empty texts."""
+    from bot.understanding.semantic import SemanticConfig, TrainingSet, _calibrate, _Model
+
+    data = TrainingSet.from_catalog(tiny_catalog(tmp_path))
+    vectors = e5.embed(data.texts)
+    model = _Model(SemanticConfig()).fit(data.texts, data.labels, vectors)
+    probs = model.probabilities(data.texts, vectors)
+    top = probs.max(axis=1)
+    calibrator = _calibrate(top, np.arange(len(top)) % 3 > 0)
+    runtime = model.runtime(calibrator)
+    texts = ["wen does skool start??", "¿A QUÉ HORA    salen?", "🙂🙂", "", "x" * 3000, "学校几点开门",
+             "someone has a gun", "pizza pizza pizza pizza"]
+    both = data.texts + texts
+    vecs = np.vstack([vectors, e5.embed([t or " " for t in texts])])
+    assert np.allclose(runtime.probabilities(both, vecs), model.probabilities(both, vecs), atol=1e-5)
+    raw = np.linspace(0, 1, 41)
+    assert np.allclose(runtime.calibrate(raw), calibrator.predict(raw))
+
+    from bot.understanding.linear import LinearModel, save_npz
+
+    save_npz(tmp_path / "m.npz", runtime.arrays())
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as arrays:  # no pickle: the cache runs no code
+        again = LinearModel.from_arrays(arrays)
+    assert np.array_equal(again.probabilities(both, vecs), runtime.probabilities(both, vecs))
+
+
+def test_a_trained_catalog_loads_without_importing_scikit_learn(e5, tmp_path):
+    import subprocess
+    import sys
+
+    cache_dir = tmp_path / "cache"
+    semantic._fitted.clear()  # else an earlier test's fit is reused from memory and nothing is written
+    build_semantic(tiny_catalog(tmp_path / "cat"), e5, cache_dir)
+    code = ("import sys; from pathlib import Path; from bot.understanding.catalog import load_catalog;"
+            "from bot.understanding.encoder import load_encoder; from bot.understanding.semantic import build_semantic;"
+            f"m = build_semantic(load_catalog(Path({str(tmp_path / 'cat')!r})), load_encoder('auto', 1)[0], "
+            f"Path({str(cache_dir)!r})); c = m.classify('what time does school start', 'en');"
+            "print(c.intent, sorted(k for k in sys.modules if k.split('.')[0] in {'sklearn', 'scipy', 'joblib'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.strip() == "school_hours []"
 
 
 def test_the_decision_answers_clarifies_and_refuses(e5, tmp_path):

@@ -60,12 +60,24 @@ def _fold_char(ch: str) -> str:
     return " "  # punctuation, symbols, emoji, separators
 
 
+class _Folding(dict):
+    """Code point -> folded text for str.translate, filled on first sight: the catalog's 14,000
+    examples then cost one C-level lookup per character instead of a Python call."""
+
+    def __missing__(self, code: int) -> str:
+        folded = self[code] = _fold_char(chr(code))
+        return folded
+
+
+_FOLD = _Folding()
+
+
 @lru_cache(maxsize=32768)  # holds the whole catalog, so loading and indexing share the work
 def normalize(text: str) -> str:
     """The canonical form of a text for matching (space-separated tokens)."""
     text = unicodedata.normalize("NFKD", text.casefold())
     text = text.replace("'", "").replace("\u2019", "")  # "don't" -> "dont", "what's" -> "whats"
-    text = "".join(_fold_char(ch) for ch in text)
+    text = text.translate(_FOLD)
     text = " ".join(t for t in text.split() if not _ONE_LETTER_RUN.match(t))
     text = _ELONGATED.sub(r"\1", text)
     tokens: list[str] = []

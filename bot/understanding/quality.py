@@ -84,7 +84,7 @@ def semantic_stats_report(catalog: Catalog, matcher) -> str:
              ", ".join(f"{l} {n}" for l, n in bank.most_common()) + ")",
              f"matcher: semantic ({fitted.encoder_name}); answers from confidence {t.answer:.2f}",
              "",
-             f"{fitted.model.config.folds}-fold cross-validation of the whole pipeline. Each example is classified by a "
+             f"{fitted.config.folds}-fold cross-validation of the whole pipeline. Each example is classified by a "
              "model trained without it. 'right': answered with its own intent; 'top-3': its intent "
              "among the first three buttons; 'wrong': answered with another intent; 'everyday': "
              "everyday requests that got a school answer (should be ~0). Catalog examples are "

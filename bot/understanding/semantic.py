@@ -30,6 +30,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ import numpy as np
 from bot.understanding.catalog import OUT_OF_SCOPE, Catalog
 from bot.understanding.embedding_cache import EmbeddingCache, Progress, embed_all
 from bot.understanding.encoder import Encoder
+from bot.understanding.linear import LinearModel, char_grams, save_npz
 from bot.understanding.matcher import Classification
 from bot.understanding.normalize import normalize
 
@@ -108,38 +110,42 @@ class TrainingSet:
 
 
 class _Model:
-    """The fitted pieces: vectorizer, classifier, calibrator. Pure computation, no I/O."""
+    """The scikit-learn pieces while training: vectorizer and classifier. Run time applies their
+    weights with numpy (`linear.LinearModel`)."""
 
     def __init__(self, config: SemanticConfig) -> None:
         self.config = config
         self.vectorizer: Any = None
         self.classifier: Any = None
-        self.calibrator: Any = None
         self.classes: list[str] = []
-        self.oos: int = -1
 
     def _features(self, texts: Sequence[str], vectors: np.ndarray):
         from scipy.sparse import csr_matrix, hstack
 
-        grams = self.vectorizer.transform([normalize(t[: self.config.max_chars]) for t in texts])
-        return hstack([grams, csr_matrix(vectors * self.config.embed_weight)], format="csr")
+        return hstack([self.vectorizer.transform(texts), csr_matrix(vectors * self.config.embed_weight)],
+                      format="csr")
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], vectors: np.ndarray) -> "_Model":
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         cfg = self.config
-        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(cfg.ngram_min, cfg.ngram_max),
-                                          min_df=cfg.min_df, sublinear_tf=True, dtype=np.float32)
-        self.vectorizer.fit([normalize(t[: cfg.max_chars]) for t in texts])
+        analyzer = partial(char_grams, lo=cfg.ngram_min, hi=cfg.ngram_max, max_chars=cfg.max_chars)
+        self.vectorizer = TfidfVectorizer(analyzer=analyzer, min_df=cfg.min_df, sublinear_tf=True,
+                                          dtype=np.float32)
+        self.vectorizer.fit(texts)
         self.classifier = LogisticRegression(C=cfg.C, max_iter=cfg.max_iter)
         self.classifier.fit(self._features(texts, vectors), list(labels))
         self.classes = [str(c) for c in self.classifier.classes_]
-        self.oos = self.classes.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in self.classes else -1
         return self
 
     def probabilities(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
         return self.classifier.predict_proba(self._features(texts, vectors))
+
+    def runtime(self, calibrator: Any) -> LinearModel:
+        cfg = self.config
+        return LinearModel.from_sklearn(self.vectorizer, self.classifier, calibrator, (cfg.ngram_min, cfg.ngram_max),
+                                        cfg.embed_weight, cfg.max_chars, OUT_OF_SCOPE)
 
 
 def _in_scope_top(probs: np.ndarray, oos: int) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +178,8 @@ def choose_threshold(confidence: np.ndarray, right: np.ndarray, in_scope: np.nda
 class FittedMatcher:
     """Everything a SemanticMatcher needs at run time; what the disk cache holds."""
 
-    model: _Model
+    model: LinearModel
+    config: SemanticConfig
     thresholds: Thresholds
     digest: str
     encoder_name: str
@@ -235,7 +242,8 @@ def fit(config: SemanticConfig, data: TrainingSet, vectors: np.ndarray, digest: 
     """Cross-validate (calibration, thresholds, per-language figures) and fit on everything."""
     started = time.monotonic()
     model, probs = _fit_all(config, data, vectors, threads)
-    classes, oos = model.classes, model.oos
+    classes = model.classes
+    oos = classes.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in classes else -1
     labels = np.array(data.labels)
     best, top = _in_scope_top(probs, oos)
     predicted_oos = probs.argmax(axis=1) == oos if oos >= 0 else np.zeros(len(labels), bool)
@@ -263,8 +271,8 @@ def fit(config: SemanticConfig, data: TrainingSet, vectors: np.ndarray, digest: 
     confusions = sorted(((a, b, len(ix), f"{data.where[ix[0]] if data.where else '?'}: {data.texts[ix[0]]!r}")
                          for (a, b), ix in pairs.items()), key=lambda c: (-c[2], c[0], c[1]))
 
-    model.calibrator = calibrator
-    return FittedMatcher(model, thresholds, digest, encoder_name, cv, time.monotonic() - started, confusions)
+    return FittedMatcher(model.runtime(calibrator), config, thresholds, digest, encoder_name, cv,
+                         time.monotonic() - started, confusions)
 
 
 def _top3(probs: np.ndarray, labels: np.ndarray, classes: list[str], oos: int) -> float:
@@ -288,7 +296,7 @@ class SemanticMatcher:
         self.catalog = catalog
         self.encoder = encoder
         self.fitted = fitted
-        self.config = config or fitted.model.config
+        self.config = config or fitted.config
         self._executor: ThreadPoolExecutor | None = None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()  # the worker thread writes, classify() reads
@@ -403,7 +411,7 @@ class SemanticMatcher:
         order = np.argsort(-probs)
         ranked = [(model.classes[i], float(probs[i])) for i in order if i != model.oos]
         top = ranked[: cfg.clarify_count]
-        calibrated = model.calibrator.predict(np.array([p for _, p in top]))  # one call: the top few
+        calibrated = model.calibrate(np.array([p for _, p in top]))  # one call: the top few
         candidates = tuple((c, float(s)) for (c, _), s in zip(top, calibrated))
         best_id = ranked[0][0]
         confidence = float(calibrated[0])
@@ -443,7 +451,7 @@ def _settle(batch: list[tuple[str, asyncio.Future]], vectors: np.ndarray | None,
 # --------------------------------------------------------------------------- building
 
 def _model_path(cache_dir: Path, digest: str) -> Path:
-    return cache_dir / f"classifier-{digest}.joblib"
+    return cache_dir / f"classifier-{digest}.npz"
 
 
 def build_semantic(catalog: Catalog, encoder: Encoder, cache_dir: Path | None,
@@ -452,12 +460,13 @@ def build_semantic(catalog: Catalog, encoder: Encoder, cache_dir: Path | None,
     """A matcher for `catalog`: from the disk cache when the same catalog, model and settings were
     trained before; else embed what the cache lacks, cross-validate and fit (a minute or two for
     the sample catalog), on `threads` cores."""
-    import sklearn
+    from importlib.metadata import version  # not `import sklearn`: run time never needs it (linear.py)
 
     cfg = config or SemanticConfig()
     data = TrainingSet.from_catalog(catalog)
     trained = {k: v for k, v in asdict(cfg).items() if k not in DECISION_ONLY}  # what the fit depends on
-    digest = data.digest(json.dumps(trained, sort_keys=True), encoder.name, sklearn.__version__)
+    digest = data.digest(json.dumps(trained, sort_keys=True), encoder.name, version("scikit-learn"),
+                         f"runtime-{RUNTIME_FORMAT}")
     fitted = _fitted.get(digest)  # this process built the same catalog before (reload, tests)
     if fitted is None and cache_dir is not None:
         path = _model_path(cache_dir, digest)
@@ -484,26 +493,32 @@ _fitted: dict[str, FittedMatcher] = {}
 DECISION_ONLY = {"clarify_min", "clarify_mass", "clarify_count", "urgent_floor", "oos_polite"}  # no retraining
 
 
-def _load(path: Path, digest: str) -> FittedMatcher | None:
-    import joblib
+RUNTIME_FORMAT = 1  # the .npz layout below; a change retrains rather than misreads
 
+
+def _load(path: Path, digest: str) -> FittedMatcher | None:
     try:
-        fitted = joblib.load(path)
-    except Exception as exc:  # a partial or foreign file: train again
+        with np.load(path, allow_pickle=False) as arrays:
+            meta = json.loads(str(arrays["fitted_meta"]))
+            if meta.get("digest") != digest:
+                return None
+            return FittedMatcher(
+                LinearModel.from_arrays(arrays), SemanticConfig(**meta["config"]), Thresholds(**meta["thresholds"]),
+                meta["digest"], meta["encoder_name"], meta["cv"], float(meta["train_seconds"]),
+                [tuple(c) for c in meta["confusions"]])
+    except Exception as exc:  # a partial, foreign or older file: train again
         log.warning("understanding.cache_unreadable path=%s error=%s", path, exc)
         return None
-    return fitted if isinstance(fitted, FittedMatcher) and fitted.digest == digest else None
 
 
 def _save(cache_dir: Path, fitted: FittedMatcher, keep: int = 3) -> None:
-    import joblib
-
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = _model_path(cache_dir, fitted.digest)
-    tmp = path.with_suffix(".tmp")
-    joblib.dump(fitted, tmp)
-    tmp.replace(path)
-    old = sorted(cache_dir.glob("classifier-*.joblib"), key=lambda p: p.stat().st_mtime, reverse=True)
+    meta = {"digest": fitted.digest, "encoder_name": fitted.encoder_name, "config": asdict(fitted.config),
+            "thresholds": asdict(fitted.thresholds), "cv": fitted.cv, "train_seconds": fitted.train_seconds,
+            "confusions": [list(c) for c in fitted.confusions]}
+    save_npz(_model_path(cache_dir, fitted.digest), {**fitted.model.arrays(), "fitted_meta": np.array(json.dumps(meta))})
+    old = sorted(cache_dir.glob("classifier-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
     for stale in old[keep:]:
         stale.unlink(missing_ok=True)
-
+    for legacy in cache_dir.glob("classifier-*.joblib"):  # pickles of earlier versions: never loaded again
+        legacy.unlink(missing_ok=True)
