@@ -9,7 +9,7 @@ import csv
 import io
 from pathlib import Path
 
-from bot.flows.conference import child_name
+from bot.flows.conference import child_name, staff_label
 from bot.privacy import family_data
 from bot.signups import staff, store
 from bot.signups.definitions import load_yaml, to_yaml
@@ -113,3 +113,13 @@ async def test_a_question_at_the_child_step_is_answered_not_taken_for_a_name(sam
     await p.say("what time does school start")
     assert "Which child" not in p.text and "What Time" not in p.text
     assert await rows(sample, "SELECT COUNT(*) FROM family_children") == [(0,)]
+
+
+async def test_a_guardian_with_no_chat_name_is_named_by_the_child_for_staff(sample):
+    anon = Parent(sample, "anon", None)
+    await book(anon, "tran", "mateo lopez", "2027-01-12", "1:30 PM")
+    text = staff.who_text(await sample.db.run(staff.who, "tran"), sample.profile.tz)
+    assert "guardian: Mateo Lopez's family" in text, text
+    table = list(csv.DictReader(io.StringIO((await sample.db.run(staff.export_csv)).decode("utf-8-sig"))))
+    assert [r["name"] for r in table] == ["Mateo Lopez's family"]
+    assert staff_label(7) == "Family #7 (no name given)"

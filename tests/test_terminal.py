@@ -236,3 +236,18 @@ def test_numbers_run_on_across_one_answer_and_a_message_without_options_ends_the
     assert [c.payload for c in chat.choices] == ["intent:bus", "menu", "lang:es"]
     chat.show([Outgoing("terminal", "pat", "We will call you.")], "School staff")
     assert chat.choices == []  # a "1" typed now is words for the school, not "Bus"
+
+
+def test_the_staff_label_is_curated_in_the_family_language(tmp_path):
+    import io
+    from pathlib import Path
+
+    from bot.channels.terminal import STAFF, TerminalChat
+    from bot.core.messages import Outgoing
+    from bot.i18n import Locales
+
+    engine = type("E", (), {"locales": Locales(Path(__file__).resolve().parents[1] / "locales")})()
+    out = io.StringIO()
+    chat = TerminalChat(engine, "School", io.BytesIO(), out, "pat", None)  # type: ignore[arg-type]
+    chat.show([Outgoing("terminal", "pat", "Llamaremos.", language="es")], STAFF)
+    assert out.getvalue().startswith("Personal de la escuela: Llamaremos.")

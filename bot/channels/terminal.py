@@ -22,9 +22,12 @@ from typing import BinaryIO, TextIO
 from bot.core.engine import Engine
 from bot.core.messages import Attachment, Choice, Incoming, Outgoing
 from bot.delivery import Delivery
+from bot.i18n import N_
 from bot.outbox_messages import FamilyMessage, to_family
 from bot.storage.outbox import Item
 from bot.understanding.language import RTL_LANGUAGES
+
+STAFF = N_("School staff")  # who wrote a staff reply, in the family's language ("Homeroom" is a name)
 
 QUIT_WORDS = {"quit", "exit", "/quit", "/exit", "salir"}
 
@@ -133,16 +136,23 @@ class TerminalChat:
         for reply in replies:
             saved = save_attachment(self.downloads, reply.attachment) \
                 if reply.attachment and self.downloads is not None else None
-            blocks.append(render(reply, speaker, saved, first=len(choices) + 1))
+            label = self._speaker(speaker, reply.language)
+            blocks.append(render(reply, label, saved, first=len(choices) + 1))
             choices += reply.choices
         self.choices = choices
         if blocks:
             self._print("\n".join(blocks))
 
+    def _speaker(self, speaker: str, lang: str) -> str:
+        """The speaker's label in the reply's language (curated), else as given."""
+        if lang == "en" or self.engine is None:
+            return speaker
+        return self.engine.locales.lookup(lang, speaker) or speaker
+
     async def deliver(self, item: Item) -> None:
         """An outbox message for this parent (a staff reply or a notice)."""
         staff = isinstance(item.message, FamilyMessage) and item.message.sender == "staff"
-        self.show([to_family(item.message, "terminal", self.user)], "School staff" if staff else "Homeroom")
+        self.show([to_family(item.message, "terminal", self.user)], STAFF if staff else "Homeroom")
 
     async def send(self, text: str, payload: str | None = None) -> None:
         self.counter += 1

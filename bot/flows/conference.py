@@ -78,6 +78,12 @@ NAME_WORDS = 3  # a typed text this short at the child step is the name; a longe
 _NOT_A_NAME = re.compile(r"[0-9?@#/\\:;<>{}\[\]|=+*_~^$%!]")
 
 
+def staff_label(family_id: int, child: str | None = None) -> str:
+    """A family with no chat name, as staff read it (English: staff read English)."""
+    child = " ".join((child or "").split())
+    return f"{child}'s family"[:100] if child else f"Family #{family_id} (no name given)"
+
+
 class ConferenceFlow:
     name = "conference"
 
@@ -452,7 +458,7 @@ class ConferenceFlow:
         turn.state.step = "confirm"
         child, child_class = self._child(data, view.existing)
         values = {"teacher": teacher.name, "class_name": _class(teacher, child_class), "place": _place(teacher),
-                  "when": fmt.when(slot.starts_at, slot.ends_at, lang), "name": self._name(turn),
+                  "when": fmt.when(slot.starts_at, slot.ends_at, lang), "name": self._name(turn, child),
                   "language": fmt.language_label(lang), "note": joined(notes, "\n\n", prefix="\n\n")}
         if child:
             values["child"] = child
@@ -467,8 +473,10 @@ class ConferenceFlow:
             return existing.booking.child_name, existing.booking.child_class
         return None, None
 
-    def _name(self, turn: Turn) -> str:
-        return kit.name_for(turn) or f"Family {turn.family.id}"
+    def _name(self, turn: Turn, child: str | None = None) -> str:
+        """The name staff see on the teacher's list and the export: the chat name, else the
+        child's family (staff can place that), else a number that says no name was given."""
+        return kit.name_for(turn) or staff_label(turn.family.id, child)
 
     async def _confirm(self, turn: Turn, token: str) -> None:
         data = self._data(turn)
@@ -477,7 +485,7 @@ class ConferenceFlow:
             await self._show(turn)
             return
         key = f"{turn.family.id}:{token}"
-        args = (turn.family.id, data["slot"], self._name(turn), turn.lang, key, kit.now_iso(turn),
+        args = (turn.family.id, data["slot"], self._name(turn, data.get("child")), turn.lang, key, kit.now_iso(turn),
                 bool(data.get("resched")), data.get("child"), data.get("child_class"))
 
         def book(conn):  # the booking, and what the reply shows about it, in one trip
