@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
@@ -118,14 +119,34 @@ def test_a_long_story_is_answered_at_the_lower_long_message_threshold():
     assert short_rule.classify(text, "en").decision == "clarify"  # not long enough under that rule
 
 
+class _Scored(Matcher):
+    """The real decision rule over scores a test chooses: the rule is tested, not how today's
+    catalog happens to rank one message."""
+
+    def __init__(self, scores: dict[str, float], **changes) -> None:
+        from dataclasses import replace
+
+        super().__init__(MATCHER.catalog, replace(MATCHER.config, **changes))
+        self._fixed = np.array([scores.get(i, 0.0) for i in self._index.intent_ids])
+
+    def scores(self, text, lang=None):
+        return self._fixed, lang
+
+
+STORY = ("every afternoon on the bus ride home a group of kids pushes my son and calls him names "
+         "and he comes home crying")
+
+
 def test_the_lower_threshold_never_answers_over_a_close_safety_or_bullying_reading():
-    text = ("every afternoon on the bus ride home a group of kids pushes my son and calls him names "
-            "and he comes home crying")
-    ranked = MATCHER.classify(text, "en").candidates
-    urgent = [s for i, s in ranked if MATCHER.catalog[i].urgent]
-    best_id, best = ranked[0]
-    assert not MATCHER.catalog[best_id].urgent, ranked  # the case under test: another reading leads
-    assert urgent and best - urgent[0] < MATCHER.config.urgent_margin, ranked
-    lenient = _with(answer_threshold=best + 0.01, long_answer_threshold=best - 0.01)
-    result = lenient.classify(text, "en")
-    assert result.decision == "clarify" and any(MATCHER.catalog[i].urgent for i in result.candidate_ids)
+    """A long message may be answered at `long_answer_threshold`, but not when an urgent reading
+    (bullying, safety) is within `urgent_margin` of a non-urgent best: then the parent is asked,
+    with the urgent reading among the choices."""
+    assert MATCHER.catalog["bullying_report"].urgent and not MATCHER.catalog["transportation_bus"].urgent
+    lenient = dict(answer_threshold=0.32, long_answer_threshold=0.30, urgent_margin=0.05)
+    close = _Scored({"transportation_bus": 0.31, "bullying_report": 0.28, "school_hours": 0.1}, **lenient)
+    result = close.classify(STORY, "en")
+    assert result.decision == "clarify" and "bullying_report" in result.candidate_ids, result
+    far = _Scored({"transportation_bus": 0.31, "bullying_report": 0.20, "school_hours": 0.1}, **lenient)
+    assert (far.classify(STORY, "en").decision, far.classify(STORY, "en").intent) == ("answer", "transportation_bus")
+    short = close.classify("the bus ride home is hard", "en")  # under long_message_words: usual bar
+    assert short.decision == "clarify"

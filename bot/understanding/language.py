@@ -164,9 +164,11 @@ class LanguageDetector:
 
     def _reads_as_english(self, words: list[str], code: str) -> bool:
         """More of the message's words are English (the catalog's English examples, or texting
-        forms) than words of `code` that English examples do not use."""
+        forms) than words of `code` that English examples do not use. A texting form always counts
+        as English: parents of every language borrow "ok", "thx", "pls" into their messages, so
+        the catalog's examples in other languages contain them too, and "ok thx" is still English."""
         english = self._vocabulary.get("en", set()) | TEXTING
-        other = self._vocabulary.get(code, set())
+        other = self._vocabulary.get(code, set()) - TEXTING
         english_only = sum(1 for w in words if w in english and w not in other)
         other_only = sum(1 for w in words if w in other and w not in english)
         return english_only > other_only
