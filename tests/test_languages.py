@@ -192,6 +192,8 @@ SHORT_OTHER = [
     ("es", "dónde está la oficina"), ("ht", "pitit mwen malad"), ("ht", "Kilè otobis la ap pase?"),
     ("so", "wiilkaygu wuu jiran yahay"), ("pt", "meu filho esta doente"), ("vi", "con tôi bị ốm"),
     ("ru", "сын болеет"), ("zh", "孩子生病了"), ("ar", "ابني مريض"),
+    # words every language borrows ("ok", "bus") do not make a message English
+    ("so", "ok mahadsanid"), ("so", "bus ka wuu daahay"), ("es", "ok gracias"), ("ru", "ok спасибо"),
 ]
 
 

@@ -107,10 +107,12 @@ class LanguageDetector:
         # words that only the catalog's examples in a language lingua lacks use
         self._own_words: dict[str, set[str]] = {}
         self._vocabulary: dict[str, set[str]] = {}
+        self._rate: dict[str, dict[str, float]] = {}  # a word's share of each language's examples
         if examples:
             counts = {lang: Counter(w for text in texts for w in normalize(text).split())
                       for lang, texts in examples.items()}
             self._vocabulary = {lang: set(c) for lang, c in counts.items()}
+            self._rate = {lang: {w: n / max(1, c.total()) for w, n in c.items()} for lang, c in counts.items()}
             for lang in self.offered:
                 if lang in _LINGUA or lang not in counts:
                     continue
@@ -163,12 +165,18 @@ class LanguageDetector:
         return Detection(code, best.value - runner_up if len(values) > 1 else best.value, len(words))
 
     def _reads_as_english(self, words: list[str], code: str) -> bool:
-        """More of the message's words are English (the catalog's English examples, or texting
-        forms) than words of `code` that English examples do not use. A texting form always counts
-        as English: parents of every language borrow "ok", "thx", "pls" into their messages, so
-        the catalog's examples in other languages contain them too, and "ok thx" is still English."""
-        english = self._vocabulary.get("en", set()) | TEXTING
-        other = self._vocabulary.get(code, set()) - TEXTING
-        english_only = sum(1 for w in words if w in english and w not in other)
-        other_only = sum(1 for w in words if w in other and w not in english)
-        return english_only > other_only
+        """More of the message's words are English than words of `code`. A word counts for the
+        language whose catalog examples use it (English: also the texting forms); a word both
+        use ("ok", "bus", "thanks": parents of every language borrow them) counts for the one
+        that uses it at least twice as often, relative to its examples' size; else a texting
+        form counts for English and any other word for neither. So "ok thx" stays English, and
+        Spanish "no" stays Spanish."""
+        en_rate, other_rate = self._rate.get("en", {}), self._rate.get(code, {})
+        english = other = 0
+        for w in words:
+            e, o = en_rate.get(w, 0.0), other_rate.get(w, 0.0)
+            if o and o >= 2 * e:  # Somali "u" is a texting form in English, and Somali first
+                other += 1
+            elif (e and e >= 2 * o) or w in TEXTING:
+                english += 1
+        return english > other
