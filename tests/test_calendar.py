@@ -162,6 +162,18 @@ def test_a_week_asked_on_a_weekend_is_the_coming_one_and_a_weekend_on_sunday_is_
     assert find_date("is the office open on weekends", TUESDAY) is None  # weekends in general: no day
 
 
+@pytest.mark.parametrize("found", [find_date("tomorrow", TUESDAY), find_date("next week", TUESDAY),
+                                   find_date("this weekend", TUESDAY)])
+def test_the_days_asked_fit_in_a_button_and_come_back(found):
+    from bot.calendar.dates import Found
+    from bot.core.payloads import topic
+
+    again = Found.unpack(found.pack())
+    assert (again.day, again.last) == (found.day, found.last)
+    assert topic("school_calendar", found.pack()).pack().startswith("intent:school_calendar:2026")
+    assert Found.unpack("") is None and Found.unpack("tomorrow") is None
+
+
 @pytest.mark.parametrize("text", ["when is winter break", "school calendar", "may i ask about the holidays",
                                   "cuándo son las vacaciones", "寒假是什么时候"])
 def test_no_date_in_the_message(text):
@@ -376,6 +388,20 @@ CATEGORIES:Event
 END:VEVENT
 END:VCALENDAR
 """
+
+
+async def test_a_did_you_mean_tap_answers_for_the_day_asked(school):
+    """An urgent reading among the candidates keeps the question ("Did you mean"); the calendar's
+    button carries the day asked, so the tap answers for it — even a day later."""
+    replies = await school.handle(Incoming("test", "tap", "tap", "is there school tomorrow after the threat",
+                                           message_id="threat"))
+    assert "call 911 first" in replies[-1].text, replies[-1].text
+    [payload] = [c.payload for c in replies[-1].choices if c.payload.startswith("intent:school_closure")]
+    assert payload == "intent:school_closure:20261202"
+    school.clock = lambda: datetime(2026, 12, 2, 17, 0, tzinfo=timezone.utc)  # tapped the next day
+    tapped = await school.handle(Incoming("test", "tap", "tap", "School closures", payload=payload, message_id="tap"))
+    said = "\n".join(r.text for r in tapped)
+    assert "Yes, Wed, Dec 2 is a school day, but students go home early" in said, said
 
 
 async def test_reload_reads_the_calendar_again(app, tmp_path):

@@ -7,7 +7,8 @@ closures (holidays, breaks), the weekend, outside the school year, an early rele
 school day — with that day's events; a day already past ("yesterday") in the past tense. A week
 ("next week") is answered day by day for its school days; a weekend says there is no school and
 what the calendar has on it. With no day in the message, or nothing known about it, the
-catalog's answer stands. Event names are the school's words: curated where the .po files have
+catalog's answer stands. A "Did you mean" button carries the days asked about (`about`), so the
+tap is answered for them. Event names are the school's words: curated where the .po files have
 them, else machine translated, else as written.
 """
 
@@ -98,8 +99,15 @@ class CalendarAnswers:
         """The message names a day: a date question, whichever intent the matcher also saw."""
         return find_date(text, self._today(turn), turn.lang) is not None
 
+    def about(self, turn: Turn, text: str) -> str:
+        """What a "Did you mean" button for a calendar intent carries: the days `text` names."""
+        found = find_date(text, self._today(turn), turn.lang)
+        return found.pack() if found is not None else ""
+
     def _asked(self, turn: Turn, today: date) -> Found | None:
-        """The days the message names."""
+        """The days asked about: carried by the tapped button, else named in the message."""
+        if turn.about:
+            return Found.unpack(turn.about)
         return find_date(turn.incoming.text or "", today, turn.lang)
 
     async def __call__(self, turn: Turn, catalog_answer: Text) -> Text:

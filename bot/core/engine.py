@@ -357,6 +357,7 @@ class Engine:
         if payload.action == "talk_to_human":
             await self._ask_for_a_person(turn)  # also from an older message: never a second hand-off
         else:
+            turn.about = payload.value or None  # e.g. the days a "Did you mean" question named
             await self._answer(turn, payload.action)
 
     async def _tap_language(self, turn: Turn, payload: Payload) -> None:
@@ -432,7 +433,8 @@ class Engine:
             # an urgent meaning (safety, bullying) goes first, with the emergency number: a parent
             # in danger should not have to read past "lunch menu" to find it
             ids = sorted(result.candidate_ids, key=lambda i: not catalog[i].urgent)
-            choices: list[tuple[str, Payload]] = [(catalog[i].title, payloads.topic(i)) for i in ids]
+            choices: list[tuple[str, Payload]] = [(catalog[i].title, payloads.topic(i, self._about(turn, i, text)))
+                                                  for i in ids]
             choices.append((OTHER_TEXT, payloads.OTHER))
             urgent = catalog[ids[0]].urgent and "emergency_number" in self.profile.info
             turn.say(Text(CLARIFY_URGENT_TEXT, self.profile.info) if urgent else CLARIFY_TEXT, choices)
@@ -453,6 +455,12 @@ class Engine:
                 or not getattr(hook, "claims", lambda _turn, _text: False)(turn, text):
             return result
         return replace(result, decision="answer", intent=ids[0])
+
+    def _about(self, turn: Turn, intent_id: str, text: str) -> str:
+        """What a "Did you mean" button for `intent_id` carries of the question (its hook's
+        `about`: the calendar's days), so that the tap answers what was asked."""
+        about = getattr(self.answers.get(intent_id), "about", None)
+        return (about(turn, text) or "") if about is not None else ""
 
     # -- language ------------------------------------------------------------------------
     def _settle_language(self, turn: Turn, text: str) -> str | None:
