@@ -390,6 +390,21 @@ END:VCALENDAR
 """
 
 
+async def test_a_date_question_unsure_between_the_calendar_and_another_topic_is_answered(school, caplog):
+    """下周三上学吗 ("is there school next Wednesday"): the matcher is unsure between the calendar
+    and school hours; the message names a day, so the calendar answers, with school hours offered."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="bot.engine")
+    replies = await school.handle(Incoming("test", "zh-wed", "zh-wed", "下周三上学吗", language_hint="zh",
+                                           message_id="zh-wed"))
+    said = "\n".join(r.text for r in replies)
+    assert "我想确认" not in said and "12月9日周三是上课日，但学生会提前放学" in said, said
+    handled = [r.getMessage() for r in caplog.records if r.getMessage().startswith("message.handled")][-1]
+    assert "intent=school_calendar" in handled and "decision=answer" in handled, handled
+    assert "intent:school_hours" in [c.payload for c in replies[-1].choices]
+
+
 async def test_a_did_you_mean_tap_answers_for_the_day_asked(school):
     """An urgent reading among the candidates keeps the question ("Did you mean"); the calendar's
     button carries the day asked, so the tap answers for it — even a day later."""
