@@ -74,6 +74,7 @@ class CalendarAnswers:
                  calendar: SchoolCalendar | None = None) -> None:
         self.db, self.profile, self.data_dir = db, profile, Path(data_dir)
         self.calendar = calendar
+        self.error: str | None = None  # why the last load failed (None: it worked), for `homeroom status`
 
     def load(self) -> SchoolCalendar | None:
         """Read the profile's calendar (blocking: a file, or a URL with its saved copy)."""
@@ -86,7 +87,9 @@ class CalendarAnswers:
         """Read the calendar again (`homeroom reload`); a failure keeps the one in use."""
         try:
             self.calendar = await asyncio.to_thread(self.load)
+            self.error = None
         except Exception as exc:
+            self.error = str(exc)
             log.warning("calendar.reload_failed error=%s", exc)
 
     def hooks(self) -> dict:
@@ -277,11 +280,12 @@ def _when(lang: str):
 async def start_calendar(db: Database, profile: SchoolProfile, data_dir: Path) -> CalendarAnswers:
     """The calendar answers for a starting bot. A calendar that cannot be read (a missing file,
     a school website that is down and no saved copy yet) does not stop the bot: it is logged as
-    a warning, date questions get the catalog's answer meanwhile, and announced closures still
-    work; `homeroom reload` tries again."""
+    a warning (and in `homeroom status`), date questions get the catalog's answer meanwhile, and
+    announced closures still work; `homeroom reload` tries again."""
     answers = CalendarAnswers(db, profile, data_dir)
     try:
         answers.calendar = await asyncio.to_thread(answers.load)
     except CalendarError as exc:
+        answers.error = str(exc)
         log.warning("calendar.unavailable error=%r", str(exc))
     return answers
