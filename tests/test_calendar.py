@@ -357,7 +357,8 @@ async def test_a_week_with_a_closure_staff_announced(app, school):
 
 async def test_next_week_in_spanish_and_chinese(school):
     said = await ask(school, "¿hay clases la semana que viene?", lang="es")
-    assert said.startswith("Los días de clases del lun, 7 dic al vie, 11 dic:\n• lun, 7 dic: día de clases normal."), said
+    assert said.startswith("Los días de clases del lun, 7 dic al vie, 11 dic:\n"
+                           "• lun, 7 dic: día de clases normal."), said
     said = await ask(school, "下周上学吗", user="zh-week", lang="zh")
     assert said.startswith("12月7日周一至12月11日周五的上课日：\n• 12月7日周一：正常上课。"), said
     assert "12月9日周三：上课，但学生提前放学（每周三下午1:20放学）" in said, said

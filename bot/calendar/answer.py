@@ -204,8 +204,9 @@ class CalendarAnswers:
             closed = next((e for e in events if e.kind == CLOSED), None)
             early = next((e for e in events if e.kind == EARLY), None)
             if day in announced:
-                reasons.add(("announced", announced[day].reason))
-                lines.append(Text(DAY_CLOSED_TEXT, {"day": when(day), "event": Text(announced[day].reason, kind="free")}))
+                reason = announced[day].reason
+                reasons.add(("announced", reason))
+                lines.append(Text(DAY_CLOSED_TEXT, {"day": when(day), "event": Text(reason, kind="free")}))
                 continue
             if closed is not None:
                 reasons.add(("calendar", closed.summary))
@@ -219,8 +220,8 @@ class CalendarAnswers:
             lines.append(joined([line, *self._also([e for e in events if e is not early], lang)], sep=" "))
         if len(reasons) == 1 and next(iter(reasons))[0] != "open":  # one closure for all of it: say it once
             event = Text(next(iter(reasons))[1], kind="free")
-            parts = [Text(WEEK_CLOSED_TEXT, {"first": when(inside[0]), "last": when(inside[-1]), "event": event})]
-            return self._with_reopening(joined(parts, sep=" "), inside[-1], announced, when, REOPENS_TEXT)
+            closed = Text(WEEK_CLOSED_TEXT, {"first": when(inside[0]), "last": when(inside[-1]), "event": event})
+            return self._with_reopening(closed, inside[-1], announced, when, REOPENS_TEXT)
         head = Text(WEEK_TEXT, {"first": when(inside[0]), "last": when(inside[-1])})
         text = joined([head, *lines], sep="\n• ")
         if outside:
