@@ -285,6 +285,7 @@ def test_a_calendar_url_is_fetched_and_its_last_good_copy_kept(tmp_path):
         assert (tmp_path / CACHE_NAME).read_bytes() == body
         state["ok"] = False
         again = load_calendar(url, SAMPLE, tmp_path, TZ)  # the school's server is down: the saved copy
+        assert first.note == "" and again.note.startswith("the saved copy") and CACHE_NAME in again.note
         assert kinds(again, date(2027, 1, 18)) == kinds(first, date(2027, 1, 18)) == [
             (CLOSED, "Martin Luther King Jr. Day")]
     finally:

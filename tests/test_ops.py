@@ -369,6 +369,10 @@ async def test_the_running_bots_status_says_its_calendar_did_not_load_and_why(tm
         assert (await reload(homeroom)).ok  # fixed, then `homeroom reload`
         status = await status_source(homeroom)()
         assert status.ok and status.calendar.state == "loaded" and status.calendar.events == 16, status.reasons
+        (profile.parent / "missing.ics").unlink()  # broken again: the calendar read before stays in use
+        await reload(homeroom)
+        status = await status_source(homeroom)()
+        assert status.ok and "the last reload failed, the calendar read before is in use" in status.render()
     finally:
         await homeroom.close()
 
