@@ -91,10 +91,87 @@ def test_repeating_events_are_expanded_with_their_exceptions(calendar):
     ("gen lekòl lendi?", "ht", date(2026, 12, 7)),
     ("berri dugsi ma jiraa", "so", date(2026, 12, 2)),
     ("Isniinta soo socota dugsi ma jiraa", "so", date(2026, 12, 7)),
+    # yesterday, in every language of the school
+    ("was there school yesterday", "en", date(2026, 11, 30)),
+    ("¿hubo clases ayer?", "es", date(2026, 11, 30)),
+    ("teve aula ontem?", "pt", date(2026, 11, 30)),
+    ("昨天有课吗", "zh", date(2026, 11, 30)),
+    ("hôm qua có học không", "vi", date(2026, 11, 30)),
+    ("вчера были занятия?", "ru", date(2026, 11, 30)),
+    ("هل كانت هناك دراسة أمس", "ar", date(2026, 11, 30)),
+    ("èske te gen lekòl ayè", "ht", date(2026, 11, 30)),
+    ("shalay dugsi ma jiray", "so", date(2026, 11, 30)),
+    # a weekday next week is still one day, not the week
+    ("下周三上学吗", "zh", date(2026, 12, 9)),
 ])
 def test_date_words_in_the_schools_languages(text, lang, expected):
     found = find_date(text, TUESDAY, lang)
-    assert found is not None and found.day == expected, (text, found)
+    assert found is not None and found.day == expected and found.last is None, (text, found)
+
+
+THIS_WEEKEND = (date(2026, 12, 5), date(2026, 12, 6))
+NEXT_WEEKEND = (date(2026, 12, 12), date(2026, 12, 13))
+THIS_WEEK = (TUESDAY, date(2026, 12, 4))      # from today on
+NEXT_WEEK = (date(2026, 12, 7), date(2026, 12, 11))
+
+
+@pytest.mark.parametrize("text,lang,expected", [
+    ("is there school this weekend", "en", THIS_WEEKEND),
+    ("anything on next weekend?", "en", NEXT_WEEKEND),
+    ("is there school next week", "en", NEXT_WEEK),
+    ("any days off this week?", "en", THIS_WEEK),
+    ("¿hay algo este fin de semana?", "es", THIS_WEEKEND),
+    ("¿hay clases la semana que viene?", "es", NEXT_WEEK),
+    ("¿hay clases esta semana?", "es", THIS_WEEK),
+    ("tem alguma coisa no fim de semana?", "pt", THIS_WEEKEND),
+    ("tem aula semana que vem?", "pt", NEXT_WEEK),
+    ("tem aula essa semana?", "pt", THIS_WEEK),
+    ("这周末学校有活动吗", "zh", THIS_WEEKEND),
+    ("下周末有活动吗", "zh", NEXT_WEEKEND),    # has 下周 (next week) in it: the weekend wins
+    ("下周上学吗", "zh", NEXT_WEEK),
+    ("这周有课吗", "zh", THIS_WEEK),
+    ("cuối tuần này trường có gì không", "vi", THIS_WEEKEND),
+    ("cuối tuần sau", "vi", NEXT_WEEKEND),
+    ("tuần sau có đi học không", "vi", NEXT_WEEK),
+    ("tuần này có học không", "vi", THIS_WEEK),
+    ("что в школе в эти выходные?", "ru", THIS_WEEKEND),
+    ("на следующей неделе есть занятия?", "ru", NEXT_WEEK),
+    ("на этой неделе есть занятия?", "ru", THIS_WEEK),
+    ("هل هناك شيء في نهاية الأسبوع", "ar", THIS_WEEKEND),
+    ("نهاية الأسبوع القادم", "ar", NEXT_WEEKEND),
+    ("هل توجد دراسة الأسبوع القادم", "ar", NEXT_WEEK),
+    ("هل توجد دراسة هذا الأسبوع", "ar", THIS_WEEK),
+    ("èske gen yon bagay wikenn nan", "ht", THIS_WEEKEND),
+    ("èske gen lekòl semèn pwochen", "ht", NEXT_WEEK),
+    ("èske gen lekòl semèn sa a", "ht", THIS_WEEK),
+    ("dhammaadka toddobaadka dugsiga wax ma jiraan", "so", THIS_WEEKEND),
+    ("dugsi ma jiraa toddobaadka soo socda", "so", NEXT_WEEK),
+    ("dugsi ma jiraa toddobaadkan", "so", THIS_WEEK),
+])
+def test_a_weekend_or_a_week_in_the_schools_languages(text, lang, expected):
+    found = find_date(text, TUESDAY, lang)
+    assert found is not None and (found.day, found.last) == expected, (text, found)
+
+
+def test_a_week_asked_on_a_weekend_is_the_coming_one_and_a_weekend_on_sunday_is_today():
+    saturday, sunday = date(2026, 12, 5), date(2026, 12, 6)
+    coming = (date(2026, 12, 7), date(2026, 12, 11))
+    assert (find_date("school this week?", saturday).day, find_date("school this week?", saturday).last) == coming
+    assert (find_date("next week?", sunday).day, find_date("next week?", sunday).last) == coming
+    assert find_date("this weekend", sunday).days == [sunday]
+    assert find_date("is the office open on weekends", TUESDAY) is None  # weekends in general: no day
+
+
+@pytest.mark.parametrize("found", [find_date("tomorrow", TUESDAY), find_date("next week", TUESDAY),
+                                   find_date("this weekend", TUESDAY)])
+def test_the_days_asked_fit_in_a_button_and_come_back(found):
+    from bot.calendar.dates import Found
+    from bot.core.payloads import topic
+
+    again = Found.unpack(found.pack())
+    assert (again.day, again.last) == (found.day, found.last)
+    assert topic("school_calendar", found.pack()).pack().startswith("intent:school_calendar:2026")
+    assert Found.unpack("") is None and Found.unpack("tomorrow") is None
 
 
 @pytest.mark.parametrize("text", ["when is winter break", "school calendar", "may i ask about the holidays",
@@ -208,6 +285,7 @@ def test_a_calendar_url_is_fetched_and_its_last_good_copy_kept(tmp_path):
         assert (tmp_path / CACHE_NAME).read_bytes() == body
         state["ok"] = False
         again = load_calendar(url, SAMPLE, tmp_path, TZ)  # the school's server is down: the saved copy
+        assert first.note == "" and again.note.startswith("the saved copy") and CACHE_NAME in again.note
         assert kinds(again, date(2027, 1, 18)) == kinds(first, date(2027, 1, 18)) == [
             (CLOSED, "Martin Luther King Jr. Day")]
     finally:
@@ -240,6 +318,107 @@ async def test_unsure_between_calendar_and_closure_a_dated_question_is_answered(
     assert "I want to be sure I understand" not in said and "Wed, Dec 2 is a school day" in said, said
     handled = [r.getMessage() for r in caplog.records if r.getMessage().startswith("message.handled")][-1]
     assert "intent=school_closure" in handled and "decision=answer" in handled, handled
+
+
+async def test_yesterday_in_the_past_tense(app, school):
+    said = await ask(school, "was there school yesterday")
+    assert "Yes, Mon, Nov 30 was a regular school day." in said, said
+    school.clock = lambda: datetime(2027, 1, 19, 17, 0, tzinfo=timezone.utc)  # the day after MLK Day
+    said = await ask(school, "was there school yesterday", user="after-mlk")
+    assert "No — Mon, Jan 18 was Martin Luther King Jr. Day." in said, said
+    said = await ask(school, "¿hubo clases ayer?", user="ayer", lang="es")
+    assert said.startswith("No, el lun, 18 ene fue el Día de Martin Luther King."), said
+
+
+async def test_next_week_day_by_day(school):
+    said = await ask(school, "is there school next week")
+    assert said.startswith("The school days from Mon, Dec 7 to Fri, Dec 11:\n• Mon, Dec 7: a regular school day.\n"
+                           "• Tue, Dec 8: a regular school day.\n• Wed, Dec 9: school, but students go home early "
+                           "(Early release Wednesday: dismissal at 1:20 PM).\n• Thu, Dec 10: a regular school day.\n"
+                           "• Fri, Dec 11: a regular school day."), said
+
+
+async def test_this_week_from_today_with_its_events_and_a_week_in_a_break(school):
+    said = await ask(school, "is there school this week")
+    assert "The school days from Tue, Dec 1 to Fri, Dec 4:\n• Tue, Dec 1: a regular school day. Also that day: " \
+        "PTA meeting (6:00 PM).\n• Wed, Dec 2: school, but students go home early" in said, said
+    school.clock = lambda: datetime(2026, 12, 22, 17, 0, tzinfo=timezone.utc)  # Tuesday of winter break
+    said = await ask(school, "is there school this week", user="in-the-break")
+    assert said.startswith("No — there is no school from Tue, Dec 22 to Fri, Dec 25 (Winter break). "
+                           "School reopens Mon, Jan 4."), said
+
+
+async def test_a_week_with_a_closure_staff_announced(app, school):
+    from bot.calendar import closures
+
+    await app.db.transact(closures.add, date(2026, 12, 8), "Snow day", "office", NOW.isoformat())
+    said = await ask(school, "is there school next week")
+    assert "• Tue, Dec 8: no school (Snow day).\n• Wed, Dec 9: school" in said, said
+
+
+async def test_next_week_in_spanish_and_chinese(school):
+    said = await ask(school, "¿hay clases la semana que viene?", lang="es")
+    assert said.startswith("Los días de clases del lun, 7 dic al vie, 11 dic:\n"
+                           "• lun, 7 dic: día de clases normal."), said
+    said = await ask(school, "下周上学吗", user="zh-week", lang="zh")
+    assert said.startswith("12月7日周一至12月11日周五的上课日：\n• 12月7日周一：正常上课。"), said
+    assert "12月9日周三：上课，但学生提前放学（每周三下午1:20放学）" in said, said
+
+
+async def test_this_weekend_no_school_and_what_the_calendar_has(app, school):
+    said = await ask(school, "is there school this weekend")
+    assert said.startswith("There is no school on the weekend (Sat, Dec 5 – Sun, Dec 6). Nothing is on the school "
+                           "calendar then. The next school day is Mon, Dec 7."), said
+    from bot.calendar.load import parse
+
+    app.calendar.calendar = parse(WEEKEND_EVENT, TZ, "test")  # a school with a Saturday event
+    said = await ask(school, "is there school this weekend", user="fair")
+    assert said.startswith("There is no school on the weekend (Sat, Dec 5 – Sun, Dec 6). On the school calendar "
+                           "then: Sat, Dec 5: Winter book fair (10:00 AM). The next school day is Mon, Dec 7."), said
+
+
+WEEKEND_EVENT = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:fair@test
+DTSTAMP:20261101T000000Z
+DTSTART;TZID=America/Los_Angeles:20261205T100000
+DTEND;TZID=America/Los_Angeles:20261205T140000
+SUMMARY:Winter book fair
+CATEGORIES:Event
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+async def test_a_date_question_unsure_between_the_calendar_and_another_topic_is_answered(school, caplog):
+    """下周三上学吗 ("is there school next Wednesday"): the matcher is unsure between the calendar
+    and school hours; the message names a day, so the calendar answers, with school hours offered."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="bot.engine")
+    replies = await school.handle(Incoming("test", "zh-wed", "zh-wed", "下周三上学吗", language_hint="zh",
+                                           message_id="zh-wed"))
+    said = "\n".join(r.text for r in replies)
+    assert "我想确认" not in said and "12月9日周三是上课日，但学生会提前放学" in said, said
+    handled = [r.getMessage() for r in caplog.records if r.getMessage().startswith("message.handled")][-1]
+    assert "intent=school_calendar" in handled and "decision=answer" in handled, handled
+    assert "intent:school_hours" in [c.payload for c in replies[-1].choices]
+
+
+async def test_a_did_you_mean_tap_answers_for_the_day_asked(school):
+    """An urgent reading among the candidates keeps the question ("Did you mean"); the calendar's
+    button carries the day asked, so the tap answers for it — even a day later."""
+    replies = await school.handle(Incoming("test", "tap", "tap", "is there school tomorrow after the threat",
+                                           message_id="threat"))
+    assert "call 911 first" in replies[-1].text, replies[-1].text
+    [payload] = [c.payload for c in replies[-1].choices if c.payload.startswith("intent:school_closure")]
+    assert payload == "intent:school_closure:20261202"
+    school.clock = lambda: datetime(2026, 12, 2, 17, 0, tzinfo=timezone.utc)  # tapped the next day
+    tapped = await school.handle(Incoming("test", "tap", "tap", "School closures", payload=payload, message_id="tap"))
+    said = "\n".join(r.text for r in tapped)
+    assert "Yes, Wed, Dec 2 is a school day, but students go home early" in said, said
 
 
 async def test_reload_reads_the_calendar_again(app, tmp_path):

@@ -182,6 +182,6 @@ async def test_a_possible_emergency_comes_first_with_the_emergency_number(engine
 
 
 async def test_an_ordinary_clarification_does_not_mention_emergencies(engine):
-    [reply] = await engine.handle(msg("is there something on friday", user="u3"))
+    [reply] = await engine.handle(msg("is there something on this month", user="u3"))
     assert reply.text == "I want to be sure I understand. Did you mean:"
     assert "intent:safety_emergency" not in [c.payload for c in reply.choices]

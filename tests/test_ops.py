@@ -306,6 +306,77 @@ def test_status_command_exit_codes_and_json(tmp_path):
     assert proc.returncode == 1 and body["status"] == "red" and body["outbox"]["telegram"]["pending"] == 1
 
 
+def _profile_copy(tmp_path: Path, calendar: str | None) -> Path:
+    """The sample profile in a folder of its own, its [calendar] source replaced (None: no [calendar])."""
+    text = (ROOT / "sample_school" / "school.toml").read_text(encoding="utf-8")
+    assert 'source = "calendar.ics"' in text
+    text = text.replace('source = "calendar.ics"', f"source = {json.dumps(calendar)}") if calendar else \
+        text.replace("[calendar]", "").replace('source = "calendar.ics"', "")
+    (tmp_path / "profile").mkdir(exist_ok=True)
+    path = tmp_path / "profile" / "school.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_status_says_the_calendar_loaded_with_its_events_and_days(app, settings):
+    status = await gather_status(app.db, settings, now=utcnow())
+    assert status.ok
+    line = next(x for x in status.render().splitlines() if x.startswith("calendar:"))
+    assert line.startswith("calendar:     loaded, 16 events, 2026-08-12 to 2027-06-03 (") and \
+        line.endswith("sample_school/calendar.ics)"), line
+    assert status.as_json()["calendar"]["state"] == "loaded" and status.as_json()["calendar"]["events"] == 16
+
+
+def test_status_command_reports_a_calendar_that_does_not_load_or_is_not_configured(tmp_path):
+    missing = _profile_copy(tmp_path, "no-such-calendar.ics")
+    assert cli(tmp_path, "db", "migrate").returncode == 0
+    proc = cli(tmp_path, "status", HOMEROOM_SCHOOL_PROFILE=str(missing))
+    assert proc.returncode == 1, proc.stdout
+    assert "! calendar: the school calendar (no-such-calendar.ics) did not load:" in proc.stdout
+    assert "no-such-calendar.ics cannot be read" in proc.stdout and "calendar:     NOT LOADED" in proc.stdout
+    none = _profile_copy(tmp_path, None)
+    proc = cli(tmp_path, "status", "--json", HOMEROOM_SCHOOL_PROFILE=str(none))
+    body = json.loads(proc.stdout)
+    assert proc.returncode == 0 and body["calendar"]["state"] == "not configured", proc.stdout
+
+
+def test_status_command_reads_a_calendar_url_from_the_bots_saved_copy_without_fetching(tmp_path):
+    from bot.calendar.load import CACHE_NAME
+
+    url = _profile_copy(tmp_path, "https://calendar.invalid/school.ics")  # never fetched by `status`
+    assert cli(tmp_path, "db", "migrate").returncode == 0
+    proc = cli(tmp_path, "status", HOMEROOM_SCHOOL_PROFILE=str(url))
+    assert proc.returncode == 1 and "no saved copy at" in proc.stdout, proc.stdout
+    shutil.copy(ROOT / "sample_school" / "calendar.ics", tmp_path / "data" / CACHE_NAME)
+    proc = cli(tmp_path, "status", HOMEROOM_SCHOOL_PROFILE=str(url))
+    assert proc.returncode == 0, proc.stdout
+    assert "calendar:     loaded, 16 events, 2026-08-12 to 2027-06-03 (https://calendar.invalid/school.ics); " \
+        "from the copy the bot saved at" in proc.stdout, proc.stdout
+
+
+async def test_the_running_bots_status_says_its_calendar_did_not_load_and_why(tmp_path):
+    from bot.ops.status import status_source
+
+    profile = _profile_copy(tmp_path, "missing.ics")
+    homeroom = await start(Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "data"),
+                                              "HOMEROOM_SCHOOL_PROFILE": str(profile)}))
+    try:
+        status = await status_source(homeroom)()
+        assert not status.ok and status.calendar.state == "failed"
+        assert any(r.startswith("calendar: the school calendar (missing.ics) did not load") and "cannot be read" in r
+                   for r in status.reasons), status.reasons
+        (profile.parent / "missing.ics").write_bytes((ROOT / "sample_school" / "calendar.ics").read_bytes())
+        assert (await reload(homeroom)).ok  # fixed, then `homeroom reload`
+        status = await status_source(homeroom)()
+        assert status.ok and status.calendar.state == "loaded" and status.calendar.events == 16, status.reasons
+        (profile.parent / "missing.ics").unlink()  # broken again: the calendar read before stays in use
+        await reload(homeroom)
+        status = await status_source(homeroom)()
+        assert status.ok and "the last reload failed, the calendar read before is in use" in status.render()
+    finally:
+        await homeroom.close()
+
+
 # -- reload ------------------------------------------------------------------------------
 @pytest.fixture
 def editable(tmp_path):

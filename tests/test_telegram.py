@@ -638,6 +638,42 @@ async def test_volunteer_sign_up_through_telegram_with_calendar_file(fake, tg_se
     assert (name, status) == ("Maria", "confirmed")
 
 
+async def test_a_date_question_gets_the_calendars_answer_for_that_day_in_english_and_creole(fake, tg_settings,
+                                                                                        homeroom):
+    """'Is there school …?' through the real Application: the answer is the school calendar's for
+    the day named (a holiday; Haitian Creole 'demen', tomorrow, an early release), in the family's
+    language, with Creole dates from the curated date words."""
+    from datetime import datetime, timezone
+
+    homeroom.engine.clock = lambda: datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)  # Tue, Dec 1 at the school
+    async with running(tg_settings, homeroom) as channel:
+        fake.push_update(fake.message_update("is there school on january 18?"))
+        fake.push_update(fake.message_update("èske gen lekòl demen", user_id=100002, first_name="Jean",
+                                             language_code="ht"))
+        await settle(channel, 2)
+    [english] = [html.unescape(p["text"]) for p in fake.sent(DEFAULT_USER_ID)]
+    assert english.startswith("No — Mon, Jan 18 is Martin Luther King Jr. Day. School reopens Tue, Jan 19."), english
+    [creole] = [html.unescape(p["text"]) for p in fake.sent(100002)]
+    assert creole.startswith("Wi, mèk 2 des se yon jou lekòl, men elèv yo ap sòti bonè "
+                             "(chak mèkredi elèv yo sòti a 1:20 p.m.)."), creole
+
+
+async def test_a_did_you_mean_tap_through_telegram_answers_for_the_day_asked(fake, tg_settings, homeroom):
+    """The tap arrives as the button's label with its callback data: the data's day wins."""
+    from datetime import datetime, timezone
+
+    homeroom.engine.clock = lambda: datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)
+    async with running(tg_settings, homeroom) as channel:
+        fake.push_update(fake.message_update("is there school tomorrow after the threat"))
+        await settle(channel, 1)
+        message_id, data = last_button(fake, "intent:school_closure")
+        assert data == "intent:school_closure:20261202"
+        fake.push_update(fake.callback_update(data, message_id=message_id))
+        await settle(channel, 2)
+    said = html.unescape(fake.sent(DEFAULT_USER_ID)[-1]["text"])
+    assert said.startswith("Yes, Wed, Dec 2 is a school day, but students go home early"), said
+
+
 async def test_an_absence_reported_through_telegram_is_recorded_once(fake, tg_settings, homeroom):
     """The absence report through the real Application: the name typed, then every step a tap on
     the message that carried it; Confirm tapped twice (a double tap) records one absence."""

@@ -1,11 +1,15 @@
-"""Find the day a message asks about: "tomorrow", "el lunes", "下周一", "December 8", "8/12".
+"""Find the day a message asks about: "tomorrow", "el lunes", "下周一", "December 8", "8/12",
+"yesterday" — or the days: "this weekend", "next week", "esta semana".
 
 The words are curated data (`date_words.yaml`, one list per language of the school); this
 module only folds text the same way on both sides and resolves a match against today's date in
 the school's time zone. Every language's words are tried on every message, so a parent who
 mixes languages ("no hay school mañana?") is understood. What wins when a message has several:
-an explicit date, then a weekday (with "next" / "next week"), then the day after tomorrow,
-tomorrow, today. A weekday on its own is the next such day from today (today included).
+an explicit date, then a weekday (with "next" / "next week"), then a weekend or a week (next
+weekend, this weekend, next week, this week), then the day after tomorrow, tomorrow, today,
+yesterday. A weekday on its own is the next such day from today (today included). A week means
+its school days, Monday to Friday, from today on ("this week" on a Saturday: the coming one); a
+weekend its Saturday and Sunday, from today on.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,8 +31,36 @@ PAST_GRACE = timedelta(days=30)
 
 @dataclass(frozen=True)
 class Found:
-    day: date
-    how: str          # "date" | "weekday" | "after_tomorrow" | "tomorrow" | "today"
+    day: date         # the day asked about; for a span (a week, a weekend) its first day
+    how: str          # "date" | "weekday" | "after_tomorrow" | "tomorrow" | "today" | "yesterday"
+    #                   | "next_weekend" | "this_weekend" | "next_week" | "this_week"
+    last: date | None = None   # a span's last day (None: one day)
+
+    @property
+    def days(self) -> list[date]:
+        """Every day asked about, in order."""
+        last = self.last or self.day
+        return [self.day + timedelta(days=n) for n in range((last - self.day).days + 1)]
+
+    def pack(self) -> str:
+        """The days as a button can carry them ("20261207", "20261207-20261211"): a "Did you
+        mean" tap answers for the days the question named, even on a later day."""
+        return self.day.strftime("%Y%m%d") + (self.last.strftime("-%Y%m%d") if self.last else "")
+
+    @classmethod
+    def unpack(cls, value: str | None) -> "Found | None":
+        """`pack`'s days again (None: not ours). A span of Saturday and Sunday is a weekend."""
+        try:
+            first, _, last = (value or "").partition("-")
+            day = datetime.strptime(first, "%Y%m%d").date()
+            end = datetime.strptime(last, "%Y%m%d").date() if last else None
+        except ValueError:
+            return None
+        if end is None:
+            return cls(day, "date")
+        if end < day:
+            return None
+        return cls(day, "this_weekend" if day.weekday() >= 5 else "this_week", end)
 
 
 def fold(text: str) -> str:
@@ -62,6 +94,10 @@ class _Language:
     today: re.Pattern | None
     tomorrow: re.Pattern | None
     after_tomorrow: re.Pattern | None
+    yesterday: re.Pattern | None
+    this_week: re.Pattern | None
+    this_weekend: re.Pattern | None
+    next_weekend: re.Pattern | None
     weekdays: tuple[tuple[int, re.Pattern], ...]
     next: re.Pattern | None
     next_week: re.Pattern | None
@@ -86,7 +122,8 @@ def _compile(code: str, table: dict) -> _Language:
         if body:
             months.append((int(month), re.compile(rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th|er|ro|o|º)?\s+(?:de\s+|of\s+)?(?:{body})"),
                            re.compile(rf"(?:{body})\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?!\d)")))
-    return _Language(code, pattern("today"), pattern("tomorrow"), pattern("after_tomorrow"), tuple(weekdays),
+    return _Language(code, pattern("today"), pattern("tomorrow"), pattern("after_tomorrow"), pattern("yesterday"),
+                     pattern("this_week"), pattern("this_weekend"), pattern("next_weekend"), tuple(weekdays),
                      pattern("next"), pattern("next_week"), tuple(months),
                      tuple(re.compile(p) for p in table.get("patterns") or []),  # written for folded text
                      bool(table.get("day_first")))
@@ -171,10 +208,27 @@ def find_date(text: str, today: date, lang: str = "en", path: Path = WORDS_FILE)
             if ahead == 0 and any(t.next and t.next.search(folded) for t in tables):
                 ahead = 7
             return Found(today + timedelta(days=ahead), "weekday")
-    # 3. relative days; "pasado mañana" before "mañana"
-    for key, offset in (("after_tomorrow", 2), ("tomorrow", 1), ("today", 0)):
+    # 3. a weekend or a week; "next weekend" before "weekend" and "next week" ("下周末" has "下周")
+    monday = today - timedelta(days=today.weekday())
+    for key in ("next_weekend", "this_weekend", "next_week", "this_week"):
+        if any((regex := getattr(table, key)) is not None and regex.search(folded) for table in ordered):
+            return _span(key, today, monday)
+    # 4. relative days; "pasado mañana" before "mañana"
+    for key, offset in (("after_tomorrow", 2), ("tomorrow", 1), ("today", 0), ("yesterday", -1)):
         for table in ordered:
             regex = getattr(table, key)
             if regex is not None and regex.search(folded):
                 return Found(today + timedelta(days=offset), key)
     return None
+
+
+def _span(key: str, today: date, monday: date) -> Found:
+    """The days of a weekend or a week, from today on (a week's school days, Monday to Friday)."""
+    if key == "next_weekend":
+        saturday = monday + timedelta(days=12)  # the weekend after the coming one
+    elif key == "this_weekend":
+        saturday = monday + timedelta(days=5)
+    else:
+        start = monday + timedelta(days=7 if key == "next_week" or today.weekday() >= 5 else 0)
+        return Found(max(start, today), key, start + timedelta(days=4))
+    return Found(max(saturday, today), key, saturday + timedelta(days=1))

@@ -54,6 +54,7 @@ class SchoolCalendar:
 
     def __init__(self, cal: icalendar.Calendar, tz: ZoneInfo, where: str = "") -> None:
         self.tz, self.where = tz, where
+        self.note = ""  # e.g. the saved copy is in use: the school's server could not be reached
         self._cal = cal
         self._query = recurring_ical_events.of(cal)
         self._days: dict[date, tuple[DayEvent, ...]] = {}
@@ -61,6 +62,23 @@ class SchoolCalendar:
         ends = [e for e in cal.walk("VEVENT") if _flags(e)[1]]
         self.year_start = min((_day(e["DTSTART"].dt, tz) for e in starts), default=None)
         self.year_end = max((_day(e["DTSTART"].dt, tz) for e in ends), default=None)
+
+    @property
+    def event_count(self) -> int:
+        """Events as the file has them (a weekly early release is one)."""
+        return len(self._cal.walk("VEVENT"))
+
+    def span(self) -> tuple[date | None, date | None]:
+        """The first and last day an event covers (a repeating one by its first occurrence and
+        its UNTIL, when it has one), for `homeroom status`."""
+        days: list[date] = []
+        for component in self._cal.walk("VEVENT"):
+            event = self._event(component)
+            days += [event.first, event.last]
+            until = (component.get("RRULE") or {}).get("UNTIL")
+            if until:
+                days.append(_day(until[0], self.tz))
+        return (min(days), max(days)) if days else (None, None)
 
     def summaries(self) -> list[str]:
         """Every event name, once each (for `homeroom locales extract`: curated translations)."""
@@ -155,7 +173,9 @@ def _from_url(url: str, cache: Path, tz: ZoneInfo) -> SchoolCalendar:
     except Exception as exc:  # the school's server is down, or sent something else: keep the last copy
         if cache.is_file():
             log.warning("calendar.fetch_failed url=%s error=%s using=%s", url, exc.__class__.__name__, cache)
-            return parse(cache.read_bytes(), tz, str(cache))
+            saved = parse(cache.read_bytes(), tz, str(cache))
+            saved.note = f"the saved copy {cache} is in use: the URL could not be fetched ({exc.__class__.__name__})"
+            return saved
         raise CalendarError(f"[calendar] source = {url!r}: could not be fetched ({exc}) and there is no "
                             f"saved copy at {cache} yet") from None
     cache.parent.mkdir(parents=True, exist_ok=True)

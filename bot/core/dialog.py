@@ -40,6 +40,9 @@ class Turn:
     confidence: float | None = None
     decision: str | None = None
     english: str | None = None  # the parent's words in English, when translated
+    # what a tapped topic button says the question was about (an answer hook's own value, e.g.
+    # the calendar's days): the tap carries no text of its own to read it from
+    about: str | None = None
     family_deleted: bool = False  # an effect deletes the family (/forgetme): save no state, cache nothing
     # awaited once the turn's transaction committed (not on a retried attempt); a failure is logged
     after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)

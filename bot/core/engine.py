@@ -69,8 +69,6 @@ MEDIA_TEXT = N_("I can only read text messages for now. Please type your questio
 # A message switches the family's language on its own only when it is this long and this sure;
 # a shorter or less certain one in another language gets a question instead.
 SWITCH_MIN_WORDS, SWITCH_CONFIDENCE, ASK_CONFIDENCE = 6, 0.95, 0.5
-# Two likeliest readings with one answer hook answer at once when together at least this likely.
-SHARED_ANSWER_CONFIDENCE = 0.5
 
 
 class Engine:
@@ -357,6 +355,7 @@ class Engine:
         if payload.action == "talk_to_human":
             await self._ask_for_a_person(turn)  # also from an older message: never a second hand-off
         else:
+            turn.about = payload.value or None  # e.g. the days a "Did you mean" question named
             await self._answer(turn, payload.action)
 
     async def _tap_language(self, turn: Turn, payload: Payload) -> None:
@@ -421,18 +420,20 @@ class Engine:
                 second = await matcher.aclassify(translated.text, "en")
                 if second.decision == "answer" or second.confidence > result.confidence:
                     result = second
-        if result.decision != "answer" and not result.out_of_scope:
-            result = self._one_answer_for_both(turn, text, result)
+        also: list[str] = []
+        if result.decision == "clarify":
+            result, also = self._a_hook_claims_it(turn, text, result)
         turn.confidence = result.confidence
         turn.decision = result.decision
         if result.decision == "answer" and result.intent:
-            await self._answer(turn, result.intent, result)
+            await self._answer(turn, result.intent, result, also=also)
         elif result.decision == "clarify":
             turn.state.misses = 0
             # an urgent meaning (safety, bullying) goes first, with the emergency number: a parent
             # in danger should not have to read past "lunch menu" to find it
             ids = sorted(result.candidate_ids, key=lambda i: not catalog[i].urgent)
-            choices: list[tuple[str, Payload]] = [(catalog[i].title, payloads.topic(i)) for i in ids]
+            choices: list[tuple[str, Payload]] = [(catalog[i].title, payloads.topic(i, self._about(turn, i, text)))
+                                                  for i in ids]
             choices.append((OTHER_TEXT, payloads.OTHER))
             urgent = catalog[ids[0]].urgent and "emergency_number" in self.profile.info
             turn.say(Text(CLARIFY_URGENT_TEXT, self.profile.info) if urgent else CLARIFY_TEXT, choices)
@@ -440,19 +441,30 @@ class Engine:
             self._dont_know(turn, result)
         self._maybe_ask_language(turn, detected)
 
-    def _one_answer_for_both(self, turn: Turn, text: str, result: Classification) -> Classification:
-        """"is there school tomorrow": unsure between two intents that one answer hook answers
-        alike (bot.calendar: the calendar and closures, when the message names a day) — answer
-        it instead of asking which. Never when an urgent reading is among the candidates."""
-        ids = result.candidate_ids[:2]
-        hook = self.answers.get(ids[0]) if ids else None
+    def _a_hook_claims_it(self, turn: Turn, text: str,
+                          result: Classification) -> tuple[Classification, list[str]]:
+        """"is there school tomorrow", "下周三上学吗": unsure between readings, one of which has an
+        answer hook that claims the message (bot.calendar: it names a day, so it is a date
+        question) — answer with that hook instead of asking which, and offer the other readings
+        it does not answer as buttons after it. Never when an urgent reading is among them, nor
+        when the matcher offers one reading only ("is there something on friday": is it even a
+        calendar question? the parent is asked)."""
         catalog = turn.understanding.catalog
-        if len(ids) < 2 or hook is None or self.answers.get(ids[1]) is not hook \
-                or sum(p for _, p in result.candidates[:2]) < SHARED_ANSWER_CONFIDENCE \
-                or any(catalog[i].urgent for i in result.candidate_ids if i in catalog) \
-                or not getattr(hook, "claims", lambda _turn, _text: False)(turn, text):
-            return result
-        return replace(result, decision="answer", intent=ids[0])
+        ids = result.candidate_ids
+        if len(ids) < 2 or any(catalog[i].urgent for i in ids if i in catalog):
+            return result, []
+        for intent_id in ids:
+            hook = self.answers.get(intent_id)
+            if hook is not None and getattr(hook, "claims", lambda _turn, _text: False)(turn, text):
+                others = [i for i in ids if self.answers.get(i) is not hook]
+                return replace(result, decision="answer", intent=intent_id), others
+        return result, []
+
+    def _about(self, turn: Turn, intent_id: str, text: str) -> str:
+        """What a "Did you mean" button for `intent_id` carries of the question (its hook's
+        `about`: the calendar's days), so that the tap answers what was asked."""
+        about = getattr(self.answers.get(intent_id), "about", None)
+        return (about(turn, text) or "") if about is not None else ""
 
     # -- language ------------------------------------------------------------------------
     def _settle_language(self, turn: Turn, text: str) -> str | None:
@@ -537,7 +549,9 @@ class Engine:
             choices.append((Text(language_name(turn.lang) + " · 🌐", kind="fixed"), payloads.ASK_LANGUAGE))
         turn.say(text, choices)
 
-    async def _answer(self, turn: Turn, intent_id: str, result: Classification | None = None) -> None:
+    async def _answer(self, turn: Turn, intent_id: str, result: Classification | None = None,
+                      also: list[str] = ()) -> None:
+        """`also`: other readings of the message, offered as buttons after the answer."""
         catalog = turn.understanding.catalog
         intent = catalog[intent_id]
         turn.intent = intent_id
@@ -558,7 +572,8 @@ class Engine:
                                 priority=intent.handoff or "normal", answer_first=intent_id != "talk_to_human")
             return
         choices: list[tuple[str, Payload]] = [(catalog[c].title, payloads.topic(c))
-                                              for c in intent.choices if c in catalog]
+                                              for c in dict.fromkeys([*also, *intent.choices])
+                                              if c in catalog and c != intent_id and c != OUT_OF_SCOPE]
         if choices:
             choices.append((MENU_TEXT, payloads.MENU))
         answer = self._answer_text(turn, intent_id)

@@ -66,9 +66,10 @@ ASK_LANGUAGE = Payload("language")
 OTHER = Payload("other")
 
 
-def topic(intent_id: str) -> Payload:
-    """Answer this intent."""
-    return Payload(TOPIC, intent_id)
+def topic(intent_id: str, about: str = "") -> Payload:
+    """Answer this intent; `about` is what the question was about when an answer hook needs it
+    (the calendar's days: "20261207"), so a "Did you mean" tap answers the question asked."""
+    return Payload(TOPIC, intent_id, about)
 
 
 def language(code: str) -> Payload:

@@ -11,6 +11,8 @@ Red means "someone needs to look", each reason saying what and where:
   channel (Slack or email) is configured, since then nobody was alerted;
 - nightly backups are on and the newest is older than BACKUP_MAX_AGE (or, with none yet, the
   database is older than that).
+- the school profile names a calendar (`[calendar] source`) that did not load (date questions
+  get the general answer meanwhile).
 Only counts and ages are reported — never message text or who wrote it.
 """
 
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.calendar.status import CalendarStatus
 from bot.config import Settings
 from bot.core.messages import utcnow
 from bot.ops.backup import backup_dir, last_backup
@@ -100,6 +103,7 @@ class Status:
     backup_dir: str = ""
     reasons: list[str] = field(default_factory=list)
     families_by_language: dict[str, int] = field(default_factory=dict)  # code ("?" unknown) -> families
+    calendar: CalendarStatus | None = None                      # None: unknown (the profile cannot be read)
 
     @property
     def ok(self) -> bool:
@@ -126,6 +130,7 @@ class Status:
             "families": {"by_language": self.families_by_language},
             "backups": {"on": self.backups_on, "dir": self.backup_dir,
                         "last": self.last_backup.isoformat() if self.last_backup else None},
+            "calendar": self.calendar.as_json() if self.calendar is not None else None,
         }
 
     def render(self) -> str:
@@ -164,6 +169,8 @@ class Status:
         lines.append(f"translation:  {pairs}" + (f" ({self.translation_note})" if self.translation_note else ""))
         if self.understanding:
             lines.append(f"understanding: {self.understanding}")
+        if self.calendar is not None:
+            lines.append(f"calendar:     {self.calendar.line()}")
         if not self.backups_on:
             lines.append("backups:      nightly backups off (HOMEROOM_BACKUP_KEEP=0)")
         elif self.last_backup is None:
@@ -267,9 +274,11 @@ def understanding_line(status: Any) -> str:
 
 async def gather_status(db, settings: Settings, *, channels: ChannelHealth | None = None,
                         translator: Any = _NOT_GIVEN, now: datetime | None = None,
-                        understanding: Any = None, staff_channels: tuple[str, ...] | None = None) -> Status:
-    """The status now. In the bot: pass its `ChannelHealth` and `homeroom.translator`; from
-    another process leave them out (channels unknown, translation pairs read from disk)."""
+                        understanding: Any = None, staff_channels: tuple[str, ...] | None = None,
+                        calendar: CalendarStatus | None = None) -> Status:
+    """The status now. In the bot: pass its `ChannelHealth`, `homeroom.translator` and its
+    calendar's status; from another process leave them out (channels unknown, translation pairs
+    read from disk, the calendar read from its file or saved copy)."""
     now = now or utcnow()
     store = await db.run(read_store, now)
     status = Status(checked_at=now, database=str(Path(settings.db_path).absolute()),  # absolute: which data this is
@@ -298,6 +307,7 @@ async def gather_status(db, settings: Settings, *, channels: ChannelHealth | Non
 
         understanding = expected_status(settings.understanding)
     status.understanding = understanding_line(understanding)
+    status.calendar = calendar if calendar is not None else await asyncio.to_thread(_calendar, settings)
     status.last_backup = await asyncio.to_thread(last_backup, backup_dir(settings))
     status.reasons = reasons(status, created=store["created"])
     return status
@@ -326,6 +336,10 @@ def reasons(status: Status, created: str | None = None) -> list[str]:
     elif status.urgent_unclaimed_age is not None and status.urgent_unclaimed_age > URGENT_UNCLAIMED_MAX.total_seconds():
         found.append(f"tickets: an urgent ticket has been unclaimed for {_ago(status.urgent_unclaimed_age)} "
                      f"(limit {int(URGENT_UNCLAIMED_MAX.total_seconds() // 60)} min)")
+    if status.calendar is not None and status.calendar.failed:
+        found.append(f"calendar: the school calendar ({status.calendar.source}) did not load: "
+                     f"{status.calendar.detail}; date questions get the general answer until it does "
+                     "(fix it, then `homeroom reload`)")
     if status.backups_on:
         since = status.last_backup or (datetime.fromisoformat(created) if created else None)
         if since is not None and now - since > BACKUP_MAX_AGE:
@@ -343,7 +357,8 @@ def status_source(homeroom, channels: ChannelHealth | None = None,
         return await gather_status(homeroom.db, homeroom.settings, channels=channels,
                                    translator=homeroom.translator, now=clock(),
                                    understanding=homeroom.understanding.current.status,
-                                   staff_channels=homeroom.alerts.channels)
+                                   staff_channels=homeroom.alerts.channels,
+                                   calendar=_running_calendar(homeroom))
     return source
 
 
@@ -358,3 +373,23 @@ def _staff_channels(settings: Settings) -> tuple[str, ...] | None:
     except (ConfigError, OSError):
         return None
     return configured_channels(settings, profile)
+
+
+def _running_calendar(homeroom) -> CalendarStatus | None:
+    from bot.calendar.status import of_answers
+
+    answers = getattr(homeroom, "calendar", None)
+    return of_answers(answers) if answers is not None else None
+
+
+def _calendar(settings: Settings) -> CalendarStatus | None:
+    """From another process: the profile's calendar read as the bot reads it (None: the
+    profile cannot be read, so unknown)."""
+    from bot.calendar.status import read
+    from bot.config import ConfigError, load_school_profile
+
+    try:
+        profile = load_school_profile(settings.school_profile_path)
+    except (ConfigError, OSError):
+        return None
+    return read(profile, settings.data_dir)
