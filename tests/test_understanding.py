@@ -245,3 +245,24 @@ async def test_other_families_are_answered_while_a_long_message_is_embedded(app,
     other_answered.set()
     answer = await asyncio.wait_for(long_turn, 30)
     assert answer and answer[0].text
+
+
+def test_the_answer_bar_does_not_count_a_swap_between_two_urgent_intents_as_wrong():
+    """Bullying read as a safety emergency (or back) hands the family to staff at once either way:
+    the bar stays where the other questions put it. Every other wrong answer counts."""
+    confidence = np.array([0.99, 0.95, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+    right = np.array([True, False, True, True, True, True, True, True, True, True])
+    in_scope = np.ones(10, bool)
+    none = np.zeros(10, bool)
+    strict = semantic.choose_threshold(confidence, right, in_scope, none, max_wrong=0.05)
+    assert strict.answer == 0.99  # the wrong one at 0.95 stops the bar above it
+    swap = np.array([False, True, False, False, False, False, False, False, False, False])
+    kind = semantic.choose_threshold(confidence, right, in_scope, none, max_wrong=0.05, harmless=swap)
+    assert kind.answer == 0.9 and kind.cv_top1 == 0.9
+
+
+def test_the_training_set_knows_the_urgent_intents():
+    from bot.config import REPO_ROOT, load_school_profile
+
+    catalog = load_catalog(REPO_ROOT / "intents", load_school_profile(REPO_ROOT / "sample_school" / "school.toml").info)
+    assert semantic.TrainingSet.from_catalog(catalog).urgent == {"bullying_report", "safety_emergency"}

@@ -62,6 +62,11 @@ class SemanticConfig:
     # as 0-1.5% wrong on our held-out sets of real questions (README), 1% as 0-0.7% at ~8 points
     # less top-1.
     max_wrong: float = 0.03
+    # A swap between two urgent intents (bullying read as a safety emergency, or back) is not a
+    # wrong answer for the bar: either one hands the family to staff at once, marked urgent, with
+    # the emergency guidance first. Counted, it raised the bar for every other question each time
+    # the urgent examples grew. (The figures `catalog stats` prints still count it as wrong.)
+    urgent_swap_harmless: bool = True
     clarify_min: float = 0.10    # a candidate this probable is worth a button
     clarify_mass: float = 0.45   # clarify when the top buttons together are at least this likely
     clarify_count: int = 3
@@ -87,10 +92,11 @@ class TrainingSet:
     labels: list[str]
     languages: list[str]
     where: list[str] = field(default_factory=list)  # file:line of each example
+    urgent: frozenset[str] = frozenset()  # the urgent intents' ids
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> "TrainingSet":
-        data = cls([], [], [], [])
+        data = cls([], [], [], [], frozenset(i.id for i in catalog.intents.values() if i.urgent))
         pairs = [(intent.id, ex) for intent in catalog.intents.values() for ex in intent.examples]
         pairs += [(OUT_OF_SCOPE, ex) for ex in catalog.out_of_domain]
         for label, ex in pairs:
@@ -158,15 +164,17 @@ def _in_scope_top(probs: np.ndarray, oos: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def choose_threshold(confidence: np.ndarray, right: np.ndarray, in_scope: np.ndarray,
-                     predicted_oos: np.ndarray, max_wrong: float) -> Thresholds:
+                     predicted_oos: np.ndarray, max_wrong: float,
+                     harmless: np.ndarray | None = None) -> Thresholds:
     """The lowest answer bar at which out-of-fold wrong answers stay within `max_wrong`, both for
-    school questions (a wrong intent) and for everyday requests (any answer)."""
+    school questions (a wrong intent, unless `harmless`) and for everyday requests (any answer)."""
+    harmless = right if harmless is None else (right | harmless)
     answered = ~predicted_oos
     n_in, n_out = max(int(in_scope.sum()), 1), max(int((~in_scope).sum()), 1)
     best = Thresholds(1.0, 0.0, 0.0, 0.0)
     for bar in np.unique(np.round(np.concatenate([confidence, [1.0]]), 3))[::-1]:
         said = answered & (confidence >= bar)
-        wrong = float((said & in_scope & ~right).sum()) / n_in
+        wrong = float((said & in_scope & ~harmless).sum()) / n_in
         everyday = float((said & ~in_scope).sum()) / n_out
         if wrong > max_wrong or everyday > max_wrong:
             break
@@ -248,10 +256,13 @@ def fit(config: SemanticConfig, data: TrainingSet, vectors: np.ndarray, digest: 
     best, top = _in_scope_top(probs, oos)
     predicted_oos = probs.argmax(axis=1) == oos if oos >= 0 else np.zeros(len(labels), bool)
     in_scope = labels != OUT_OF_SCOPE
-    right = np.array([classes[b] for b in best]) == labels
+    predicted = np.array([classes[b] for b in best])
+    right = predicted == labels
+    urgent = np.array(sorted(data.urgent)) if data.urgent else np.array([], dtype=str)
+    harmless = (np.isin(labels, urgent) & np.isin(predicted, urgent)) if config.urgent_swap_harmless else None
     calibrator = _calibrate(top[in_scope & ~predicted_oos], right[in_scope & ~predicted_oos])
     confidence = calibrator.predict(top)
-    thresholds = choose_threshold(confidence, right, in_scope, predicted_oos, config.max_wrong)
+    thresholds = choose_threshold(confidence, right, in_scope, predicted_oos, config.max_wrong, harmless)
 
     cv: dict[str, dict[str, float]] = {}
     answered = ~predicted_oos & (confidence >= thresholds.answer)
