@@ -13,6 +13,7 @@ from bot.flows.conference import child_name, staff_label
 from bot.privacy import family_data
 from bot.signups import staff, store
 from bot.signups.definitions import load_yaml, to_yaml
+from bot.storage import children
 from support import Parent
 from test_signups import NOW, rows, sample, small  # noqa: F401 (fixtures)
 
@@ -52,7 +53,7 @@ async def test_staff_see_child_and_guardian_and_the_child_is_remembered_durably(
     assert "Mrs. Amina Hassan (4B)" in lan.text and "🧒 Minh Nguyen" in lan.text
 
     fam = await lan.family()
-    kept = await sample.db.run(store.children, fam.id)
+    kept = await sample.db.run(children.children, fam.id)
     assert [(c.name, c.class_name, c.teacher_id) for c in kept] == [("Minh Nguyen", "4B", "hassan")]
 
     # the teacher's list (Slack's /homeroom signups who, and the CLI's export) and the CSV
@@ -123,3 +124,46 @@ async def test_a_guardian_with_no_chat_name_is_named_by_the_child_for_staff(samp
     table = list(csv.DictReader(io.StringIO((await sample.db.run(staff.export_csv)).decode("utf-8-sig"))))
     assert [r["name"] for r in table] == ["Mateo Lopez's family"]
     assert staff_label(7) == "Family #7 (no name given)"
+
+
+async def test_one_list_of_children_serves_absences_and_conferences(sample):
+    """A child named in an absence report is a button when booking a conference, and a child
+    booked for is a button in the next absence report: a family types a name once."""
+    rosa = Parent(sample, "rosa", "Rosa Diaz")
+    await rosa.say("my son is sick today and won't be in school")
+    await rosa.say("Mateo Diaz")
+    await rosa.tap("absence:days:both")
+    await rosa.tap("absence:why:sick")
+    await rosa.tap("absence:nonote")
+    await rosa.tap(rosa.button("absence:confirm:"))
+    await rosa.say("/conference tran")
+    assert [c.label for c in rosa.replies[-1].choices][0] == "Mateo Diaz"
+
+    ana = Parent(sample, "ana", "Ana Ruiz")
+    await book(ana, "tran", "lucia ruiz", "2027-01-12", "1:30 PM")
+    replies = await ana.say("my daughter will be absent tomorrow")
+    assert [c.label for c in replies[-1].choices][:2] == ["Lucia Ruiz", "Another child"]
+    fam = await ana.family()
+    assert [(c.name, c.teacher_id) for c in await sample.db.run(children.children, fam.id)] == [("Lucia Ruiz", "tran")]
+
+
+async def test_children_from_absences_reported_before_the_upgrade_join_the_list(tmp_path):
+    """Migration 14: absences' children (one per name, whatever its case) join family_children."""
+    from bot.storage import Database
+
+    path = tmp_path / "h.sqlite3"
+    async with Database(path) as db:
+        def old_rows(conn):
+            conn.execute("INSERT INTO families (id, channel, channel_user_id, chat_id, created_at, last_seen_at)"
+                         " VALUES (1, 't', 'u', 'c', '2026-11-01', '2026-11-01')")
+            for n, (child, at) in enumerate([("Mateo", "2026-11-02"), ("mateo", "2026-11-05"), ("Ana", "2026-11-03")]):
+                conn.execute("INSERT INTO absences (family_id, child, language, days, first_day, last_day, reason,"
+                             " reported_at, key) VALUES (1, ?, 'en', ?, ?, ?, 'sick', ?, ?)",
+                             (child, at, at, at, at, f"k{n}"))
+            conn.execute("INSERT INTO family_children (family_id, name, created_at, last_used_at)"
+                         " VALUES (1, 'ANA', '2026-11-01', '2026-11-01')")  # booked before: kept as it is
+            conn.execute("DELETE FROM schema_version WHERE version = 14")
+        await db.transact(old_rows)
+    async with Database(path) as db:
+        names = sorted(c.name.lower() for c in await db.run(children.children, 1))
+    assert names == ["ana", "mateo"]

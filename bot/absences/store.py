@@ -55,13 +55,6 @@ def by_key(conn: sqlite3.Connection, key: str) -> Absence | None:
     return _row(row) if row else None
 
 
-def children(conn: sqlite3.Connection, family_id: int, limit: int = 6) -> list[str]:
-    """The children this family reported before, the latest first (the buttons of the next report)."""
-    rows = conn.execute("SELECT child FROM absences WHERE family_id = ? GROUP BY child ORDER BY MAX(id) DESC"
-                        " LIMIT ?", (family_id, limit)).fetchall()
-    return [r[0] for r in rows]
-
-
 def for_family(conn: sqlite3.Connection, family_id: int, since: date | None = None) -> list[Absence]:
     """The family's reports whose last day is `since` or later (all without it), soonest first."""
     rows = conn.execute(f"SELECT {_COLUMNS} FROM absences WHERE family_id = ? AND last_day >= ?"

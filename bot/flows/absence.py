@@ -25,9 +25,11 @@ from bot.core.payloads import Payload
 from bot.i18n import N_
 from bot.signups import flowkit as kit
 from bot.signups import text as fmt
+from bot.storage import children as family_children
 
 KEY = "absence"
 MAX_NAME, MAX_NOTE = 60, 300
+MAX_CHILDREN = 6  # buttons for the children named before, the latest first
 
 ASK_CHILD_FIRST = N_("I can record the absence here and pass it to the attendance "
                      "office. What is your child's full name? Please type it.")
@@ -93,9 +95,9 @@ class AbsenceFlow:
 
     # -- the Flow protocol -----------------------------------------------------------------
     async def start(self, turn: Turn, arg: str | None = None) -> None:
-        children = await self.db.run(store.children, turn.family.id)
+        known = await self.db.run(family_children.children, turn.family.id)
         turn.state.flow, turn.state.step = self.name, "child"
-        turn.state.data[KEY] = {"children": children}
+        turn.state.data[KEY] = {"children": [c.name for c in known[:MAX_CHILDREN]]}
         self._ask_child(turn, first=True)
 
     async def on_text(self, turn: Turn, text: str) -> bool:
@@ -300,6 +302,7 @@ class AbsenceFlow:
         def write(conn, now: str) -> None:
             absence_id = store.record(conn, family_id, child, guardian, lang, days, reason, note,
                                       office.channels, key, now)
+            family_children.remember(conn, family_id, child, now)  # offered next time, here and for conferences
             if absence_id is not None:
                 body = notice.text(child, guardian, lang, days, reason, note, now)
                 notice.queue(conn, office, absence_id, family_id, body, now)

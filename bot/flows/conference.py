@@ -28,6 +28,7 @@ from bot.signups import booking, ics, store
 from bot.signups import flowkit as kit
 from bot.signups import text as fmt
 from bot.signups.flowkit import CONFIRM, STOPPED, UNCHANGED
+from bot.storage import children
 from bot.understanding.normalize import normalize
 
 KEY = "conference"
@@ -283,21 +284,21 @@ class ConferenceFlow:
             return
         data.pop("child", None)
         data.pop("child_class", None)
-        known = await self._db.run(store.children, turn.family.id)
+        known = await self._db.run(children.children, turn.family.id)
         turn.state.flow, turn.state.step = self.name, "child"
         choices: list = [(Text(c.name, kind="fixed"), Payload("conference", "c", c.id)) for c in known[:PER_PAGE]]
         choices += kit.nav(self.name)
         turn.say(Text(CHILD_KNOWN if known else CHILD, {"teacher": teacher.name}), choices)
 
     async def _pick_child(self, turn: Turn, child_id: int | None) -> None:
-        known = {c.id: c for c in await self._db.run(store.children, turn.family.id)}
+        known = {c.id: c for c in await self._db.run(children.children, turn.family.id)}
         child = known.get(child_id or 0)
         if child is None or turn.state.step != "child":
             await self._show(turn)
             return
         await self._take_child(turn, child.name, child)
 
-    async def _take_child(self, turn: Turn, name: str, known: store.Child | None = None) -> None:
+    async def _take_child(self, turn: Turn, name: str, known: children.Child | None = None) -> None:
         data = self._data(turn)
         data["child"] = name
         teacher = await self._db.run(store.get_teacher, data.get("teacher", ""))

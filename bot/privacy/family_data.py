@@ -116,7 +116,7 @@ def export_family(conn: sqlite3.Connection, family_id: int) -> dict[str, Any]:
         "messages": messages,
         "tickets": tickets,
         "signups": signups,
-        "children": children,  # remembered for conference bookings
+        "children": children,  # remembered for the next absence report or conference booking
         "absences": absences,  # reported in the chat
     }
 

@@ -35,7 +35,7 @@ from bot.i18n import N_, Locales, fill
 from bot.outbox_messages import FamilyMessage, SignupText
 from bot.signups import ics, staff, store, text
 from bot.signups.store import Booking
-from bot.storage import families, outbox
+from bot.storage import children, families, outbox
 
 PROMOTED = N_("Good news! A place opened up and you are now signed up for {title} on {when} ({place}). "
               "If you can no longer come, tap Decline and we will offer it to the next family.")
@@ -227,7 +227,7 @@ def book_slot(conn: sqlite3.Connection, family_id: int, slot_id: int, name: str,
     except sqlite3.IntegrityError:  # belt and braces: the UNIQUE indexes
         raise SlotTaken() from None
     if child:
-        store.remember_child(conn, family_id, child, child_class, teacher.id, now)
+        children.remember(conn, family_id, child, now, child_class, teacher.id)
     if existing is not None:
         staff.alert(conn, existing.id, "rescheduled", now)
     staff.alert(conn, cur.lastrowid, "booked", now)

@@ -542,37 +542,6 @@ def opportunity_view(conn: sqlite3.Connection, opp_id: str, now: str,
     return opp, (shifts_for(conn, opp_id, now, family_id) if opp else [])
 
 
-# -- the children a family has booked for (remembered, offered as buttons next time) -----------
-
-@dataclass(slots=True)
-class Child:
-    id: int                  # the row's rowid: what a button names
-    name: str
-    class_name: str | None
-    teacher_id: str | None
-
-
-def children(conn: sqlite3.Connection, family_id: int) -> list[Child]:
-    """The family's remembered children, the one booked for most recently first."""
-    return [Child(*r) for r in conn.execute(
-        "SELECT rowid, name, class_name, teacher_id FROM family_children WHERE family_id = ?"
-        " ORDER BY last_used_at DESC, name", (family_id,))]
-
-
-def remember_child(conn: sqlite3.Connection, family_id: int, name: str, class_name: str | None,
-                   teacher_id: str | None, now: str) -> None:
-    """Keep the child's name for next time (the same name, whatever its case, is one child)."""
-    row = conn.execute("SELECT name FROM family_children WHERE family_id = ? AND lower(name) = lower(?)",
-                       (family_id, name)).fetchone()
-    if row is not None:
-        conn.execute("UPDATE family_children SET name = ?, class_name = COALESCE(?, class_name), teacher_id = ?,"
-                     " last_used_at = ? WHERE family_id = ? AND name = ?",
-                     (name, class_name, teacher_id, now, family_id, row[0]))
-    else:
-        conn.execute("INSERT INTO family_children (family_id, name, class_name, teacher_id, created_at,"
-                     " last_used_at) VALUES (?, ?, ?, ?, ?, ?)", (family_id, name, class_name, teacher_id, now, now))
-
-
 def bump_sequence(conn: sqlite3.Connection, booking_id: int, now: str) -> int:
     """Raise the booking's calendar SEQUENCE (a change the family gets a new file for); the new value."""
     conn.execute("UPDATE signup_bookings SET calendar_sequence = calendar_sequence + 1, updated_at = ?"

@@ -276,6 +276,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX absences_by_family ON absences (family_id, id);
         CREATE INDEX absences_by_day ON absences (first_day, last_day);
     """),
+    (14, "one list of a family's children for every flow (bot/storage/children.py): absences' children join it", """
+        INSERT INTO family_children (family_id, name, created_at, last_used_at)
+        SELECT a.family_id, a.child, MIN(a.reported_at), MAX(a.reported_at) FROM absences a
+        WHERE NOT EXISTS (SELECT 1 FROM family_children f
+                          WHERE f.family_id = a.family_id AND lower(f.name) = lower(a.child))
+        GROUP BY a.family_id, lower(a.child);
+    """),
 ]
 
 MIGRATIONS.sort(key=lambda m: m[0])  # kept in version order whatever order steps were added in
