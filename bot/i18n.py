@@ -89,8 +89,16 @@ class _Missing(dict):
         return "{" + key + "}"
 
 
+_BEFORE_A_STOP = re.compile(r"\{(\w+)\}\.")
+
+
 def fill(template: str, values: Mapping[str, Any]) -> str:
-    """str.format_map that leaves an unknown {name} as it is instead of crashing a reply."""
+    """str.format_map that leaves an unknown {name} as it is instead of crashing a reply. A value
+    that ends with a full stop ("7 дек." in Russian dates) takes the place of the sentence's own,
+    so the family never reads "дек..". """
+    if "}." in template:
+        template = _BEFORE_A_STOP.sub(
+            lambda m: m.group(0)[:-1] if str(values.get(m.group(1), "")).endswith(".") else m.group(0), template)
     try:
         return template.format_map(_Missing(values))
     except (ValueError, IndexError):

@@ -174,3 +174,17 @@ def test_no_curated_text_hedges_a_known_persons_gender():
     for po in sorted(Path(__file__).resolve().parent.parent.glob("locales/*/LC_MESSAGES/bot.po")):
         hedged = re.findall(r"\w+\((?:a|o|as|os)\)", po.read_text(encoding="utf-8"))
         assert not [h for h in hedged if not h.startswith("Obrigado")], (po, hedged)
+
+
+def test_a_value_ending_in_a_full_stop_takes_the_sentences_own():
+    from datetime import date
+
+    from bot import dates
+    from bot.i18n import fill
+
+    monday = dates.day(date(2026, 12, 7), "ru")  # Babel's Russian: "пн, 7 дек."
+    assert monday.endswith(".")
+    assert fill("Следующий учебный день — {day}.", {"day": monday}) == f"Следующий учебный день — {monday}"
+    assert fill("School opens {day}.", {"day": "Monday"}) == "School opens Monday."
+    assert fill("{a}. Then {b}.", {"a": "Ends at 3 p.m.", "b": "home"}) == "Ends at 3 p.m. Then home."
+    assert fill("{missing}.", {}) == "{missing}."
