@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import dates
 from bot.config import SchoolProfile, Settings, load_school_profile
 from bot.core.engine import Engine
 from bot.delivery import Delivery
@@ -111,6 +112,7 @@ async def start(settings: Settings, translator=None) -> Homeroom:
     if translator is None:
         translator = await machine_translator(settings, profile)
     locales = Locales(settings.locales_dir)
+    dates.use_locales(settings.locales_dir)
     try:
         signups = await start_signups(db, profile, locales, settings.signups_dir)
     except BaseException:

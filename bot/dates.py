@@ -18,6 +18,17 @@ from babel.core import UnknownLocaleError
 from babel.dates import format_datetime, format_skeleton, format_time
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+_school_locales: Path | None = None  # HOMEROOM_LOCALES_DIR, when the school has its own
+
+
+def use_locales(directory: Path | None) -> None:
+    """Read `<lang>/dates.toml` from the school's locales directory first (set at start-up from
+    HOMEROOM_LOCALES_DIR), then from the bundled one, so a school that copied only its .po files
+    keeps the bundled Creole dates."""
+    global _school_locales
+    _school_locales = directory if directory and directory.resolve() != LOCALES_DIR else None
+    for cached in (words, day, clock):
+        cached.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -43,10 +54,11 @@ class DateWords:
 
 
 @lru_cache(maxsize=64)
-def words(lang: str, directory: Path = LOCALES_DIR) -> DateWords | None:
+def words(lang: str, directory: Path | None = None) -> DateWords | None:
     """The curated date words for `lang`, or None (Babel's then)."""
-    path = directory / lang / "dates.toml"
-    if not path.is_file():
+    places = [directory] if directory else [d for d in (_school_locales, LOCALES_DIR) if d is not None]
+    path = next((p for p in (d / lang / "dates.toml" for d in places) if p.is_file()), None)
+    if path is None:
         return None
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     lists = {k: tuple(data[k]) for k in ("months", "months_short", "weekdays", "weekdays_short", "periods")}

@@ -146,6 +146,30 @@ def test_every_date_words_file_is_complete():
         assert words is not None and words.render(words.day, _MONDAY)
 
 
+async def test_a_schools_own_locales_directory_is_read_for_dates_first(tmp_path):
+    """HOMEROOM_LOCALES_DIR: the school's `<lang>/dates.toml` wins; a school that copied only its
+    .po files keeps the bundled Creole dates."""
+    from bot.app import start
+    from bot.config import Settings
+
+    bundled = dates.day(_MONDAY, "ht")
+    own = tmp_path / "locales"
+    (own / "ht").mkdir(parents=True)
+    text = (dates.LOCALES_DIR / "ht" / "dates.toml").read_text(encoding="utf-8")
+    first_month = dates.words("ht").months_short[11]
+    (own / "ht" / "dates.toml").write_text(text.replace(f'"{first_month}"', '"DESANM"'), encoding="utf-8")
+    try:
+        app = await start(Settings.from_env({"HOMEROOM_DATA_DIR": str(tmp_path / "d1"),
+                                             "HOMEROOM_LOCALES_DIR": str(own), "HOMEROOM_UNDERSTANDING": "lexical"}))
+        await app.close()
+        assert "DESANM" in dates.day(_MONDAY, "ht") and dates.day(_MONDAY, "ht") != bundled
+        (own / "ht" / "dates.toml").unlink()
+        dates.use_locales(own)  # as a restart with only .po files there would
+        assert dates.day(_MONDAY, "ht") == bundled
+    finally:
+        dates.use_locales(None)
+
+
 # -- words a family reads inside translated sentences --------------------------------------
 from bot.i18n import fill_in  # noqa: E402
 from bot.understanding.language import language_in_text  # noqa: E402
