@@ -77,6 +77,7 @@ async def test_a_moved_shift_keeps_its_uid_and_a_cancel_removes_it(small):
     await p.tap(f"mysignups:ask:{new_id}")
     await p.tap(f"mysignups:cancel:{new_id}")
     assert "is cancelled" in p.text
+    assert "Open the attached calendar file to take it off your calendar." in p.text  # says what the file is for
     method, cancel = event_of(p.replies[-1])
     assert method == "CANCEL" and value(cancel, "STATUS") == "CANCELLED"
     assert value(cancel, "UID") == uid and int(value(cancel, "SEQUENCE")) > 1

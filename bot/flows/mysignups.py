@@ -34,6 +34,7 @@ ASK = N_("Cancel your sign-up for {title} on {when}?")
 YES = N_("Yes, cancel it")
 NO = N_("No, keep it")
 CANCELLED = N_("Done: your sign-up for {title} on {when} is cancelled.")
+CANCEL_FILE = N_("Open the attached calendar file to take it off your calendar.")
 ALREADY_CANCELLED = N_("That sign-up was already cancelled.")
 NOT_FOUND = N_("I couldn't find that sign-up. Here is what you have now:")
 PASSED = N_("That time has already passed.")
@@ -138,5 +139,7 @@ class MySignupsFlow:
         if turn.state.flow in ("volunteer", "conference"):
             turn.state.flow, turn.state.step = None, None
         title, when = self._label(turn, item)
-        turn.say(Text(CANCELLED, {"title": title, "when": when}), kit.after_choices(), attachment=file)
+        done = Text(CANCELLED, {"title": title, "when": when})
+        turn.say(joined([done, Text(CANCEL_FILE)], " ") if file is not None else done, kit.after_choices(),
+                 attachment=file)
 
