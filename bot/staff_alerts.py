@@ -18,6 +18,9 @@ class UrgentMail(Protocol):
 
     def queue_notice(self, conn: sqlite3.Connection, ticket_id: int, text: str, now: str) -> bool: ...
 
+    def queue_follow_up(self, conn: sqlite3.Connection, ticket_id: int, text: str, language: str,
+                        english: str | None, now: str) -> bool: ...
+
 
 @dataclass(frozen=True)
 class StaffAlerts:
@@ -37,10 +40,16 @@ class StaffAlerts:
         """A notice about a ticket for staff beyond its Slack thread (email); True if one was queued."""
         return self.email is not None and self.email.queue_notice(conn, ticket_id, text, now)
 
-    def urgent(self, conn: sqlite3.Connection, ticket_id: int, now: str) -> None:
-        """The ticket became urgent (new or raised), in the caller's transaction."""
-        if self.email is not None and not self.slack:
-            self.email.queue_urgent(conn, ticket_id, now)
+    def urgent(self, conn: sqlite3.Connection, ticket_id: int, now: str) -> bool:
+        """The ticket became urgent (new or raised), in the caller's transaction; True if mailed."""
+        return self.email is not None and not self.slack and self.email.queue_urgent(conn, ticket_id, now)
+
+    def follow_up(self, conn: sqlite3.Connection, ticket_id: int, text: str, language: str,
+                  english: str | None, now: str) -> bool:
+        """The family wrote again on an urgent ticket: without Slack (where the thread shows it),
+        the urgent recipients get it by email too. True if a mail was queued."""
+        return self.email is not None and not self.slack and \
+            self.email.queue_follow_up(conn, ticket_id, text, language, english, now)
 
 
 def configured_channels(settings, profile) -> tuple[str, ...]:

@@ -151,6 +151,43 @@ async def test_an_urgent_report_without_slack_is_emailed_at_once_in_both_languag
         await app.close()
 
 
+async def test_what_the_family_adds_to_an_urgent_report_is_emailed_too(tmp_path, smtp):
+    """Without Slack, staff acting on the urgent mail get each later message of that ticket by
+    mail, in the parent's words and in English; the first mail is not sent twice."""
+    inbox, _, port = smtp
+    app = await started(email_settings(tmp_path, port))
+    try:
+        await spanish_family(app)
+        await app.engine.handle(maria("hay un hombre con una pistola en el estacionamiento de la escuela"))
+        [ticket] = await app.db.run(tickets.list_open)
+        await app.engine.handle(maria("ahora se fue hacia el gimnasio"))
+        for _ in range(3):  # one row of a target per round, in order
+            await app.delivery.run_once()
+        assert len(inbox.mails) == 2
+        first, later = (str(m["Subject"]).strip() for _, m in inbox.mails)
+        assert first.startswith(f"URGENT: ticket #{ticket.id}")
+        assert later.startswith(f"URGENT ticket #{ticket.id} (safety): the family wrote again")
+        body = inbox.bodies()[1]
+        assert "ahora se fue hacia el gimnasio" in body and "[en] ahora se fue hacia el gimnasio" in body
+        assert "hay un hombre con una pistola" not in body  # only what is new
+        await app.delivery.run_once()
+        assert len(inbox.mails) == 2
+    finally:
+        await app.close()
+
+
+async def test_a_later_message_on_an_ordinary_ticket_is_not_emailed(tmp_path, smtp):
+    inbox, _, port = smtp
+    app = await started(email_settings(tmp_path, port))
+    try:
+        await app.engine.handle(maria("/human"))
+        await app.engine.handle(maria("my question is about the field trip form"))
+        await app.delivery.run_once()
+        assert not [m for _, m in inbox.mails if "wrote again" in str(m["Subject"])]
+    finally:
+        await app.close()
+
+
 async def test_a_down_smtp_server_delays_the_alert_and_a_restart_loses_nothing(tmp_path, smtp):
     inbox, server, port = smtp
     server.stop()

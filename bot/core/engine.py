@@ -680,11 +680,14 @@ class Engine:
 
         def record(conn, now):
             tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang, translation=english)
+            mailed = False
             if urgent:
                 tickets.raise_priority(conn, ticket_id, "urgent")
-                alerts.urgent(conn, ticket_id, now)
+                mailed = alerts.urgent(conn, ticket_id, now)  # the urgent mail carries this message
                 outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), TicketUpdate(priority="urgent"), now,
                            ticket_id=ticket_id)
+            if not mailed and text:
+                alerts.follow_up(conn, ticket_id, text, lang, english, now)
             outbox.add(conn, STAFF_CHANNEL, staff_target(ticket_id), thread, now, ticket_id=ticket_id)
         turn.effect(record)
         self._outbox_written = True

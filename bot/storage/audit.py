@@ -21,3 +21,9 @@ def first_time(conn: sqlite3.Connection, source: str, event_id: str, now: str) -
     cur = conn.execute("INSERT INTO processed_events (source, event_id, processed_at) VALUES (?, ?, ?)"
                        " ON CONFLICT DO NOTHING", (source, event_id, now))
     return cur.rowcount == 1
+
+
+def seen(conn: sqlite3.Connection, source: str, event_id: str) -> bool:
+    """Whether `first_time` recorded this event id before (without recording it)."""
+    return conn.execute("SELECT 1 FROM processed_events WHERE source = ? AND event_id = ?",
+                        (source, event_id)).fetchone() is not None

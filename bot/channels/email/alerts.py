@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.channels.email.compose import MailContext, digest_mail, urgent_mail
+from bot.channels.email.compose import MailContext, digest_mail, follow_up_mail, urgent_mail
 from bot.channels.email.sender import EMAIL_CHANNEL
 from bot.config import EmailProfile
 from bot.core.messages import utcnow
@@ -54,6 +54,24 @@ class EmailAlerts:
         outbox.add(conn, EMAIL_CHANNEL, f"notice:{ticket_id}",
                    Email(self.email.urgent_recipients(),
                          f"Homeroom: ticket #{ticket_id}: the family deleted their data", body, what="notice"), now)
+        return True
+
+    def queue_follow_up(self, conn: sqlite3.Connection, ticket_id: int, text: str, language: str,
+                        english: str | None, now: str) -> bool:
+        """A later message on an urgent ticket whose urgent mail went out: mailed too, in the
+        caller's transaction (its outbox row is the turn's, so a retried turn queues it once)."""
+        ticket = tickets.get(conn, ticket_id)
+        if ticket is None or ticket.priority != "urgent" or ticket.status == "resolved":
+            return False
+        if not audit.seen(conn, SOURCE, f"urgent:{ticket_id}"):
+            return False  # no urgent mail yet: the one that comes will carry this message
+        mail = follow_up_mail(conn, ticket_id, self.ctx, text, language, english)
+        if mail is None:
+            return False
+        subject, body = mail
+        outbox.add(conn, EMAIL_CHANNEL, f"urgent:{ticket_id}",
+                   Email(self.email.urgent_recipients(), subject, body, (ticket_id,), "follow-up", urgent=True), now)
+        log.info("email.follow_up_queued ticket=%s", ticket_id)
         return True
 
     async def escalate_once(self) -> int:

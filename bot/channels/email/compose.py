@@ -47,6 +47,23 @@ def urgent_mail(conn: sqlite3.Connection, ticket_id: int, ctx: MailContext) -> t
     return subject, "\n".join(lines)
 
 
+def follow_up_mail(conn: sqlite3.Connection, ticket_id: int, ctx: MailContext, text: str, language: str,
+                   english: str | None) -> tuple[str, str] | None:
+    """(subject, body) for a later message on an urgent ticket: staff acting on the first mail need
+    what the family added ("he is home now", "it is getting worse"); None when the ticket is gone."""
+    ticket = tickets.get(conn, ticket_id)
+    if ticket is None:
+        return None
+    subject = f"URGENT ticket #{ticket.id} ({ticket.topic}): the family wrote again, {ctx.school}"
+    name = ENGLISH_NAMES.get(language, language)
+    lines = [f"The family on urgent ticket #{ticket.id} wrote again ({name}):", _quote(text)]
+    if language != "en":
+        lines += ["In English (machine translation):", _quote(english)] if english else \
+            ["No English translation: no model for this language is installed. An interpreter is needed."]
+    lines += ["", *_how_to_answer([ticket], ctx), "", _footer(ctx)]
+    return subject, "\n".join(lines)
+
+
 def digest_mail(conn: sqlite3.Connection, ticket_ids: list[int], ctx: MailContext, day: str) -> tuple[str, str] | None:
     """(subject, body) for the day's digest of tickets nobody answered yet; None if none is left."""
     found = [t for t in (tickets.get(conn, i) for i in ticket_ids) if t is not None]
