@@ -437,3 +437,23 @@ async def test_a_closure_today_answers_a_closure_question_that_names_no_day(app,
     await app.db.transact(closures.add, TUESDAY, "Snow day", "office", NOW.isoformat())
     said = await ask(school, "snow day?", user="after")
     assert said.startswith("No — there is no school on Tue, Dec 1: Snow day. School reopens Wed, Dec 2."), said
+
+
+async def test_a_dated_question_is_answered_from_the_calendar_only_when_that_is_the_likeliest_reading(
+        school, monkeypatch):
+    """Unsure between early pickup (first) and the calendar, "can I pick him up early on friday"
+    is asked about, not answered with Friday's calendar."""
+    from bot.understanding.matcher import Classification
+
+    matcher = school.understanding.current.matcher
+    unsure = Classification("clarify", None, 0.5, (("late_arrival_early_pickup", 0.5), ("school_calendar", 0.4)), "en")
+    monkeypatch.setattr(matcher, "aclassify", lambda text, lang=None: _done(unsure))
+    replies = await school.handle(Incoming("test", "pickup", "pickup", "can i pick him up early on friday",
+                                           message_id="pickup"))
+    payloads = [c.payload for c in replies[-1].choices]
+    assert payloads[0] == "intent:late_arrival_early_pickup" and payloads[1].startswith("intent:school_calendar")
+    assert "regular school day" not in "\n".join(r.text for r in replies)
+
+
+async def _done(value):
+    return value

@@ -446,18 +446,19 @@ class Engine:
         """"is there school tomorrow", "下周三上学吗": unsure between readings, one of which has an
         answer hook that claims the message (bot.calendar: it names a day, so it is a date
         question) — answer with that hook instead of asking which, and offer the other readings
-        it does not answer as buttons after it. Never when an urgent reading is among them, nor
-        when the matcher offers one reading only ("is there something on friday": is it even a
-        calendar question? the parent is asked)."""
+        it does not answer as buttons after it. Only when that reading is the likeliest ("can I
+        pick him up early friday?" unsure between early pickup and the calendar is asked, not
+        answered with the calendar); never when an urgent reading is among them, nor when the
+        matcher offers one reading only ("is there something on friday": is it even a calendar
+        question? the parent is asked)."""
         catalog = turn.understanding.catalog
         ids = result.candidate_ids
         if len(ids) < 2 or any(catalog[i].urgent for i in ids if i in catalog):
             return result, []
-        for intent_id in ids:
-            hook = self.answers.get(intent_id)
-            if hook is not None and getattr(hook, "claims", lambda _turn, _text: False)(turn, text):
-                others = [i for i in ids if self.answers.get(i) is not hook]
-                return replace(result, decision="answer", intent=intent_id), others
+        hook = self.answers.get(ids[0])
+        if hook is not None and getattr(hook, "claims", lambda _turn, _text: False)(turn, text):
+            others = [i for i in ids if self.answers.get(i) is not hook]
+            return replace(result, decision="answer", intent=ids[0]), others
         return result, []
 
     def _about(self, turn: Turn, intent_id: str, text: str) -> str:
