@@ -266,3 +266,18 @@ def test_the_training_set_knows_the_urgent_intents():
 
     catalog = load_catalog(REPO_ROOT / "intents", load_school_profile(REPO_ROOT / "sample_school" / "school.toml").info)
     assert semantic.TrainingSet.from_catalog(catalog).urgent == {"bullying_report", "safety_emergency"}
+
+
+async def test_an_urgent_reading_that_makes_the_bot_ask_is_always_a_button(app):
+    """"The bus never came, we waited 40 minutes": bus first, a safety reading 9% likely behind it.
+    The bot asks rather than answers (urgent_floor), so the safety reading must be among the
+    buttons even though it is under clarify_min."""
+    matcher = app.understanding.current.matcher
+    assert isinstance(matcher, SemanticMatcher)
+    classes, cfg = matcher.fitted.model.classes, matcher.config
+    assert cfg.urgent_floor < 0.09 < cfg.clarify_min
+    probs = np.full(len(classes), 0.01 / len(classes))
+    probs[classes.index("transportation_bus")] = 0.85
+    probs[classes.index("safety_emergency")] = 0.09
+    result = matcher._decide(probs / probs.sum(), "en")
+    assert result.decision == "clarify" and "safety_emergency" in result.candidate_ids, result

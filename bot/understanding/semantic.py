@@ -440,7 +440,10 @@ class SemanticMatcher:
             self.catalog[c].urgent and p >= cfg.urgent_floor for c, p in ranked[1: cfg.clarify_count])
         if not not_school and confidence >= self.thresholds.answer and not urgent_close:
             return Classification("answer", best_id, confidence, candidates, lang)
-        close = tuple((c, s) for (c, p), (_, s) in zip(ranked, candidates) if p >= cfg.clarify_min)
+        # a button for each likely reading, and for the urgent one that made us ask even when it
+        # is under clarify_min (8-10% likely): asking without offering it would hide it
+        close = tuple((c, s) for (c, p), (_, s) in zip(ranked, candidates)
+                      if p >= cfg.clarify_min or (urgent_close and self.catalog[c].urgent and p >= cfg.urgent_floor))
         mass = sum(p for c, p in ranked[: cfg.clarify_count] if p >= cfg.clarify_min)
         if close and (mass >= cfg.clarify_mass or urgent_close):
             return Classification("clarify", None, confidence, close, lang)
