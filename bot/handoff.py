@@ -139,10 +139,9 @@ class Handoff:
             if family is not None:
                 state = conversations.load(conn, family.id)
                 if status == "resolved":
-                    state.data.pop("ticket", None)
-                    state.data.pop("ticket_acked", None)
+                    state.drop(conversations.HANDOFF)
                 elif status == "open":
-                    state.data["ticket"] = ticket_id
+                    state.space(conversations.HANDOFF)["ticket"] = ticket_id
                 conversations.save(conn, state, now)  # also invalidates the engine's cached copy
                 if status == "resolved":
                     return tickets.get(conn, ticket_id), family

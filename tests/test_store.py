@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ import time
 import pytest
 
 from bot.storage import Database, SchemaTooNewError, conversations, families
+from bot.storage.db import _apply as apply_migration
 from bot.storage.migrations import LATEST, MIGRATIONS
 
 
@@ -62,14 +64,58 @@ async def test_state_survives_close_and_reopen(tmp_path):
     async with Database(path) as db:
         def write(conn):
             fam = families.create(conn, "t", "u1", "c1", "Ana", "es", "explicit", "2026-01-01")
-            state = conversations.ConversationState(fam.id, flow="language", data={"k": "ñ"}, misses=1)
+            state = conversations.ConversationState(fam.id, flow="language", data={"volunteer": {"k": "ñ"}}, misses=1)
             conversations.save(conn, state, "2026-01-01")
         await db.transact(write)
     async with Database(path) as db:
         fam = await db.run(families.find, "t", "u1")
         state = await db.run(conversations.load, fam.id)
     assert (fam.language, fam.display_name) == ("es", "Ana")
-    assert (state.flow, state.data, state.misses) == ("language", {"k": "ñ"}, 1)
+    assert (state.flow, state.data, state.misses) == ("language", {"volunteer": {"k": "ñ"}}, 1)
+
+
+async def test_state_keys_live_in_their_owners_namespace(tmp_path):
+    """A flow ending (drop) leaves the hand-off's ticket alone; a key outside a namespace is refused."""
+    async with Database(tmp_path / "h.sqlite3") as db:
+        def write(conn):
+            fam = families.create(conn, "t", "u1", "c1", None, "en", "default", "2026-01-01")
+            state = conversations.ConversationState(fam.id)
+            state.space(conversations.HANDOFF)["ticket"] = 7
+            state.space("volunteer")["opp"] = "library"
+            assert dict(state.peek("absence")) == {} and "absence" not in state.data  # peeking creates nothing
+            state.drop("volunteer")
+            conversations.save(conn, state, "2026-01-01")
+            state.data["ticket"] = 8
+            with pytest.raises(ValueError, match="outside an owner's namespace: \\['ticket'\\]"):
+                conversations.save(conn, state, "2026-01-01")
+            return fam.id
+        family_id = await db.transact(write)
+        state = await db.run(conversations.load, family_id)
+    assert state.data == {"handoff": {"ticket": 7}}
+    with pytest.raises(TypeError):
+        state.peek("handoff")["ticket"] = 9  # read-only: changes go through space()
+
+
+async def test_migration_15_moves_flat_state_keys_to_their_owners(tmp_path):
+    """A database from before namespaces: the open ticket, the language asked about and a pending
+    /forgetme token survive the upgrade, under their owners; a flow's own dict is untouched."""
+    path = tmp_path / "h.sqlite3"
+    con = sqlite3.connect(path)
+    for version, description, sql in MIGRATIONS:
+        if version < 15:
+            apply_migration(con, version, description, sql)
+    con.execute("INSERT INTO families (id, channel, channel_user_id, chat_id, language, language_source, created_at,"
+                " last_seen_at) VALUES (1, 't', 'u1', 'c1', 'es', 'default', '2026-01-01', '2026-01-01')")
+    old = {"ticket": 12, "ticket_acked": True, "asked_lang": "so", "declined_lang": "vi", "forgetme": "ab12cd34",
+           "volunteer": {"opp": "library"}}
+    con.execute("INSERT INTO conversation_state (family_id, flow, data, misses, choices, updated_at, version)"
+                " VALUES (1, 'volunteer', ?, 0, '[]', '2026-01-01', 3)", (json.dumps(old),))
+    con.commit()
+    con.close()
+    async with Database(path) as db:
+        state = await db.run(conversations.load, 1)
+    assert state.data == {"handoff": {"ticket": 12, "acked": True}, "language": {"asked": "so", "declined": "vi"},
+                          "forgetme": {"token": "ab12cd34"}, "volunteer": {"opp": "library"}}
 
 
 WRITER = textwrap.dedent("""

@@ -37,6 +37,7 @@ from bot.storage import Database
 from bot.handoff import STAFF_CHANNEL, staff_target
 from bot.staff_alerts import StaffAlerts
 from bot.storage import conversations, families, message_log, outbox, tickets
+from bot.storage.conversations import HANDOFF, LANGUAGE
 from bot.understanding.catalog import OUT_OF_SCOPE
 from bot.understanding.language import ENGLISH_NAMES, language_from_hint, language_in_text, language_name
 from bot.understanding.matcher import Classification
@@ -305,7 +306,7 @@ class Engine:
         return True
 
     async def _during_a_handoff(self, turn: Turn, text: str) -> bool:
-        if not turn.state.data.get("ticket"):
+        if not turn.state.peek(HANDOFF).get("ticket"):
             return False
         await self._forward_to_staff(turn, text)
         return True
@@ -363,7 +364,7 @@ class Engine:
 
     async def _tap_keep_language(self, turn: Turn, payload: Payload) -> None:
         turn.decision = "language_kept"
-        turn.state.data["declined_lang"] = payload.action
+        turn.state.space(LANGUAGE)["declined"] = payload.action
         turn.say(Text(N_("OK, I will keep writing in {language}."),
                       {"language": language_in_text(turn.lang, turn.lang)}),
                  self._menu_choices(turn))
@@ -401,7 +402,7 @@ class Engine:
         return not payload.action
 
     async def _ask_for_a_person(self, turn: Turn) -> None:
-        if turn.state.data.get("ticket"):
+        if turn.state.peek(HANDOFF).get("ticket"):
             turn.decision = "to_staff"
             turn.say(N_("A staff member already has your conversation and will answer you here."))
         else:
@@ -477,7 +478,7 @@ class Engine:
         sure = found.confidence >= SWITCH_CONFIDENCE and found.words >= SWITCH_MIN_WORDS
         # asked about this language last time and the family wrote in it again instead of
         # answering: that settles it (a Creole parent should not get English twice)
-        again = found.language == turn.state.data.get("asked_lang") != turn.state.data.get("declined_lang") \
+        again = found.language == turn.state.peek(LANGUAGE).get("asked") != turn.state.peek(LANGUAGE).get("declined") \
             and found.confidence >= ASK_CONFIDENCE
         if found.language != turn.lang and turn.family.language_source != "explicit" and (sure or again):
             self._store_language(turn, found.language, "detected")
@@ -489,9 +490,9 @@ class Engine:
         """A message in another language that did not switch: ask once, in that language."""
         if detected is None or detected == turn.lang or turn.family.language_source == "explicit":
             return
-        if detected in (turn.state.data.get("asked_lang"), turn.state.data.get("declined_lang")):
+        if detected in (turn.state.peek(LANGUAGE).get("asked"), turn.state.peek(LANGUAGE).get("declined")):
             return
-        turn.state.data["asked_lang"] = detected
+        turn.state.space(LANGUAGE)["asked"] = detected
         question = self.locales.lookup(detected, N_("Would you like me to answer in {language}?"))
         yes = self.locales.lookup(detected, N_("Yes, in {language}"))
         # the question is in `detected` when curated: the name as that language writes it mid-sentence
@@ -541,7 +542,7 @@ class Engine:
         turn.state.misses = 0
         if greet and "greeting" in turn.understanding.catalog:
             text = self._answer_text(turn, "greeting")
-        elif turn.state.data.get("ticket"):  # typed text goes to staff now: the menu must not say otherwise
+        elif turn.state.peek(HANDOFF).get("ticket"):  # typed text goes to staff now: the menu must not say otherwise
             text = Text(MENU_DURING_HANDOFF_TEXT)
         else:
             text = Text(N_("Here is what I can help with. Pick a topic or type your question:"))
@@ -632,7 +633,7 @@ class Engine:
             tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang, translation=english)
             if urgent:
                 alerts.urgent(conn, ticket_id, now)
-            state.data["ticket"] = ticket_id  # saved with the state, after this effect
+            state.space(HANDOFF)["ticket"] = ticket_id  # saved with the state, after this effect
         turn.effect(record)
         self._outbox_written = True
         if urgent and not alerts.reaches_someone:  # never claim an alert that does not go out
@@ -653,7 +654,7 @@ class Engine:
     async def _on_media(self, turn: Turn, media: Media, caption: str) -> None:
         """A photo, voice note, file or location. The bot reads text only; during a hand-off
         the item goes to staff (the file itself is fetched by the staff tool, see bot.media)."""
-        if turn.state.data.get("ticket"):
+        if turn.state.peek(HANDOFF).get("ticket"):
             await self._forward_to_staff(turn, caption, media)
             return
         turn.decision = "media"
@@ -662,7 +663,7 @@ class Engine:
     async def _forward_to_staff(self, turn: Turn, text: str, media: Media | None = None) -> None:
         """A message while a person is handling the family's ticket goes to that person."""
         turn.decision = "to_staff"
-        ticket_id, lang = turn.state.data["ticket"], turn.lang
+        ticket_id, lang = turn.state.peek(HANDOFF)["ticket"], turn.lang
         english = await self._english(turn, text) if text else None
         # urgent wording still gets the safety guidance at once, and raises the ticket
         understanding = turn.understanding
@@ -694,8 +695,8 @@ class Engine:
         self._outbox_written = True
         if urgent:
             return  # the guidance and what happens next were said
-        if not turn.state.data.get("ticket_acked"):
-            turn.state.data["ticket_acked"] = True
+        if not turn.state.peek(HANDOFF).get("acked"):
+            turn.state.space(HANDOFF)["acked"] = True
             turn.say(N_("I've added this to your conversation with the school staff. They will answer you here. "
                         "To ask me something else meanwhile, type /menu."))
         else:  # every later message too: silence would look like it went nowhere

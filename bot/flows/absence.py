@@ -6,7 +6,7 @@ Nothing is written until Confirm; then the report and its notice to the attendan
 row). The family is told the office was notified only when a staff channel is configured.
 
 State: `turn.state.step` is child | days | reason | note | confirm; the picks live in
-`turn.state.data["absence"]` (children, child, offered, days, reason, note, token).
+`turn.state.space("absence")` (children, child, offered, days, reason, note, token).
 `/myabsences` (`MyAbsencesFlow`) lists the family's reports from today on.
 """
 
@@ -155,7 +155,7 @@ class AbsenceFlow:
 
     # -- steps -------------------------------------------------------------------------------
     def _data(self, turn: Turn) -> dict:
-        return turn.state.data.setdefault(KEY, {})
+        return turn.state.space(KEY)
 
     def _today(self, turn: Turn) -> date:
         return turn.now.astimezone(self.profile.tz).date()

@@ -11,7 +11,7 @@ booking; when the teacher does not speak it, the family is told an interpreter w
 arranged and staff lists show "interpreter: <language>".
 
 State: `turn.state.step` is teachers | has_booking | child | class | days | slots | confirm; the
-picks live in `turn.state.data["conference"]` (teacher, child, child_class, day, one_day, slot,
+picks live in `turn.state.space("conference")` (teacher, child, child_class, day, one_day, slot,
 token, resched, page, tpage).
 """
 
@@ -208,7 +208,7 @@ class ConferenceFlow:
         return self.s.db
 
     def _data(self, turn: Turn) -> dict:
-        return turn.state.data.setdefault(KEY, {})
+        return turn.state.space(KEY)
 
     async def _show(self, turn: Turn) -> None:
         step, data = turn.state.step, self._data(turn)

@@ -96,7 +96,7 @@ class MySignupsFlow:
             turn.say(notice)
         items = await self.s.db.run(store.family_items, turn.family.id, kit.now_iso(turn))
         if turn.state.flow in ("volunteer", "conference"):
-            turn.state.data.pop(turn.state.flow, None)
+            turn.state.drop(turn.state.flow)
         turn.state.flow, turn.state.step = None, None
         starts = [(VOLUNTEER, Payload("volunteer", "start")), (CONFERENCE, Payload("conference", "start")), (kit.MENU, payloads.MENU)]
         if not items:
@@ -135,7 +135,7 @@ class MySignupsFlow:
 
     def _cancelled(self, turn: Turn, item: store.Item, file=None) -> None:
         for key in ("volunteer", "conference"):
-            turn.state.data.pop(key, None)
+            turn.state.drop(key)
         if turn.state.flow in ("volunteer", "conference"):
             turn.state.flow, turn.state.step = None, None
         title, when = self._label(turn, item)

@@ -180,7 +180,7 @@ class ForgetMeFlow:
         self.alerts = alerts or StaffAlerts()  # who hears that a kept urgent report's family left
 
     async def start(self, turn: Turn, arg: str | None = None) -> None:
-        token = turn.state.data["forgetme"] = secrets.token_hex(4)
+        token = turn.state.space(self.name)["token"] = secrets.token_hex(4)
         turn.say(Text(ASK, {"school_name": self.profile.name}),
                  [(YES, Payload("forgetme", "yes", token)), (NO, Payload("forgetme", "no"))])
 
@@ -192,10 +192,10 @@ class ForgetMeFlow:
         if action == "ask":
             await self.start(turn)
         elif action == "no":
-            turn.state.data.pop("forgetme", None)
+            turn.state.drop(self.name)
             turn.say(KEPT, [(MENU, payloads.MENU)])
         elif action == "yes":
-            if not value or value != turn.state.data.get("forgetme"):
+            if not value or value != turn.state.peek(self.name).get("token"):
                 turn.say(STALE, [(MENU, payloads.MENU)])
                 return True
             await self._delete(turn)

@@ -7,7 +7,7 @@ checked again against the store when it arrives, so a shift that filled, started
 removed meanwhile gets a clear message and the current choices again.
 
 State: `turn.state.step` is opportunities | shifts | name | confirm; the picks live in
-`turn.state.data["volunteer"]` (opp, shift, name, token, waitlist, replace, and when changing a
+`turn.state.space("volunteer")` (opp, shift, name, token, waitlist, replace, and when changing a
 sign-up, `kept_name`: the name already on the list, used again instead of asking).
 """
 
@@ -175,7 +175,7 @@ class VolunteerFlow:
         return await self._db.run(store.open_opportunities, kit.now_iso(turn))
 
     def _data(self, turn: Turn) -> dict:
-        return turn.state.data.setdefault(KEY, {})
+        return turn.state.space(KEY)
 
     async def _show(self, turn: Turn) -> None:
         """Say the current step again (after a notice)."""

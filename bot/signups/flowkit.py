@@ -86,7 +86,7 @@ def leave(turn: Turn, key: str) -> None:
     """End the flow: nothing of it stays in the state (a flow abandoned midway holds no seat)."""
     turn.state.flow = None
     turn.state.step = None
-    turn.state.data.pop(key, None)
+    turn.state.drop(key)
 
 
 def token() -> str:

@@ -4,12 +4,19 @@ Every save bumps `version`, and a save only succeeds on the version it read: the
 keeps recent states in memory and learns this way that someone else (another process, a
 staff action) changed the family in the meantime. Anything that changes a family's
 conversation outside the engine must call `bump`.
+
+`data` is split by owner: each flow (by its name), the hand-off (`HANDOFF`) and the language
+question (`LANGUAGE`) keep their keys in a namespace of their own (`space`, `peek`, `drop`), so
+no module reads or clears another's keys by accident, and ending a flow cannot touch an open
+ticket. `save` refuses a key outside a namespace (migration 15 moved the flat keys of older versions).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import sqlite3
@@ -26,6 +33,22 @@ class ConversationState:
     choices: list[str] = field(default_factory=list)
     version: int = 0
 
+    def space(self, owner: str) -> dict[str, Any]:
+        """`owner`'s keys, to read and change (created empty on first use)."""
+        return self.data.setdefault(owner, {})
+
+    def peek(self, owner: str) -> Mapping[str, Any]:
+        """`owner`'s keys, read-only; empty when it has none (creates nothing)."""
+        return MappingProxyType(self.data.get(owner) or {})
+
+    def drop(self, owner: str) -> None:
+        """Forget everything `owner` kept (a flow that ends, a ticket that closes)."""
+        self.data.pop(owner, None)
+
+
+HANDOFF = "handoff"    # ticket: the open ticket's id; acked: the family was told where its messages go
+LANGUAGE = "language"  # asked / declined: the language the bot offered, and the one the family turned down
+
 
 class StaleState(Exception):
     """The stored state is not the version this turn started from."""
@@ -38,12 +61,15 @@ def load(conn: sqlite3.Connection, family_id: int) -> ConversationState:
     row = cur.fetchone()
     if row is None:
         return ConversationState(family_id)
-    return ConversationState(family_id, row[0], row[1], json.loads(row[2]), row[3], json.loads(row[4]),
-                             row[5])
+    return ConversationState(family_id, row[0], row[1], json.loads(row[2]), row[3],
+                             json.loads(row[4]), row[5])
 
 
 def save(conn: sqlite3.Connection, state: ConversationState, now: str) -> None:
     """Write the state if it is still at the version it was read at; raise StaleState otherwise."""
+    loose = [key for key, value in state.data.items() if not isinstance(value, dict)]
+    if loose:
+        raise ValueError(f"conversation state keys outside an owner's namespace: {loose}")
     values = (state.flow, state.step, json.dumps(state.data, ensure_ascii=False), state.misses,
               json.dumps(state.choices, ensure_ascii=False), now)
     if state.version == 0:
