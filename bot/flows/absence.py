@@ -118,7 +118,7 @@ class AbsenceFlow:
             return False
         else:
             turn.say(kit.USE_BUTTONS)
-            self._show(turn)
+            await self._show(turn)
         return True
 
     async def on_payload(self, turn: Turn, payload: Payload) -> bool:
@@ -141,9 +141,9 @@ class AbsenceFlow:
             self._data(turn)["typing"] = True
             turn.say(ASK_OTHER, kit.nav(self.name, back=False))
         elif action == "days":
-            self._pick_days(turn, value)
+            await self._pick_days(turn, value)
         elif action == "why":
-            self._pick_reason(turn, value)
+            await self._pick_reason(turn, value)
         elif action == "nonote":
             self._data(turn)["note"] = ""
             self._check(turn)
@@ -160,18 +160,8 @@ class AbsenceFlow:
     def _today(self, turn: Turn) -> date:
         return turn.now.astimezone(self.profile.tz).date()
 
-    def _show(self, turn: Turn) -> None:
-        step = turn.state.step
-        if step == "days":
-            self._ask_days(turn)
-        elif step == "reason":
-            self._ask_reason(turn)
-        elif step == "note":
-            self._ask_note(turn)
-        elif step == "confirm":
-            self._check(turn)
-        else:
-            self._ask_child(turn)
+    async def _show(self, turn: Turn) -> None:
+        await STEPS.show(self, turn)
 
     def _ask_child(self, turn: Turn, first: bool = False) -> None:
         data = self._data(turn)
@@ -231,12 +221,12 @@ class AbsenceFlow:
         choices: list = [(labels[k], Payload(self.name, "days", k)) for k in offered]
         turn.say(Text(ASK_DAYS, {"child": data["child"]}), [*choices, *kit.nav(self.name)])
 
-    def _pick_days(self, turn: Turn, key: str) -> None:
+    async def _pick_days(self, turn: Turn, key: str) -> None:
         data = self._data(turn)
         picked = (data.get("offered") or {}).get(key)
         if turn.state.step != "days" or not picked:
             turn.say(kit.EXPIRED)
-            self._show(turn)
+            await self._show(turn)
             return
         data["days"] = picked
         self._ask_reason(turn)
@@ -246,10 +236,10 @@ class AbsenceFlow:
         choices: list = [(label, Payload(self.name, "why", key)) for key, label in REASONS.items()]
         turn.say(Text(ASK_REASON, {"child": self._data(turn)["child"]}), [*choices, *kit.nav(self.name)])
 
-    def _pick_reason(self, turn: Turn, reason: str) -> None:
+    async def _pick_reason(self, turn: Turn, reason: str) -> None:
         if reason not in REASONS or not self._data(turn).get("days"):
             turn.say(kit.EXPIRED)
-            self._show(turn)
+            await self._show(turn)
             return
         self._data(turn)["reason"] = reason
         self._ask_note(turn)
@@ -287,7 +277,7 @@ class AbsenceFlow:
         data = self._data(turn)
         if turn.state.step != "confirm" or not token or token != data.get("token"):
             turn.say(kit.EXPIRED)
-            self._show(turn)
+            await self._show(turn)
             return
         key = f"{turn.family.id}:{token}"
         if await self.db.run(store.by_key, key) is not None:  # the turn is being redone: it is recorded
@@ -345,21 +335,22 @@ class AbsenceFlow:
         return [(MY_ABSENCES, Payload("myabsences", "list")), (kit.MENU, payloads.MENU)]
 
     async def _back(self, turn: Turn) -> None:
-        step = turn.state.step
-        if step == "confirm":
-            self._ask_note(turn)
-        elif step == "note":
-            self._ask_reason(turn)
-        elif step == "reason":
-            self._ask_days(turn)
-        elif step == "days":
-            self._ask_child(turn)
-        else:
+        if not await STEPS.back(self, turn):
             self._quit(turn)
 
     def _quit(self, turn: Turn) -> None:
         kit.leave(turn, KEY)
         turn.say(STOPPED, self._after())
+
+
+# The steps in order: how each is asked again, and where Back goes from it.
+STEPS = kit.Steps("child", {
+    "child": kit.Step(lambda flow, turn, picks: flow._ask_child(turn), back=None),
+    "days": kit.Step(lambda flow, turn, picks: flow._ask_days(turn), back="child"),
+    "reason": kit.Step(lambda flow, turn, picks: flow._ask_reason(turn), back="days"),
+    "note": kit.Step(lambda flow, turn, picks: flow._ask_note(turn), back="reason"),
+    "confirm": kit.Step(lambda flow, turn, picks: flow._check(turn), back="note"),
+})
 
 
 class MyAbsencesFlow:

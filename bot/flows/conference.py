@@ -211,21 +211,7 @@ class ConferenceFlow:
         return turn.state.space(KEY)
 
     async def _show(self, turn: Turn) -> None:
-        step, data = turn.state.step, self._data(turn)
-        if step == "has_booking":
-            await self._pick_teacher(turn, data.get("teacher", ""))
-        elif step == "child":
-            await self._ask_child(turn)
-        elif step == "class":
-            await self._classes(turn)
-        elif step == "days":
-            await self._days(turn)
-        elif step == "slots":
-            await self._slots(turn, data.get("page", 0))
-        elif step == "confirm":
-            await self._check(turn)
-        else:
-            await self._teachers(turn, data.get("tpage", 0))
+        await STEPS.show(self, turn)
 
     async def _teachers(self, turn: Turn, number: int = 0) -> None:
         rows, mine = await self._db.run(store.teacher_list, kit.now_iso(turn), turn.family.id)
@@ -543,36 +529,36 @@ class ConferenceFlow:
         turn.say(Text(body, values), kit.after_choices(), attachment=ics.attachment(filename, content))
 
     async def _back(self, turn: Turn) -> None:
-        step, data = turn.state.step, self._data(turn)
-        if step == "confirm":
-            await self._slots(turn, data.get("page", 0))
-        elif step == "slots" and not data.get("one_day"):
-            await self._days(turn)
-        elif step in ("slots", "days"):
-            await self._before_days(turn)
-        elif step == "class":
-            await self._ask_child(turn)
-        elif step in ("has_booking", "child"):
-            await self._teachers(turn, data.get("tpage", 0))
-        else:  # the teacher list
+        if not await STEPS.back(self, turn):
             self._quit(turn)
-
-    async def _before_days(self, turn: Turn) -> None:
-        """Back from the days (or the times of a teacher's one day): the step before them."""
-        data = self._data(turn)
-        if data.get("from_mine"):  # a change started from /mysignups
-            self._quit(turn)
-        elif data.get("resched"):
-            await self._teachers(turn, data.get("tpage", 0))
-        elif data.get("child_class"):
-            await self._classes(turn)
-        else:
-            await self._ask_child(turn)
 
     def _quit(self, turn: Turn) -> None:
         changing = bool(self._data(turn).get("resched"))
         kit.leave(turn, KEY)
         turn.say(UNCHANGED if changing else STOPPED, kit.after_choices())
+
+
+def _before_days(picks: dict) -> str | None:
+    """Back from the days (or the times of a teacher's one day): the step before them."""
+    if picks.get("from_mine"):  # a change started from /mysignups: Back leaves it unchanged
+        return None
+    if picks.get("resched"):
+        return "teachers"
+    return "class" if picks.get("child_class") else "child"
+
+
+# The steps in order: how each is asked again, and where Back goes from it.
+STEPS = kit.Steps("teachers", {
+    "teachers": kit.Step(lambda flow, turn, picks: flow._teachers(turn, picks.get("tpage", 0)), back=None),
+    "has_booking": kit.Step(lambda flow, turn, picks: flow._pick_teacher(turn, picks.get("teacher", "")),
+                            back="teachers"),
+    "child": kit.Step(lambda flow, turn, picks: flow._ask_child(turn), back="teachers"),
+    "class": kit.Step(lambda flow, turn, picks: flow._classes(turn), back="child"),
+    "days": kit.Step(lambda flow, turn, picks: flow._days(turn), back=_before_days),
+    "slots": kit.Step(lambda flow, turn, picks: flow._slots(turn, picks.get("page", 0)),
+                      back=lambda picks: _before_days(picks) if picks.get("one_day") else "days"),
+    "confirm": kit.Step(lambda flow, turn, picks: flow._check(turn), back="slots"),
+})
 
 
 def child_name(text: str) -> str | None:

@@ -179,15 +179,7 @@ class VolunteerFlow:
 
     async def _show(self, turn: Turn) -> None:
         """Say the current step again (after a notice)."""
-        step = turn.state.step
-        if step == "shifts":
-            await self._shifts(turn, self._data(turn).get("page", 0))
-        elif step == "name":
-            await self._ask_name(turn)
-        elif step == "confirm":
-            await self._check(turn)
-        else:
-            await self._list(turn, self._data(turn).get("lpage", 0))
+        await STEPS.show(self, turn)
 
     async def _list(self, turn: Turn, number: int = 0) -> None:
         opps = await self._open(turn)
@@ -393,17 +385,7 @@ class VolunteerFlow:
         turn.say(Text(body, values), kit.after_choices(), attachment=ics.attachment(filename, content))
 
     async def _back(self, turn: Turn) -> None:
-        step = turn.state.step
-        data = self._data(turn)
-        if step == "confirm" and data.get("replace") and data.get("kept_name"):
-            await self._shifts(turn, data.get("page", 0))  # no name step when moving a sign-up
-        elif step == "confirm":
-            await self._ask_name(turn)
-        elif step == "name":
-            await self._shifts(turn, data.get("page", 0))
-        elif step == "shifts" and not data.get("replace"):
-            await self._list(turn, data.get("lpage", 0))
-        else:
+        if not await STEPS.back(self, turn):
             self._quit(turn)
 
     def _quit(self, turn: Turn) -> None:
@@ -425,6 +407,19 @@ class VolunteerFlow:
             turn.say(ALREADY_CANCELLED, kit.after_choices())
         else:
             turn.say(NOT_ACTIVE, kit.after_choices())
+
+
+# The steps in order: how each is asked again, and where Back goes from it.
+STEPS = kit.Steps("opportunities", {
+    "opportunities": kit.Step(lambda flow, turn, picks: flow._list(turn, picks.get("lpage", 0)), back=None),
+    # moving a sign-up (from /mysignups) starts at the shifts: Back leaves it unchanged
+    "shifts": kit.Step(lambda flow, turn, picks: flow._shifts(turn, picks.get("page", 0)),
+                       back=lambda picks: None if picks.get("replace") else "opportunities"),
+    "name": kit.Step(lambda flow, turn, picks: flow._ask_name(turn), back="shifts"),
+    # no name step when moving a sign-up that keeps its name
+    "confirm": kit.Step(lambda flow, turn, picks: flow._check(turn),
+                        back=lambda picks: "shifts" if picks.get("replace") and picks.get("kept_name") else "name"),
+})
 
 
 def _particulars(requirements, who: str | None, bring: str | None) -> list[Text]:

@@ -1,14 +1,17 @@
 """What the sign-up flows share: navigation buttons, pages of choices, leaving a flow, the
-words that mean "cancel" or "back" when typed, and the confirm token.
+words that mean "cancel" or "back" when typed, the confirm token, and step tables (`Steps`):
+each flow lists its steps once, with how each is asked and where Back goes from it.
 
 Payloads are `<flow>:<action>[:<value>]`, well under Telegram's 64 bytes of callback data.
 """
 
 from __future__ import annotations
 
+import inspect
 import secrets
-from collections.abc import Iterator
-from typing import Sequence, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Sequence, TypeVar
 
 from bot.core import payloads
 from bot.core.payloads import Payload
@@ -87,6 +90,48 @@ def leave(turn: Turn, key: str) -> None:
     turn.state.flow = None
     turn.state.step = None
     turn.state.drop(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a flow. `ask(flow, turn, picks)` asks it (again); `back` is where Back goes:
+    a step's name, a rule over the flow's picks that names one, or None to leave the flow."""
+
+    ask: Callable[[Any, Turn, dict], Awaitable[None] | None]
+    back: str | Callable[[dict], str | None] | None = None
+
+
+class Steps:
+    """A flow's step table: `turn.state.step` names a row; an unknown or missing step is `first`."""
+
+    def __init__(self, first: str, table: dict[str, Step]) -> None:
+        unknown = {s.back for s in table.values() if isinstance(s.back, str)} - table.keys()
+        if first not in table or unknown:
+            raise ValueError(f"step table: no step {sorted(unknown) or first!r}")
+        self.first, self.table = first, table
+
+    def __contains__(self, step: str) -> bool:
+        return step in self.table
+
+    async def show(self, flow: Any, turn: Turn, step: str | None = None) -> None:
+        """Ask `step` (by default the current one) again: after a notice, a typo, or Back."""
+        row = self.table.get(step or turn.state.step or "") or self.table[self.first]
+        result = row.ask(flow, turn, turn.state.space(flow.name))
+        if inspect.isawaitable(result):
+            await result
+
+    def before(self, turn: Turn, owner: str) -> str | None:
+        """The step Back leads to from the current one (None: Back leaves the flow)."""
+        row = self.table.get(turn.state.step or "") or self.table[self.first]
+        return row.back(turn.state.space(owner)) if callable(row.back) else row.back
+
+    async def back(self, flow: Any, turn: Turn) -> bool:
+        """Go one step back; False when there is none before (the flow should leave)."""
+        step = self.before(turn, flow.name)
+        if step is None:
+            return False
+        await self.show(flow, turn, step)
+        return True
 
 
 def token() -> str:
