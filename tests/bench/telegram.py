@@ -54,7 +54,8 @@ from bot.core.messages import Incoming  # noqa: E402
 from fakes.telegram_api import DEFAULT_TOKEN, FakeBotAPI  # noqa: E402
 
 PAUSE = 0.02  # one at a time: between an update's first reply and the next update
-GOAL_MS = 2.0  # the goal: the adapter adds at most this (p99) to the engine
+# The goals for the adapter's own time (#15, restating the first Telegram issue's): p50 and p99, ms.
+GOALS_MS = {50: 2.0, 99: 5.0}
 QUESTIONS = ["when does school start", "my son is sick today", "is the bus late", "whats for lunch",
              "hello", "when is winter break", "i forgot my portal password", "thanks!",
              "como pago el almuerzo", "recommend a movie"]
@@ -423,8 +424,9 @@ async def main(families: int, messages: int, telegram_limit: bool) -> None:
     adapter = stages["  adapter: in all (outside the engine)"]
     print(f"{'':44} push->send over the baseline: p50 {pct(seq, 50) - pct(baseline, 50):+.1f} ms, "
           f"p99 {pct(seq, 99) - pct(baseline, 99):+.1f} ms (includes the far end and the wire)")
-    print(f"{'':44} the adapter's own time: p99 {pct(adapter, 99):.2f} ms; goal <= {GOAL_MS:.0f} ms: "
-          f"{'met' if pct(adapter, 99) <= GOAL_MS else 'NOT met'}")
+    for q, goal in GOALS_MS.items():
+        print(f"{'':44} the adapter's own time: p{q} {pct(adapter, q):.2f} ms; goal <= {goal:.0f} ms: "
+              f"{'met' if pct(adapter, q) <= goal else 'NOT met'}")
     lat, elapsed, count, _ = await through_far_end(families, messages, pace=0)
     summary("all at once, pacing off", lat, elapsed, count)
     lat, elapsed, count, _ = await through_far_end(families, messages, pace=1.0)
