@@ -60,16 +60,15 @@ async def run_channels(settings: Settings) -> int:
 async def _start_telegram(settings: Settings, homeroom, health, staff_tool: bool):
     """The Telegram channel, started (inbox recovered, polling or webhook), with the outbox's
     Telegram rows registered; None when the Bot API cannot be reached (already reported)."""
-    from telegram.error import NetworkError
-
-    from bot.channels.telegram.channel import build_channel, register_outbox, start_channel, webhook_health
+    from bot.channels.telegram.channel import (TelegramUnreachable, build_channel, register_outbox, start_channel,
+                                               webhook_health)
 
     channel = build_channel(settings, homeroom, channel_health=health)
     channel.health = webhook_health(homeroom, health)  # before the webhook port opens
     register_outbox(homeroom, channel, staff_tool=staff_tool)
     try:
         await start_channel(channel, settings)
-    except NetworkError:
+    except TelegramUnreachable:
         await channel.stop()
         return None
     except BaseException:

@@ -76,3 +76,15 @@ async def test_homeroom_run_health_pidfile_reload_backup_and_stop(tmp_path):
     assert "telegram.stopping reason=signal" in log and "telegram.stopped" in log
     assert DEFAULT_TOKEN not in log  # never a token in the logs
     assert not (data / "homeroom.pid").exists()
+
+
+async def test_an_unreachable_bot_api_is_named_and_the_bot_stops_cleanly(tmp_path):
+    """No Bot API at the configured address: the IT person reads which address and what to check,
+    and the process exits non-zero after a clean stop (not a python-telegram-bot traceback)."""
+    env = cli_env(tmp_path, TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN,
+                  TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{free_port()}/bot")
+    code, out, err = await run_cli(env, "run")
+    assert code == 1, out + err
+    assert "cannot reach the Telegram Bot API at http://127.0.0.1:" in err
+    assert "check the network or TELEGRAM_API_BASE_URL" in err
+    assert "Traceback" not in err and "service.stopped" in err

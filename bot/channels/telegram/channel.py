@@ -557,6 +557,11 @@ def build_application(settings: Settings, homeroom, **options: Any) -> Applicati
     return build_channel(settings, homeroom, **options).application
 
 
+class TelegramUnreachable(Exception):
+    """The Bot API could not be reached at start-up (already logged and printed): the runner goes
+    on without Telegram rather than knowing python-telegram-bot's errors."""
+
+
 async def start_channel(channel: TelegramChannel, settings: Settings) -> None:
     """`channel.start()` with the two start-up failures a school's IT person can fix named."""
     try:
@@ -568,7 +573,7 @@ async def start_channel(channel: TelegramChannel, settings: Settings) -> None:
         log.error("telegram.unreachable url=%s error=%s", settings.telegram_api_base_url, exc)
         print(f"homeroom: cannot reach the Telegram Bot API at {settings.telegram_api_base_url} "
               f"({exc}); check the network or TELEGRAM_API_BASE_URL", file=sys.stderr)
-        raise
+        raise TelegramUnreachable(str(exc)) from exc
 
 
 def webhook_health(homeroom, health) -> Callable[[], Awaitable[bool]]:
