@@ -281,3 +281,24 @@ async def test_an_urgent_reading_that_makes_the_bot_ask_is_always_a_button(app):
     probs[classes.index("safety_emergency")] = 0.09
     result = matcher._decide(probs / probs.sum(), "en")
     assert result.decision == "clarify" and "safety_emergency" in result.candidate_ids, result
+
+
+async def test_a_second_reading_half_as_likely_as_the_first_makes_the_bot_ask(app):
+    """A long story with two questions in it (late arrival, and breakfast when late): both are
+    offered as buttons, even when the first alone would clear the answer bar; a distant second
+    reading does not stop the answer."""
+    matcher = app.understanding.current.matcher
+    assert isinstance(matcher, SemanticMatcher)
+    classes, cfg = matcher.fitted.model.classes, matcher.config
+
+    def decide(first: float, second: float):
+        probs = np.full(len(classes), 0.01 / len(classes))
+        probs[classes.index("late_arrival_early_pickup")] = first
+        probs[classes.index("lunch_menu")] = second
+        return matcher._decide(probs / probs.sum(), "en")
+
+    alone = decide(0.90, 0.04)
+    assert (alone.decision, alone.intent) == ("answer", "late_arrival_early_pickup"), alone
+    both = decide(0.60, 0.60 * cfg.second_reading + 0.01)
+    assert both.confidence >= matcher.thresholds.answer, both  # the first alone would be answered
+    assert both.decision == "clarify" and both.candidate_ids[:2] == ["late_arrival_early_pickup", "lunch_menu"], both
