@@ -48,3 +48,21 @@ async def test_a_forged_or_old_format_tap_gets_the_expired_answer_and_the_menu(e
         [reply] = await engine.handle(Incoming("test", "p1", "p1", "", payload=raw))
         assert "that option has expired" in reply.text, raw
         assert "intent:" in " ".join(c.payload for c in reply.choices)
+
+
+async def test_every_button_written_in_the_code_names_an_owner_the_bot_has(app):
+    """A button made as Payload("<owner>", …) with a literal owner anywhere in bot/ must name a flow
+    the assembly registers or one of the engine's own kinds: a typo would not fail, it would only
+    tell the family "that option has expired"."""
+    import ast
+    from pathlib import Path
+
+    known = set(app.engine.flows) | set(app.engine.BUTTONS)
+    named: dict[str, list[str]] = {}
+    for path in sorted((Path(__file__).resolve().parents[1] / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Payload" and node.args \
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                named.setdefault(node.args[0].value, []).append(f"{path.name}:{node.lineno}")
+    assert {"volunteer", "mysignups", "forgetme", "myabsences"} <= named.keys()  # the scan sees them
+    assert {owner: where for owner, where in named.items() if owner not in known} == {}
