@@ -293,6 +293,7 @@ async def test_no_staff_channel_claims_no_alert_and_startup_warns(settings, capl
     try:
         assert not app.alerts.reaches_someone
         assert any("staff.no_channel" in r.getMessage() for r in caplog.records)
+        app.engine.clock = lambda: datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)  # Tue 9 AM: office open
         replies = await app.engine.handle(maria("there is a man with a gun at the school"))
         text = " ".join(r.text for r in replies)
         assert "alerting" not in text and "This chat cannot alert the school staff right away" in text

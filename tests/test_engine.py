@@ -115,6 +115,9 @@ async def test_restart_mid_conversation_resumes(settings):
 
 
 async def test_handoff_intent_records_a_ticket(app, engine):
+    from datetime import datetime, timezone
+
+    engine.clock = lambda: datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)  # Tue 9 AM: the office is open
     replies = await engine.handle(msg("a boy in his class keeps hitting my son and calling him names"))
     text = " ".join(r.text for r in replies)
     assert "911" in text  # urgent guidance comes first
@@ -124,6 +127,21 @@ async def test_handoff_intent_records_a_ticket(app, engine):
     open_tickets = await app.db.run(tickets.list_open)
     assert len(open_tickets) == 1
     assert (open_tickets[0].priority, open_tickets[0].intent) == ("urgent", "bullying_report")
+
+
+async def test_an_urgent_report_at_night_with_no_staff_channel_is_not_sent_to_a_closed_office(engine):
+    """No Slack, no email, 9 PM: "call the office now" would send the parent to a phone nobody
+    answers. They are told when it opens, and the emergency number, in their language."""
+    from datetime import datetime, timezone
+
+    engine.clock = lambda: datetime(2026, 12, 2, 5, 0, tzinfo=timezone.utc)  # Tue Dec 1, 9 PM at the school
+    replies = await engine.handle(msg("a boy in his class keeps hitting my son and calling him names"))
+    last = replies[-1].text
+    assert "cannot alert the school staff" in last and "closed until Wednesday 7:30 AM" in last, last
+    assert "call 911 now" in last and "call the office" not in last, last
+    spanish = await engine.handle(msg("un niño de su clase le pega a mi hijo todos los días", user="p2", hint="es"))
+    last = spanish[-1].text
+    assert "no puede avisar de inmediato" in last and "cerrada hasta" in last and "911" in last, last
 
 
 async def test_two_misses_offer_a_person_first(engine):

@@ -62,6 +62,11 @@ URGENT_ALERTED_TEXT = N_("I'm alerting a staff member right away so {principal_n
 URGENT_UNALERTED_TEXT = N_("This chat cannot alert the school staff right away. Please call the office at "
                            "{office_phone} now, and if anyone is in danger, call {emergency_number}. Your "
                            "message is saved for the staff.")
+# The same when the office is closed too: "call the office now" would send a frightened parent to
+# a phone nobody answers until {when}.
+URGENT_UNALERTED_CLOSED_TEXT = N_("This chat cannot alert the school staff right away, and the school office is "
+                                  "closed until {when}. If anyone is in danger, call {emergency_number} now. Your "
+                                  "message is saved for the staff.")
 ADDED_AGAIN_TEXT = N_("Added to your conversation with the school staff.")
 MENU_DURING_HANDOFF_TEXT = N_("Pick a topic below. While a staff member has your conversation, what you type goes "
                               "to them.")
@@ -637,7 +642,7 @@ class Engine:
         turn.effect(record)
         self._outbox_written = True
         if urgent and not alerts.reaches_someone:  # never claim an alert that does not go out
-            turn.say(Text(URGENT_UNALERTED_TEXT, self.profile.info), [(MENU_TEXT, payloads.MENU)])
+            turn.say(self._unalerted(turn), [(MENU_TEXT, payloads.MENU)])
             return
         if urgent:
             turn.say(Text(URGENT_ALERTED_TEXT, self.profile.info))
@@ -650,6 +655,15 @@ class Engine:
         turn.say(Text(N_("I've passed your message to the staff at {school_name}. A person will "
                          "reply here as soon as they can (office hours: {office_hours})."), self.profile.info),
                  [(MENU_TEXT, payloads.MENU)])
+
+    def _unalerted(self, turn: Turn) -> Text:
+        """What an urgent report is told when no staff channel is configured: call the office if it
+        is open, else when it opens; the emergency number either way."""
+        opening = None if office_hours.is_open(self.profile, turn.now) else office_hours.next_opening(
+            self.profile, turn.now)
+        if opening is None:
+            return Text(URGENT_UNALERTED_TEXT, self.profile.info)
+        return Text(URGENT_UNALERTED_CLOSED_TEXT, {**self.profile.info, "when": _format_when(opening, turn.lang)})
 
     async def _on_media(self, turn: Turn, media: Media, caption: str) -> None:
         """A photo, voice note, file or location. The bot reads text only; during a hand-off
@@ -677,8 +691,8 @@ class Engine:
         if urgent:
             turn.intent = result.intent
             turn.say(self._answer_text(turn, result.intent))
-            turn.say(Text(URGENT_ALERTED_TEXT if alerts.reaches_someone else URGENT_UNALERTED_TEXT,
-                          self.profile.info))
+            turn.say(Text(URGENT_ALERTED_TEXT, self.profile.info) if alerts.reaches_someone
+                     else self._unalerted(turn))
 
         def record(conn, now):
             tickets.add_event(conn, ticket_id, "parent", "family", text, now, language=lang, translation=english)
