@@ -107,7 +107,7 @@ async def test_migration_15_moves_flat_state_keys_to_their_owners(tmp_path):
     con.execute("INSERT INTO families (id, channel, channel_user_id, chat_id, language, language_source, created_at,"
                 " last_seen_at) VALUES (1, 't', 'u1', 'c1', 'es', 'default', '2026-01-01', '2026-01-01')")
     old = {"ticket": 12, "ticket_acked": True, "asked_lang": "so", "declined_lang": "vi", "forgetme": "ab12cd34",
-           "volunteer": {"opp": "library"}}
+           "volunteer": {"opp": "library"}, "stray": "from some older version", "gone": None}
     con.execute("INSERT INTO conversation_state (family_id, flow, data, misses, choices, updated_at, version)"
                 " VALUES (1, 'volunteer', ?, 0, '[]', '2026-01-01', 3)", (json.dumps(old),))
     con.commit()
@@ -115,7 +115,14 @@ async def test_migration_15_moves_flat_state_keys_to_their_owners(tmp_path):
     async with Database(path) as db:
         state = await db.run(conversations.load, 1)
     assert state.data == {"handoff": {"ticket": 12, "acked": True}, "language": {"asked": "so", "declined": "vi"},
-                          "forgetme": {"token": "ab12cd34"}, "volunteer": {"opp": "library"}}
+                          "forgetme": {"token": "ab12cd34"}, "volunteer": {"opp": "library"}}  # strays dropped
+
+
+def test_migrations_use_only_sql_older_sqlite_understands():
+    """Some distributions' Python links SQLite 3.37 (Ubuntu 22.04): no `->`/`->>` JSON operators (3.38)."""
+    import re
+
+    assert [v for v, _, sql in MIGRATIONS if re.search(r"->>?", re.sub(r"--[^\n]*", "", sql))] == []
 
 
 WRITER = textwrap.dedent("""

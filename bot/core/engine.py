@@ -483,8 +483,8 @@ class Engine:
         sure = found.confidence >= SWITCH_CONFIDENCE and found.words >= SWITCH_MIN_WORDS
         # asked about this language last time and the family wrote in it again instead of
         # answering: that settles it (a Creole parent should not get English twice)
-        again = found.language == turn.state.peek(LANGUAGE).get("asked") != turn.state.peek(LANGUAGE).get("declined") \
-            and found.confidence >= ASK_CONFIDENCE
+        offered = turn.state.peek(LANGUAGE)
+        again = found.language == offered.get("asked") != offered.get("declined") and found.confidence >= ASK_CONFIDENCE
         if found.language != turn.lang and turn.family.language_source != "explicit" and (sure or again):
             self._store_language(turn, found.language, "detected")
         elif found.confidence < ASK_CONFIDENCE:
@@ -495,7 +495,8 @@ class Engine:
         """A message in another language that did not switch: ask once, in that language."""
         if detected is None or detected == turn.lang or turn.family.language_source == "explicit":
             return
-        if detected in (turn.state.peek(LANGUAGE).get("asked"), turn.state.peek(LANGUAGE).get("declined")):
+        offered = turn.state.peek(LANGUAGE)
+        if detected in (offered.get("asked"), offered.get("declined")):
             return
         turn.state.space(LANGUAGE)["asked"] = detected
         question = self.locales.lookup(detected, N_("Would you like me to answer in {language}?"))

@@ -61,8 +61,10 @@ def load(conn: sqlite3.Connection, family_id: int) -> ConversationState:
     row = cur.fetchone()
     if row is None:
         return ConversationState(family_id)
-    return ConversationState(family_id, row[0], row[1], json.loads(row[2]), row[3],
-                             json.loads(row[4]), row[5])
+    # a flat key migration 15 did not know (or a null it left) belongs to no owner today: dropped
+    # here, or every later save would refuse this family's state
+    data = {owner: keys for owner, keys in json.loads(row[2]).items() if isinstance(keys, dict)}
+    return ConversationState(family_id, row[0], row[1], data, row[3], json.loads(row[4]), row[5])
 
 
 def save(conn: sqlite3.Connection, state: ConversationState, now: str) -> None:

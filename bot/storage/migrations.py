@@ -284,16 +284,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         GROUP BY a.family_id, lower(a.child);
     """),
     (15, "conversation state by owner (bot/storage/conversations.py): flat keys move into their owner's namespace", """
-        UPDATE conversation_state SET data = json_set(json_remove(data, '$.ticket'), '$.handoff.ticket', json(data -> '$.ticket'))
-        WHERE json_type(data, '$.ticket') IS NOT NULL AND json_type(data, '$.ticket') != 'object';
-        UPDATE conversation_state SET data = json_set(json_remove(data, '$.ticket_acked'), '$.handoff.acked', json(data -> '$.ticket_acked'))
-        WHERE json_type(data, '$.ticket_acked') IS NOT NULL AND json_type(data, '$.ticket_acked') != 'object';
-        UPDATE conversation_state SET data = json_set(json_remove(data, '$.asked_lang'), '$.language.asked', json(data -> '$.asked_lang'))
-        WHERE json_type(data, '$.asked_lang') IS NOT NULL AND json_type(data, '$.asked_lang') != 'object';
-        UPDATE conversation_state SET data = json_set(json_remove(data, '$.declined_lang'), '$.language.declined', json(data -> '$.declined_lang'))
-        WHERE json_type(data, '$.declined_lang') IS NOT NULL AND json_type(data, '$.declined_lang') != 'object';
-        UPDATE conversation_state SET data = json_set(json_remove(data, '$.forgetme'), '$.forgetme.token', json(data -> '$.forgetme'))
-        WHERE json_type(data, '$.forgetme') IS NOT NULL AND json_type(data, '$.forgetme') != 'object';
+        -- json_extract / json_type only (SQLite 3.9+): the -> operator needs 3.38, newer than some distributions ship
+        UPDATE conversation_state SET data = json_set(json_remove(data, '$.ticket'), '$.handoff.ticket', json_extract(data, '$.ticket'))
+        WHERE json_type(data, '$.ticket') IN ('integer', 'real', 'text');
+        UPDATE conversation_state SET data = json_set(json_remove(data, '$.asked_lang'), '$.language.asked', json_extract(data, '$.asked_lang'))
+        WHERE json_type(data, '$.asked_lang') IN ('integer', 'real', 'text');
+        UPDATE conversation_state SET data = json_set(json_remove(data, '$.declined_lang'), '$.language.declined', json_extract(data, '$.declined_lang'))
+        WHERE json_type(data, '$.declined_lang') IN ('integer', 'real', 'text');
+        UPDATE conversation_state SET data = json_set(json_remove(data, '$.forgetme'), '$.forgetme.token', json_extract(data, '$.forgetme'))
+        WHERE json_type(data, '$.forgetme') IN ('integer', 'real', 'text');
+        UPDATE conversation_state SET data = json_set(json_remove(data, '$.ticket_acked'), '$.handoff.acked',
+                                                      json(json_type(data, '$.ticket_acked')))
+        WHERE json_type(data, '$.ticket_acked') IN ('true', 'false');
     """),
 ]
 
